@@ -1,0 +1,253 @@
+"""The polygon-mesh container shared by extraction, naming, export and the Blender add-on.
+
+A :class:`PolyMesh` keeps n-gon faces as flat arrays (``corners`` and ``face_sizes``), the
+layout Blender's ``foreach_set`` wants, plus a per-face ``region_id``. A 2-D polygon is a
+mesh with 2-D vertices and a single face (its closed loop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["PolyMesh"]
+
+
+@dataclass(eq=False)
+class PolyMesh:
+    """Vertices and n-gon faces.
+
+    Attributes
+    ----------
+    vertices : (V, k) float64
+        Vertex coordinates, k = 2 (polygon) or 3.
+    corners : (C,) int64
+        Vertex index of each face corner, faces one after another, counter-clockwise
+        seen from outside.
+    face_sizes : (F,) int64
+        Number of corners of each face.
+    region_ids : (F,) int64
+        Index of the linear region a face lies in (-1 where not defined, e.g. radial meshes).
+    region_patterns : (R, N) bool, optional
+        Activation pattern of each region id.
+    basis : (d, k) float64, optional
+        For slices of d > k polytopes: original coordinates are ``vertices @ basis.T``.
+    """
+
+    vertices: np.ndarray
+    corners: np.ndarray
+    face_sizes: np.ndarray
+    region_ids: np.ndarray | None = None
+    region_patterns: np.ndarray | None = None
+    basis: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.vertices = np.ascontiguousarray(self.vertices, dtype=np.float64)
+        self.corners = np.ascontiguousarray(self.corners, dtype=np.int64).ravel()
+        self.face_sizes = np.ascontiguousarray(self.face_sizes, dtype=np.int64).ravel()
+        if self.vertices.ndim != 2 or self.vertices.shape[1] not in (2, 3):
+            raise ValueError(f"vertices must have shape (V, 2) or (V, 3), got {self.vertices.shape}")
+        if int(self.face_sizes.sum()) != len(self.corners):
+            raise ValueError("face_sizes do not add up to the number of corners")
+        if np.any(self.face_sizes < 3) and not (self.dim == 2):
+            raise ValueError("every face needs at least 3 corners")
+        if len(self.corners) and (self.corners.min() < 0 or self.corners.max() >= len(self.vertices)):
+            raise ValueError("a face refers to a vertex that does not exist")
+        if self.region_ids is None:
+            self.region_ids = np.full(len(self.face_sizes), -1, dtype=np.int64)
+        self.region_ids = np.ascontiguousarray(self.region_ids, dtype=np.int64).ravel()
+        if len(self.region_ids) != len(self.face_sizes):
+            raise ValueError("region_ids needs one entry per face")
+
+    # -- construction ----------------------------------------------------------------
+    @classmethod
+    def from_faces(cls, vertices, faces, region_ids=None, **kw) -> "PolyMesh":
+        """From a list of faces, each a sequence of vertex indices."""
+        faces = [np.asarray(f, dtype=np.int64) for f in faces]
+        sizes = np.array([len(f) for f in faces], dtype=np.int64)
+        corners = np.concatenate(faces) if faces else np.zeros(0, dtype=np.int64)
+        return cls(vertices, corners, sizes, region_ids, **kw)
+
+    # -- structure -------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return self.vertices.shape[1]
+
+    @property
+    def n_vertices(self) -> int:
+        return len(self.vertices)
+
+    @property
+    def n_faces(self) -> int:
+        return len(self.face_sizes)
+
+    @property
+    def face_starts(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.face_sizes)[:-1]]).astype(np.int64)
+
+    @property
+    def faces(self) -> list[np.ndarray]:
+        return np.split(self.corners, np.cumsum(self.face_sizes)[:-1]) if self.n_faces else []
+
+    def face_edges(self) -> np.ndarray:
+        """(C, 2) directed edges, one per corner: corner -> next corner of its face."""
+        starts = self.face_starts
+        nxt = np.arange(len(self.corners)) + 1
+        ends = starts + self.face_sizes
+        nxt[ends - 1] = starts
+        return np.stack([self.corners, self.corners[nxt]], axis=1)
+
+    @property
+    def edges(self) -> np.ndarray:
+        """(E, 2) undirected edges, sorted, each once."""
+        e = np.sort(self.face_edges(), axis=1)
+        return np.unique(e, axis=0) if len(e) else e.reshape(0, 2)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edges)
+
+    @property
+    def euler_characteristic(self) -> int:
+        """V - E + F (for a 2-D polygon, V - E, which is 0 for a closed loop)."""
+        if self.dim == 2:
+            return self.n_vertices - self.n_edges
+        return self.n_vertices - self.n_edges + self.n_faces
+
+    @property
+    def f_vector(self) -> tuple[int, ...]:
+        """(V, E, F) in 3-D; (V, E) for a polygon."""
+        if self.dim == 2:
+            return (self.n_vertices, self.n_edges)
+        return (self.n_vertices, self.n_edges, self.n_faces)
+
+    def face_size_counts(self) -> dict[int, int]:
+        """How many faces have each number of sides, e.g. {3: 8, 4: 6}."""
+        sizes, counts = np.unique(self.face_sizes, return_counts=True)
+        return {int(s): int(c) for s, c in zip(sizes, counts)}
+
+    def is_closed_manifold(self) -> bool:
+        """Every undirected edge is used by exactly two faces, once in each direction."""
+        if self.dim == 2:
+            deg = np.bincount(self.edges.ravel(), minlength=self.n_vertices)
+            return bool(np.all(deg == 2))
+        fe = self.face_edges()
+        key = fe[:, 0] * self.n_vertices + fe[:, 1]
+        if len(np.unique(key)) != len(key):
+            return False
+        rkey = fe[:, 1] * self.n_vertices + fe[:, 0]
+        return bool(np.all(np.isin(rkey, key)))
+
+    def vertices3d(self) -> np.ndarray:
+        """Vertices as (V, 3), with z = 0 for a polygon."""
+        if self.dim == 3:
+            return self.vertices
+        return np.concatenate([self.vertices, np.zeros((self.n_vertices, 1))], axis=1)
+
+    def original_coordinates(self) -> np.ndarray:
+        """Vertices in the network's input space (through ``basis`` for slices)."""
+        return self.vertices if self.basis is None else self.vertices @ self.basis.T
+
+    # -- geometry --------------------------------------------------------------------
+    def face_normals(self) -> np.ndarray:
+        """Unit normals (Newell's method), shape (F, 3)."""
+        v = self.vertices3d()
+        fe = self.face_edges()
+        a, b = v[fe[:, 0]], v[fe[:, 1]]
+        cross = np.stack([(a[:, 1] - b[:, 1]) * (a[:, 2] + b[:, 2]),
+                          (a[:, 2] - b[:, 2]) * (a[:, 0] + b[:, 0]),
+                          (a[:, 0] - b[:, 0]) * (a[:, 1] + b[:, 1])], axis=1)
+        face_of = np.repeat(np.arange(self.n_faces), self.face_sizes)
+        n = np.zeros((self.n_faces, 3))
+        np.add.at(n, face_of, cross)
+        norm = np.linalg.norm(n, axis=1, keepdims=True)
+        return n / np.where(norm > 0, norm, 1.0)
+
+    def volume(self) -> float:
+        """Signed volume enclosed by a closed, outward-oriented 3-D mesh (area for a polygon)."""
+        tri = self.triangulate()
+        v = self.vertices
+        if self.dim == 2:
+            x, y = v[self.corners, 0], v[self.corners, 1]
+            return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+        a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]
+        return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+
+    def triangulate(self) -> np.ndarray:
+        """(T, 3) triangles covering every face; non-convex faces are ear-clipped."""
+        if self.dim == 2:
+            loop = self.corners
+            return _ear_clip(self.vertices[loop], loop)
+        sizes = self.face_sizes
+        out = []
+        tri_mask = sizes == 3
+        starts = self.face_starts
+        if np.any(tri_mask):
+            s = starts[tri_mask]
+            out.append(np.stack([self.corners[s], self.corners[s + 1], self.corners[s + 2]], axis=1))
+        normals = self.face_normals()
+        v = self.vertices
+        for fi in np.nonzero(~tri_mask)[0]:
+            idx = self.corners[starts[fi]:starts[fi] + sizes[fi]]
+            n = normals[fi]
+            # project onto the face plane
+            u = np.cross(n, [1.0, 0.0, 0.0] if abs(n[0]) < 0.9 else [0.0, 1.0, 0.0])
+            u /= np.linalg.norm(u)
+            w = np.cross(n, u)
+            p2 = np.stack([v[idx] @ u, v[idx] @ w], axis=1)
+            out.append(_ear_clip(p2, idx))
+        return np.concatenate(out, axis=0) if out else np.zeros((0, 3), dtype=np.int64)
+
+    def copy(self) -> "PolyMesh":
+        return PolyMesh(self.vertices.copy(), self.corners.copy(), self.face_sizes.copy(),
+                        self.region_ids.copy(),
+                        None if self.region_patterns is None else self.region_patterns.copy(),
+                        None if self.basis is None else self.basis.copy(), dict(self.info))
+
+
+def _ear_clip(p2: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Triangulate a simple counter-clockwise polygon given in 2-D; returns index triples."""
+    n = len(idx)
+    if n < 3:
+        return np.zeros((0, 3), dtype=np.int64)
+    # fan is exact for convex polygons, the common case
+    e = np.roll(p2, -1, axis=0) - p2
+    turn = e[:, 0] * np.roll(e, -1, axis=0)[:, 1] - e[:, 1] * np.roll(e, -1, axis=0)[:, 0]
+    area2 = np.sum(p2[:, 0] * np.roll(p2[:, 1], -1) - np.roll(p2[:, 0], -1) * p2[:, 1])
+    sign = 1.0 if area2 >= 0 else -1.0
+    scale = max(np.abs(p2).max(), 1e-300)
+    if np.all(sign * turn >= -1e-12 * scale * scale):
+        return np.stack([np.full(n - 2, idx[0]), idx[1:-1], idx[2:]], axis=1)
+    order = list(range(n))
+    tris = []
+
+    def inside(pt, a, b, c):
+        d1 = (b[0] - a[0]) * (pt[1] - a[1]) - (b[1] - a[1]) * (pt[0] - a[0])
+        d2 = (c[0] - b[0]) * (pt[1] - b[1]) - (c[1] - b[1]) * (pt[0] - b[0])
+        d3 = (a[0] - c[0]) * (pt[1] - c[1]) - (a[1] - c[1]) * (pt[0] - c[0])
+        return sign * d1 >= 0 and sign * d2 >= 0 and sign * d3 >= 0
+
+    guard = 0
+    while len(order) > 3 and guard < 10 * n * n:
+        guard += 1
+        m = len(order)
+        clipped = False
+        for k in range(m):
+            i0, i1, i2 = order[k - 1], order[k], order[(k + 1) % m]
+            a, b, c = p2[i0], p2[i1], p2[i2]
+            cr = (b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0])
+            if sign * cr <= 0:
+                continue
+            if any(inside(p2[j], a, b, c) for j in order if j not in (i0, i1, i2)):
+                continue
+            tris.append((idx[i0], idx[i1], idx[i2]))
+            order.pop(k)
+            clipped = True
+            break
+        if not clipped:  # degenerate: fall back to a fan of what is left
+            break
+    for k in range(1, len(order) - 1):
+        tris.append((idx[order[0]], idx[order[k]], idx[order[k + 1]]))
+    return np.asarray(tris, dtype=np.int64).reshape(-1, 3)

@@ -1,0 +1,88 @@
+"""Model files: plain JSON in the ``neuralpoly.model`` format (never pickle).
+
+See README, "Model files", for the format. An optional ``"meta"`` object (type, loss,
+name, training settings) may accompany the network; readers that do not know it ignore it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from .errors import ModelFormatError
+from .fileio import atomic_write_text
+from .network import Network
+
+__all__ = ["save_model", "load_model", "load_model_with_meta", "model_to_json", "model_from_json", "read_meta"]
+
+
+def _clean_meta(meta):
+    if meta is None:
+        return None
+    def conv(v):
+        if isinstance(v, dict):
+            return {str(k): conv(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        if hasattr(v, "item") and callable(v.item) and getattr(v, "ndim", 1) == 0:
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if v is None or isinstance(v, (str, int, float, bool)):
+            return v
+        return str(v)
+    return conv(dict(meta))
+
+
+def model_to_json(net: Network, meta: dict | None = None, indent: int | None = 1) -> str:
+    """Serialise a network (and optional metadata) to ``neuralpoly.model`` JSON text."""
+    d = net.to_dict()
+    meta = _clean_meta(meta)
+    if meta:
+        d["meta"] = meta
+    return json.dumps(d, indent=indent, allow_nan=False)
+
+
+def model_from_json(text: str) -> tuple[Network, dict]:
+    """Parse ``neuralpoly.model`` JSON text; returns ``(network, meta)``."""
+    try:
+        d = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(
+            ModelFormatError(f"model contains {c}, which is not valid in a model file")))
+    except json.JSONDecodeError as e:
+        raise ModelFormatError(f"model is not valid JSON: {e}") from None
+    net = Network.from_dict(d)
+    meta = d.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise ModelFormatError("'meta' must be an object")
+    return net, meta
+
+
+def save_model(net: Network, path, meta: dict | None = None) -> Path:
+    """Write a model file atomically."""
+    path = Path(path)
+    atomic_write_text(path, model_to_json(net, meta) + "\n")
+    return path
+
+
+def load_model(path) -> Network:
+    """Read and validate a model file; errors name the file and the problem."""
+    return load_model_with_meta(path)[0]
+
+
+def load_model_with_meta(path) -> tuple[Network, dict]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelFormatError(f"model file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelFormatError(f"cannot read model file {str(path)!r}: {e}") from None
+    try:
+        return model_from_json(text)
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{path.name}: {e}") from None
+
+
+def read_meta(path) -> dict:
+    return load_model_with_meta(path)[1]

@@ -1,0 +1,422 @@
+"""The one network representation of neuralpoly, evaluated with numpy.
+
+A :class:`Network` is a stack of fully connected :class:`Layer` objects, each with a
+weight matrix (rows = outputs), an optional bias and an :class:`Activation`, followed by
+an :class:`Output` head: the sum of the last layer, or a linear head with one output row.
+This covers the bias-free neural polytopes (``abs_pow`` layers, ``sum`` output), ReLU
+networks with biases, and hand-built sigmoid networks.
+
+Nothing here imports torch: Blender evaluates and extracts stored models with numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ModelFormatError
+
+ACTIVATIONS = ("abs_pow", "relu", "sigmoid", "identity")
+OUTPUTS = ("sum", "linear")
+
+
+def _finite_float(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ModelFormatError(f"{what} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ModelFormatError(f"{what} must be finite, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function.
+
+    Parameters
+    ----------
+    name : {'abs_pow', 'relu', 'sigmoid', 'identity'}
+        ``abs_pow`` is ``|x|**p``; ``sigmoid`` is ``1 / (1 + exp(-scale * x))``.
+    p : float, optional
+        Exponent of ``abs_pow`` (required, > 0).
+    scale : float, optional
+        Sharpness of ``sigmoid`` (required, > 0).
+    """
+
+    name: str
+    p: float | None = None
+    scale: float | None = None
+
+    def __post_init__(self):
+        if self.name not in ACTIVATIONS:
+            raise ModelFormatError(
+                f"unknown activation {self.name!r}; expected one of {', '.join(ACTIVATIONS)}")
+        if self.name == "abs_pow":
+            if self.p is None:
+                raise ModelFormatError("activation 'abs_pow' needs an exponent 'p'")
+            p = _finite_float(self.p, "abs_pow exponent p")
+            if p <= 0:
+                raise ModelFormatError(f"abs_pow exponent p must be > 0, got {p:g}")
+            object.__setattr__(self, "p", p)
+        elif self.p is not None:
+            raise ModelFormatError(f"activation {self.name!r} takes no exponent 'p'")
+        if self.name == "sigmoid":
+            if self.scale is None:
+                raise ModelFormatError("activation 'sigmoid' needs a 'scale'")
+            s = _finite_float(self.scale, "sigmoid scale")
+            if s <= 0:
+                raise ModelFormatError(f"sigmoid scale must be > 0, got {s:g}")
+            object.__setattr__(self, "scale", s)
+        elif self.scale is not None:
+            raise ModelFormatError(f"activation {self.name!r} takes no 'scale'")
+
+    # -- evaluation ------------------------------------------------------------------
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        if self.name == "abs_pow":
+            a = np.abs(z)
+            return a if self.p == 1.0 else a ** self.p
+        if self.name == "relu":
+            return np.maximum(z, 0.0)
+        if self.name == "sigmoid":
+            # numerically stable logistic
+            t = self.scale * z
+            out = np.empty_like(t)
+            pos = t >= 0
+            out[pos] = 1.0 / (1.0 + np.exp(-t[pos]))
+            e = np.exp(t[~pos])
+            out[~pos] = e / (1.0 + e)
+            return out
+        return z
+
+    # -- properties ------------------------------------------------------------------
+    @property
+    def piecewise_linear(self) -> bool:
+        """True for ``relu``, ``identity`` and ``abs_pow`` with p = 1."""
+        return self.name in ("relu", "identity") or (self.name == "abs_pow" and self.p == 1.0)
+
+    @property
+    def degree(self) -> float | None:
+        """Degree of positive homogeneity (``act(t z) = t**degree act(z)`` for t > 0), or None."""
+        if self.name == "abs_pow":
+            return self.p
+        if self.name in ("relu", "identity"):
+            return 1.0
+        return None
+
+    # -- serialisation ----------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = {"name": self.name}
+        if self.name == "abs_pow":
+            d["p"] = self.p
+        if self.name == "sigmoid":
+            d["scale"] = self.scale
+        return d
+
+    @classmethod
+    def from_dict(cls, d, where: str = "activation") -> "Activation":
+        if not isinstance(d, dict):
+            raise ModelFormatError(f"{where} must be an object like {{\"name\": \"relu\"}}, got {d!r}")
+        unknown = set(d) - {"name", "p", "scale"}
+        if unknown:
+            raise ModelFormatError(f"{where} has unknown keys {sorted(unknown)}")
+        if "name" not in d:
+            raise ModelFormatError(f"{where} has no 'name'")
+        try:
+            return cls(d["name"], d.get("p"), d.get("scale"))
+        except ModelFormatError as e:
+            raise ModelFormatError(f"{where}: {e}") from None
+
+
+def _as_matrix(value, what: str, shape=None) -> np.ndarray:
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ModelFormatError(f"{what} must be a list of lists of numbers") from None
+    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+        raise ModelFormatError(f"{what} must be a non-empty 2-D matrix, got shape {a.shape}")
+    if shape is not None and a.shape != shape:
+        raise ModelFormatError(f"{what} has shape {a.shape}, expected {shape}")
+    if not np.all(np.isfinite(a)):
+        raise ModelFormatError(f"{what} contains NaN or infinite entries")
+    return a
+
+
+def _as_vector(value, what: str, n: int) -> np.ndarray:
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ModelFormatError(f"{what} must be a list of numbers") from None
+    if a.shape != (n,):
+        raise ModelFormatError(f"{what} has shape {a.shape}, expected ({n},)")
+    if not np.all(np.isfinite(a)):
+        raise ModelFormatError(f"{what} contains NaN or infinite entries")
+    return a
+
+
+@dataclass(eq=False)
+class Layer:
+    """A fully connected layer ``act(weight @ x + bias)``; ``weight`` has shape (out, in)."""
+
+    weight: np.ndarray
+    bias: np.ndarray | None
+    activation: Activation
+
+    def __post_init__(self):
+        self.weight = _as_matrix(self.weight, "layer weight")
+        if self.bias is not None:
+            self.bias = _as_vector(self.bias, "layer bias", self.weight.shape[0])
+
+    @property
+    def width(self) -> int:
+        return self.weight.shape[0]
+
+    def preactivation(self, h: np.ndarray) -> np.ndarray:
+        z = h @ self.weight.T
+        if self.bias is not None:
+            z = z + self.bias
+        return z
+
+
+@dataclass(eq=False)
+class Output:
+    """The output head: ``sum`` of the last layer, or ``linear`` (one row, optional bias)."""
+
+    name: str = "sum"
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.name not in OUTPUTS:
+            raise ModelFormatError(f"unknown output {self.name!r}; expected 'sum' or 'linear'")
+        if self.name == "sum":
+            if self.weight is not None or self.bias is not None:
+                raise ModelFormatError("output 'sum' takes no weight or bias")
+        else:
+            if self.weight is None:
+                raise ModelFormatError("output 'linear' needs a 'weight' with one row")
+            self.weight = _as_matrix(self.weight, "output weight")
+            if self.weight.shape[0] != 1:
+                raise ModelFormatError(
+                    f"output weight must have exactly one row, got {self.weight.shape[0]}")
+            if self.bias is not None:
+                self.bias = _as_vector(self.bias, "output bias", 1)
+
+    def __call__(self, h: np.ndarray) -> np.ndarray:
+        if self.name == "sum":
+            return h.sum(axis=-1)
+        y = h @ self.weight[0]
+        if self.bias is not None:
+            y = y + self.bias[0]
+        return y
+
+    def to_dict(self) -> dict:
+        if self.name == "sum":
+            return {"name": "sum"}
+        return {"name": "linear", "weight": self.weight.tolist(),
+                "bias": None if self.bias is None else self.bias.tolist()}
+
+
+@dataclass(eq=False)
+class Network:
+    """A multilayer perceptron ``R^dim -> R``.
+
+    Parameters
+    ----------
+    dim : int
+        Input dimension.
+    layers : list of Layer
+        Hidden layers, first to last; layer ``l`` has ``weight.shape[1]`` equal to the
+        width of layer ``l - 1`` (or ``dim``).
+    output : Output
+        Output head (default: sum of the last layer).
+    """
+
+    dim: int
+    layers: list[Layer]
+    output: Output = field(default_factory=Output)
+
+    def __post_init__(self):
+        if isinstance(self.dim, bool) or not isinstance(self.dim, (int, np.integer)) or self.dim < 1:
+            raise ModelFormatError(f"dim must be a positive integer, got {self.dim!r}")
+        self.dim = int(self.dim)
+        if not self.layers:
+            raise ModelFormatError("a network needs at least one layer")
+        n_in = self.dim
+        for i, layer in enumerate(self.layers):
+            if layer.weight.shape[1] != n_in:
+                raise ModelFormatError(
+                    f"layer {i} weight has {layer.weight.shape[1]} columns, expected {n_in} "
+                    f"(the {'input dimension' if i == 0 else f'width of layer {i - 1}'})")
+            n_in = layer.width
+        if self.output.name == "linear" and self.output.weight.shape[1] != n_in:
+            raise ModelFormatError(
+                f"output weight has {self.output.weight.shape[1]} columns, expected {n_in} "
+                "(the width of the last layer)")
+
+    # -- structure -------------------------------------------------------------------
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return tuple(layer.width for layer in self.layers)
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(self.widths)
+
+    @property
+    def is_bias_free(self) -> bool:
+        return all(l.bias is None or not np.any(l.bias) for l in self.layers) and (
+            self.output.bias is None or not np.any(self.output.bias))
+
+    @property
+    def is_piecewise_linear(self) -> bool:
+        return all(l.activation.piecewise_linear for l in self.layers)
+
+    @property
+    def degree(self) -> float | None:
+        """Degree of positive homogeneity ``f(t x) = t**degree f(x)`` (t > 0), or None.
+
+        Defined for bias-free networks whose activations are all homogeneous
+        (``abs_pow``, ``relu``, ``identity``): the product of the layer degrees.
+        """
+        if not self.is_bias_free:
+            return None
+        deg = 1.0
+        for layer in self.layers:
+            d = layer.activation.degree
+            if d is None:
+                return None
+            deg *= d
+        return deg
+
+    # -- evaluation ------------------------------------------------------------------
+    def _check_input(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.shape[-1] != self.dim:
+            raise ValueError(f"points must have {self.dim} coordinates, got shape {X.shape}")
+        return X
+
+    def __call__(self, X) -> np.ndarray:
+        return self.evaluate(X)
+
+    def evaluate(self, X) -> np.ndarray:
+        """f(X) for points ``X`` of shape (..., dim); returns shape (...)."""
+        h = self._check_input(X)
+        for layer in self.layers:
+            h = layer.activation(layer.preactivation(h))
+        return self.output(h)
+
+    def preactivations(self, X) -> list[np.ndarray]:
+        """Per-layer pre-activations ``W h + b``, each of shape (..., width)."""
+        h = self._check_input(X)
+        out = []
+        for layer in self.layers:
+            z = layer.preactivation(h)
+            out.append(z)
+            h = layer.activation(z)
+        return out
+
+    def activation_pattern(self, X) -> np.ndarray:
+        """Boolean activation pattern, shape (..., n_neurons): pre-activation > 0.
+
+        For ``relu`` this is the usual on/off pattern, for ``abs_pow`` the sign, for
+        ``sigmoid`` the side of the threshold 0 (as in the space-folding literature).
+        """
+        return np.concatenate([z > 0 for z in self.preactivations(X)], axis=-1)
+
+    # -- derived networks ------------------------------------------------------------
+    def restrict(self, basis) -> "Network":
+        """The network on a linear subspace: ``g(y) = f(basis @ y)``.
+
+        ``basis`` has shape (dim, k); the result has input dimension k. Used for the 3D
+        slices of d > 3 polytopes. Bias-free networks stay bias-free (the subspace passes
+        through the origin).
+        """
+        B = np.asarray(basis, dtype=np.float64)
+        if B.ndim != 2 or B.shape[0] != self.dim:
+            raise ValueError(f"basis must have shape ({self.dim}, k), got {B.shape}")
+        first = self.layers[0]
+        layers = [Layer(first.weight @ B, None if first.bias is None else first.bias.copy(),
+                        first.activation)] + [
+            Layer(l.weight.copy(), None if l.bias is None else l.bias.copy(), l.activation)
+            for l in self.layers[1:]]
+        return Network(B.shape[1], layers, self.output)
+
+    # -- serialisation ----------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The ``neuralpoly.model`` dictionary (see README, "Model files")."""
+        return {
+            "format": "neuralpoly.model",
+            "version": 1,
+            "dim": self.dim,
+            "layers": [
+                {"weight": l.weight.tolist(),
+                 "bias": None if l.bias is None else l.bias.tolist(),
+                 "activation": l.activation.to_dict()}
+                for l in self.layers],
+            "output": self.output.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d) -> "Network":
+        """Parse and validate a ``neuralpoly.model`` dictionary."""
+        if not isinstance(d, dict):
+            raise ModelFormatError("a model must be a JSON object")
+        if d.get("format") != "neuralpoly.model":
+            raise ModelFormatError(
+                f"not a neuralpoly model: 'format' is {d.get('format')!r}, expected 'neuralpoly.model'")
+        if d.get("version") != 1:
+            raise ModelFormatError(f"unsupported model version {d.get('version')!r}; this reads version 1")
+        unknown = set(d) - {"format", "version", "dim", "layers", "output", "meta"}
+        if unknown:
+            raise ModelFormatError(f"model has unknown keys {sorted(unknown)}")
+        dim = d.get("dim")
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ModelFormatError(f"'dim' must be a positive integer, got {dim!r}")
+        layers_d = d.get("layers")
+        if not isinstance(layers_d, list) or not layers_d:
+            raise ModelFormatError("'layers' must be a non-empty list")
+        layers = []
+        for i, ld in enumerate(layers_d):
+            where = f"layer {i}"
+            if not isinstance(ld, dict):
+                raise ModelFormatError(f"{where} must be an object")
+            unknown = set(ld) - {"weight", "bias", "activation"}
+            if unknown:
+                raise ModelFormatError(f"{where} has unknown keys {sorted(unknown)}")
+            if "weight" not in ld or "activation" not in ld:
+                raise ModelFormatError(f"{where} needs 'weight' and 'activation'")
+            try:
+                w = _as_matrix(ld["weight"], f"{where} weight")
+                b = None if ld.get("bias") is None else _as_vector(ld["bias"], f"{where} bias", w.shape[0])
+            except ModelFormatError:
+                raise
+            act = Activation.from_dict(ld["activation"], f"{where} activation")
+            layers.append(Layer(w, b, act))
+        od = d.get("output", {"name": "sum"})
+        if not isinstance(od, dict) or "name" not in od:
+            raise ModelFormatError("'output' must be an object with a 'name'")
+        unknown = set(od) - {"name", "weight", "bias"}
+        if unknown:
+            raise ModelFormatError(f"output has unknown keys {sorted(unknown)}")
+        output = Output(od["name"], od.get("weight"), od.get("bias"))
+        return cls(dim, layers, output)
+
+    def copy(self) -> "Network":
+        return Network.from_dict(self.to_dict())
+
+    def __repr__(self) -> str:
+        acts = ",".join(l.activation.name if l.activation.name != "abs_pow"
+                        else f"|x|^{l.activation.p:g}" for l in self.layers)
+        return f"Network(dim={self.dim}, widths={self.widths}, activations={acts}, output={self.output.name})"
+
+
+def polytope_network(dim: int, weights, ps) -> Network:
+    """A bias-free neural-polytope network: ``abs_pow`` layers and a ``sum`` output.
+
+    ``weights`` is a list of (out, in) matrices, ``ps`` one exponent per layer.
+    """
+    if len(weights) != len(ps):
+        raise ModelFormatError(f"{len(weights)} weight matrices but {len(ps)} exponents")
+    return Network(dim, [Layer(w, None, Activation("abs_pow", p=p)) for w, p in zip(weights, ps)])
