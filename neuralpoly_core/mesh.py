@@ -103,7 +103,13 @@ class PolyMesh:
     def edges(self) -> np.ndarray:
         """(E, 2) undirected edges, sorted, each once."""
         e = np.sort(self.face_edges(), axis=1)
-        return np.unique(e, axis=0) if len(e) else e.reshape(0, 2)
+        if not len(e):
+            return e.reshape(0, 2)
+        # one int64 key per edge: a 1-D unique is several times faster than unique(axis=0)
+        # and sorts the same way (by first, then second vertex)
+        n = np.int64(max(self.n_vertices, 1))
+        key = np.unique(e[:, 0] * n + e[:, 1])
+        return np.stack([key // n, key % n], axis=1)
 
     @property
     def n_edges(self) -> int:
