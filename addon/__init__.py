@@ -1,0 +1,63 @@
+"""Neural Polytopes for Blender: train small networks, add the polytopes they draw as meshes.
+
+A bias-free network with activation |x|^p and a summing output, trained so that f = 1 on
+the unit sphere, draws the level set f = 1: a neural polytope. This extension puts the
+``neuralpoly_core`` package (bundled inside it) into Blender:
+
+* View3D > Sidebar > Neural Polytopes: settings, Generate, paper presets, p-sweep
+  animations, facts of the active polytope, re-extraction, model files and export;
+* operators for scripts and ``blender -b``, e.g.
+  ``bpy.ops.neuralpoly.add_polytope(dim=3, widths="4,2", p="1", seed=0)``;
+* the scripting API :mod:`.api` (``add_polytope``, ``insert_polytope``, ``reextract``,
+  ``add_figure``, ``animate_sweep``, ``load_model_file``, ``export_selection``, ...);
+* the core itself as the subpackage ``neuralpoly_core`` of this package.
+
+Installed, this package is ``bl_ext.<repository>.neuralpoly``; nothing here depends on
+that name (all imports are relative).
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import PointerProperty
+
+from . import api, model_store, operators, progress_ui, properties, ui, worker_client
+from . import neuralpoly_core
+
+__all__ = ["api", "neuralpoly_core", "register", "unregister"]
+
+_classes = (
+    (model_store.NeuralPolyObjectProperties, properties.NeuralPolySettings)
+    + operators.classes + ui.classes
+)
+
+
+def _menu_add(self, context) -> None:
+    self.layout.operator("neuralpoly.add_polytope", text="Neural Polytope", icon="MESH_ICOSPHERE")
+
+
+def _menu_import(self, context) -> None:
+    self.layout.operator("neuralpoly.load_model", text="Neural Polytope Model (.json)")
+
+
+def register() -> None:
+    for cls in _classes:
+        bpy.utils.register_class(cls)
+    bpy.types.Object.neuralpoly = PointerProperty(  # type: ignore[attr-defined,func-returns-value]
+        type=model_store.NeuralPolyObjectProperties)
+    bpy.types.Scene.neuralpoly_settings = PointerProperty(  # type: ignore[attr-defined,func-returns-value]
+        type=properties.NeuralPolySettings)
+    progress_ui.register()
+    bpy.types.VIEW3D_MT_mesh_add.append(_menu_add)
+    bpy.types.TOPBAR_MT_file_import.append(_menu_import)
+
+
+def unregister() -> None:
+    worker_client.shutdown_shared_worker()
+    bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
+    bpy.types.VIEW3D_MT_mesh_add.remove(_menu_add)
+    progress_ui.unregister()
+    del bpy.types.Scene.neuralpoly_settings  # type: ignore[attr-defined]
+    del bpy.types.Object.neuralpoly  # type: ignore[attr-defined]
+    for cls in reversed(_classes):
+        bpy.utils.unregister_class(cls)

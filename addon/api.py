@@ -1,0 +1,425 @@
+"""Scripting API of the add-on: everything the operators do, as plain functions.
+
+The operators are thin wrappers around these functions; scripts, ``blender -b`` runs and
+the ``bpy`` module call them directly (or the operators, which behave the same). Every
+function either completes or raises :class:`neuralpoly_core.errors.NeuralPolyError` (bad
+settings, a damaged model file, missing PyTorch, a diverged training) or
+:class:`neuralpoly_core.errors.Cancelled` -- and then leaves the scene as it was.
+
+Training happens in a separate worker process (see :mod:`.trainer`); these functions
+wait for it. Models trained in this session are cached by their settings.
+
+Example (inside Blender, the package name depends on the repository it was installed to)::
+
+    import sys
+    npb = sys.modules[next(m for m in bpy.context.preferences.addons.keys()
+                           if m.endswith(".neuralpoly"))]
+    obj = npb.api.add_polytope(dim=3, widths="4", p="1", seed=0)
+    print(obj.neuralpoly.polytope_name)          # cuboctahedron
+    npb.api.reextract(obj, method="radial", resolution=48)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import bpy
+
+from . import blender_mesh, model_store, presets, trainer
+from .neuralpoly_core.architecture import ArchType, check_dim
+from .neuralpoly_core.errors import ExtractionError, NeuralPolyError
+from .neuralpoly_core.extract import METHODS, extract_polytope, summarize
+from .neuralpoly_core.fileio import atomic_write_text
+from .neuralpoly_core.mesh import PolyMesh
+from .neuralpoly_core.modelfile import load_model_with_meta, model_to_json
+from .neuralpoly_core.network import Network
+from .neuralpoly_core.slicing import paper_slice_basis
+from .trainer import TrainSettings
+
+__all__ = [
+    "ExtractSettings", "TrainSettings", "prepare", "add_polytope", "insert_polytope",
+    "load_model_file", "save_model_file", "model_of", "reextract", "add_figure",
+    "animate_sweep", "export_selection", "EXPORT_FORMATS",
+]
+
+EXPORT_FORMATS = ("OBJ", "STL")
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """How to turn a network into a mesh.
+
+    method : 'auto' (exact for p = 1, radial otherwise), 'exact' or 'radial'
+    resolution : radial extraction resolution (icosahedron edge subdivisions; 2-D: directions)
+    slice_theta : d > 3 only: the 3-D slice x3 = .. = 0, x_{d-1} = x_d tan(theta) (radians)
+    size : scale of the level set (f = 1 lies near the unit sphere)
+    """
+
+    method: str = "auto"
+    resolution: int = 32
+    slice_theta: float | None = None
+    size: float = 1.0
+
+    def validated(self, dim: int, piecewise_linear: bool, what: str = "this network") -> "ExtractSettings":
+        method = str(self.method).lower()
+        if method not in METHODS:
+            raise ExtractionError(f"extraction method must be Auto, Exact or Radial, got {self.method!r}")
+        if method == "exact" and not piecewise_linear:
+            raise ExtractionError(f"exact extraction needs p = 1 in every layer; {what} is not "
+                                  "piecewise linear (use Radial or Auto)")
+        if isinstance(self.resolution, bool) or not isinstance(self.resolution, int) or self.resolution < 3:
+            raise ExtractionError(f"resolution must be a whole number >= 3, got {self.resolution!r}")
+        if not (isinstance(self.size, (int, float)) and math.isfinite(self.size) and self.size > 0):
+            raise ExtractionError(f"size must be a number > 0, got {self.size!r}")
+        theta = self.slice_theta
+        if dim > 3:
+            if theta is None:
+                raise ExtractionError(
+                    f"a {dim}-D polytope cannot be shown whole: turn on Slice and choose the angle "
+                    f"theta of the 3-D slice x3 = .. = 0, x{dim - 1} = x{dim} tan(theta)")
+            if not math.isfinite(theta):
+                raise ExtractionError(f"slice angle must be finite, got {theta!r}")
+        else:
+            theta = None  # a slice is only meaningful for d > 3
+        return ExtractSettings(method, self.resolution, theta, float(self.size))
+
+    def basis(self, dim: int):
+        return None if self.slice_theta is None else paper_slice_basis(dim, self.slice_theta)
+
+
+def _context(context) -> bpy.types.Context:
+    return bpy.context if context is None else context
+
+
+def prepare(*, dim: int, widths, p, method: str = "auto", resolution: int = 32,
+            slice_theta: float | None = None, size: float = 1.0) -> tuple[tuple[int, ArchType], ExtractSettings]:
+    """Validate settings before any training: ``((dim, type), extraction settings)``."""
+    dim = check_dim(dim)
+    arch = ArchType.from_strings(widths, p)
+    ex = ExtractSettings(method, resolution, slice_theta, size).validated(dim, arch.piecewise_linear, str(arch))
+    return (dim, arch), ex
+
+
+def extract(net: Network, meta: dict, ex: ExtractSettings) -> tuple[PolyMesh, dict]:
+    """Mesh and facts (:func:`neuralpoly_core.extract.summarize`) of a network."""
+    mesh = extract_polytope(net, ex.method, resolution=ex.resolution, basis=ex.basis(net.dim))
+    summary = summarize(net, mesh, arch=meta.get("type"), loss=meta.get("loss"))
+    return mesh, summary
+
+
+def object_name(meta: dict, net: Network, slice_theta: float | None) -> str:
+    """``NeuralPolytope (4;1)``; slices add their angle."""
+    arch = meta.get("type") or f"{net.dim}D model"
+    name = f"NeuralPolytope {arch}"
+    if slice_theta is not None:
+        name += f" {presets.slice_label(slice_theta).replace(' ', '')}"
+    return name
+
+
+def _link(context, obj: bpy.types.Object, collection: bpy.types.Collection | None) -> None:
+    target = collection or context.collection or context.scene.collection
+    target.objects.link(obj)
+
+
+def _select_only(context, objects: Sequence[bpy.types.Object]) -> None:
+    for o in context.view_layer.objects:
+        if o.select_get():
+            o.select_set(False)
+    for o in objects:
+        o.select_set(True)
+    if objects:
+        context.view_layer.objects.active = objects[-1]
+
+
+def _create_object(context, net: Network, meta: dict, mesh: PolyMesh, summary: dict, ex: ExtractSettings, *,
+                   name: str, location, collection: bpy.types.Collection | None) -> bpy.types.Object:
+    me = blender_mesh.new_mesh(name, mesh, size=ex.size, smooth=mesh.info.get("method") == "radial")
+    obj = bpy.data.objects.new(name, me)
+    try:
+        obj.location = location
+        model_store.store_model(obj, net, meta)
+        model_store.store_facts(obj, summary, method=str(mesh.info.get("method", ex.method)),
+                                resolution=ex.resolution, slice_theta=ex.slice_theta, size=ex.size)
+        _link(context, obj, collection)
+    except BaseException:
+        bpy.data.objects.remove(obj)
+        bpy.data.meshes.remove(me)
+        raise
+    return obj
+
+
+def insert_polytope(context, net: Network, meta: dict, ex: ExtractSettings | None = None, *,
+                    location=None, name: str | None = None,
+                    collection: bpy.types.Collection | None = None, select: bool = True) -> bpy.types.Object:
+    """Extract ``net`` and add it as a new active object (no training, no torch).
+
+    ``location`` defaults to the 3D cursor; ``meta`` is the model's metadata (type, loss, ...).
+    """
+    context = _context(context)
+    if net.degree is None:
+        raise ExtractionError("this network is not a neural polytope (it has biases or non-homogeneous "
+                              "activations), so its level set f = 1 is not drawn by this add-on")
+    ex = (ex or ExtractSettings()).validated(net.dim, net.is_piecewise_linear, str(meta.get("type") or "the network"))
+    mesh, summary = extract(net, meta, ex)
+    meta = dict(meta, name=summary.get("name"))
+    loc = tuple(context.scene.cursor.location) if location is None else tuple(location)
+    obj = _create_object(context, net, meta, mesh, summary, ex, name=name or object_name(meta, net, ex.slice_theta),
+                         location=loc, collection=collection)
+    if select:
+        _select_only(context, [obj])
+    return obj
+
+
+def add_polytope(context=None, *, dim: int = 3, widths="4", p="1", seed: int = 0, restarts: int = 8,
+                 steps: int = 0, device: str = "auto", method: str = "auto", resolution: int = 32,
+                 slice_theta: float | None = None, size: float = 1.0, location=None,
+                 progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> bpy.types.Object:
+    """Train (or reuse) a neural polytope and add it at the 3D cursor as the active object.
+
+    ``widths`` and ``p`` are comma-separated text or sequences (``"4,2"``, ``"1"`` or one p
+    per layer); ``steps = 0`` trains until converged; ``slice_theta`` is required for d > 3.
+    """
+    context = _context(context)
+    spec, ex = prepare(dim=dim, widths=widths, p=p, method=method, resolution=resolution,
+                       slice_theta=slice_theta, size=size)
+    settings = TrainSettings(seed, restarts, steps, device).validated()
+    (net, meta), = trainer.train_blocking([spec], settings, progress=progress, cancel=cancel)
+    return insert_polytope(context, net, meta, ex, location=location)
+
+
+def load_model_file(context, filepath, ex: ExtractSettings | None = None, *, location=None) -> bpy.types.Object:
+    """Add the polytope of a ``neuralpoly.model`` JSON file (no training, no torch)."""
+    net, meta = load_model_with_meta(Path(bpy.path.abspath(str(filepath))))
+    if not meta.get("type"):
+        meta = dict(meta, type=_type_of(net))
+    return insert_polytope(context, net, meta, ex, location=location)
+
+
+def _type_of(net: Network) -> str | None:
+    """The architecture type of a neural-polytope network, e.g. ``(4,2;1)``, or None."""
+    ps = [layer.activation.p for layer in net.layers]
+    if any(layer.activation.name != "abs_pow" for layer in net.layers) or not net.is_bias_free:
+        return None
+    try:
+        return str(ArchType(net.widths, tuple(float(x) for x in ps if x is not None)))
+    except NeuralPolyError:
+        return None
+
+
+def model_of(obj: bpy.types.Object) -> tuple[Network, dict]:
+    """The ``(network, meta)`` a neural polytope object remembers."""
+    return model_store.load_model(obj)
+
+
+def save_model_file(obj: bpy.types.Object, filepath) -> Path:
+    """Write the object's model to a JSON model file (atomically)."""
+    net, meta = model_of(obj)
+    path = Path(bpy.path.abspath(str(filepath)))
+    if not path.parent.is_dir():
+        raise NeuralPolyError(f"folder {str(path.parent)!r} does not exist")
+    atomic_write_text(path, model_to_json(net, meta) + "\n")
+    return path
+
+
+def reextract(obj: bpy.types.Object, *, method: str | None = None, resolution: int | None = None,
+              slice_theta: float | None = None, size: float | None = None) -> bpy.types.Object:
+    """Rebuild the object's mesh from its stored model; unset settings keep their last values.
+
+    The object keeps its name, transform and materials; its mesh datablock is replaced.
+    A p-sweep object is rebuilt (all shape keys) at the new resolution.
+    """
+    p = model_store.props(obj)
+    kind = model_store.kind_of(obj)
+    res = p.resolution if resolution is None else resolution
+    sz = p.size if size is None else size
+    if kind == "SWEEP":
+        models = model_store.load_sweep(obj)
+        ExtractSettings("radial", res, None, sz).validated(models[0][0].dim, False)
+        name = obj.data.name if obj.data is not None else obj.name
+        presets.build_sweep_mesh(obj, name, models, resolution=res, size=sz,
+                                 frame_start=p.frame_start, frames_per_step=p.frames_per_step)
+        p.resolution, p.size = res, float(sz)
+        return obj
+    net, meta = model_of(obj)
+    theta = (p.slice_theta if net.dim > 3 else None) if slice_theta is None else slice_theta
+    ex = ExtractSettings(method or "auto", res, theta, sz).validated(
+        net.dim, net.is_piecewise_linear, str(meta.get("type") or "the network"))
+    mesh, summary = extract(net, meta, ex)
+    old = obj.data
+    if not isinstance(old, bpy.types.Mesh):
+        raise NeuralPolyError(f"object {obj.name!r} is not a mesh")
+    old_name = old.name
+    me = blender_mesh.new_mesh(old_name, mesh, size=ex.size, smooth=mesh.info.get("method") == "radial")
+    for mat in old.materials:
+        me.materials.append(mat)
+    obj.data = me
+    if old.users == 0:
+        bpy.data.meshes.remove(old)
+        me.name = old_name
+    model_store.store_facts(obj, summary, method=str(mesh.info.get("method", ex.method)),
+                            resolution=ex.resolution, slice_theta=ex.slice_theta, size=ex.size)
+    return obj
+
+
+# ----------------------------------------------------------------------------------------
+# paper presets
+# ----------------------------------------------------------------------------------------
+def add_figure(context=None, figure: int = 7, *, seed: int = 0, restarts: int = 8, steps: int = 0,
+               device: str = "auto", method: str = "auto", resolution: int = 32, size: float = 1.0,
+               gap: float = 0.6, location=None, progress: Progress | None = None,
+               cancel: Callable[[], bool] | None = None) -> list[bpy.types.Object]:
+    """Lay out a whole paper figure in a row from the 3D cursor, each object labelled.
+
+    Returns the polytope objects (left to right), in a new collection named after the figure.
+    """
+    context = _context(context)
+    entries = presets.figure_entries(figure)
+    settings = TrainSettings(seed, restarts, steps, device).validated()
+    specs = [(e.net.dim, e.net.arch) for e in entries]
+    models = trainer.train_blocking(specs, settings, progress=progress, cancel=cancel)
+    built = []
+    for entry, (net, meta) in zip(entries, models):
+        ex = ExtractSettings(method, resolution, entry.slice_theta, size).validated(
+            net.dim, net.is_piecewise_linear, str(entry.net.arch))
+        mesh, summary = extract(net, meta, ex)
+        built.append((entry, net, dict(meta, name=summary.get("name")), mesh, summary, ex))
+    radii = [float(max(1e-9, (mesh.vertices ** 2).sum(1).max() ** 0.5)) * size for _, _, _, mesh, _, _ in built]
+    xs = presets.row_positions(radii, gap * size)
+    origin = tuple(context.scene.cursor.location) if location is None else tuple(location)
+    caption = presets.FIGURE_CAPTIONS.get(int(figure), "")
+    coll = bpy.data.collections.new(f"Fig. {int(figure)}" + (f": {caption}" if caption else ""))
+    objects: list[bpy.types.Object] = []
+    try:
+        (context.collection or context.scene.collection).children.link(coll)
+        for (entry, net, meta, mesh, summary, ex), x, r in zip(built, xs, radii):
+            obj = _create_object(context, net, meta, mesh, summary, ex,
+                                 name=object_name(meta, net, ex.slice_theta),
+                                 location=(origin[0] + x, origin[1], origin[2]), collection=coll)
+            objects.append(obj)
+            text = entry.label + (f"\n{summary['name']}" if summary.get("name") else "")
+            presets.add_label(coll, obj, text, radius=r, size=size, flat=mesh.dim == 2)
+    except BaseException:
+        _remove_collection(coll)
+        raise
+    _select_only(context, objects)
+    return objects
+
+
+def _remove_collection(coll: bpy.types.Collection) -> None:
+    for obj in list(coll.objects):
+        data = obj.data
+        bpy.data.objects.remove(obj)
+        if data is not None and data.users == 0:
+            if isinstance(data, bpy.types.Mesh):
+                bpy.data.meshes.remove(data)
+            elif isinstance(data, bpy.types.Curve):
+                bpy.data.curves.remove(data)
+    bpy.data.collections.remove(coll)
+
+
+def sweep_label(models: Sequence[tuple[Network, dict]]) -> str:
+    degrees = sorted(float(n.degree or 0.0) for n, _ in models)
+    widths = ",".join(str(w) for w in models[0][0].widths)
+    return f"({widths};p), p = {degrees[0]:g} \u2026 {degrees[-1]:g}"
+
+
+def animate_sweep(context=None, models: Iterable[tuple[Network, dict]] | None = None, *,
+                  figure: int | None = None, objects: Iterable[bpy.types.Object] | None = None,
+                  seed: int = 0, restarts: int = 8, steps: int = 0, device: str = "auto",
+                  resolution: int = 16, size: float = 1.0, frame_start: int | None = None,
+                  frames_per_step: int = 24, location=None, progress: Progress | None = None,
+                  cancel: Callable[[], bool] | None = None) -> bpy.types.Object:
+    """One object that morphs through a p-sweep with shape keys over frames.
+
+    The networks come from ``models``, from a sweep ``figure`` (6-9: trained, or reused
+    from the cache), or from the neural polytope ``objects`` (e.g. a laid-out figure; left
+    to right), and are ordered by degree (p). Networks of different widths morph too (keys
+    named by type). Key k is reached at ``frame_start + k * frames_per_step``.
+    """
+    context = _context(context)
+    chosen = [x is not None for x in (models, figure, objects)]
+    if sum(chosen) != 1:
+        raise NeuralPolyError("give exactly one of models, figure or objects for a p-sweep")
+    if isinstance(frames_per_step, bool) or not isinstance(frames_per_step, int) or frames_per_step < 1:
+        raise NeuralPolyError(f"frames per step must be at least 1, got {frames_per_step!r}")
+    if figure is not None:
+        if int(figure) not in presets.SWEEP_FIGURES:
+            raise NeuralPolyError(f"Fig. {figure} is not a p-sweep; p-sweeps are Figs. "
+                                  f"{', '.join(str(f) for f in presets.SWEEP_FIGURES)}")
+        settings = TrainSettings(seed, restarts, steps, device).validated()
+        specs = [(n.dim, n.arch) for n in presets.FIGURES[int(figure)]]
+        model_list = trainer.train_blocking(specs, settings, progress=progress, cancel=cancel)
+    elif objects is not None:
+        objs = [o for o in objects if model_store.kind_of(o) == "POLYTOPE"]
+        if len(objs) < 2:
+            raise NeuralPolyError("select at least two neural polytope objects of one p-sweep")
+        objs.sort(key=lambda o: (o.matrix_world.translation.x, o.matrix_world.translation.y))  # a row: left to right
+        model_list = [model_of(o) for o in objs]
+    else:
+        model_list = list(models or [])
+    model_list = presets.sweep_order(model_list)
+    ExtractSettings("radial", resolution, None, size).validated(model_list[0][0].dim, False)
+    start = context.scene.frame_start if frame_start is None else int(frame_start)
+    label = sweep_label(model_list)
+    name = f"NeuralPolytope {label}"
+    obj = bpy.data.objects.new(name, bpy.data.meshes.new(name))
+    placeholder = obj.data
+    try:
+        presets.build_sweep_mesh(obj, name, model_list, resolution=resolution, size=size,
+                                 frame_start=start, frames_per_step=frames_per_step)
+        model_store.store_sweep(obj, model_list, label)
+        p = model_store.props(obj)
+        p.resolution, p.size, p.method = resolution, float(size), "radial"
+        p.frame_start, p.frames_per_step = start, frames_per_step
+        p.polytope_name = f"{len(model_list)} shapes"
+        obj.location = tuple(context.scene.cursor.location) if location is None else tuple(location)
+        _link(context, obj, None)
+    except BaseException:
+        data = obj.data
+        bpy.data.objects.remove(obj)
+        for me in {placeholder, data}:
+            if isinstance(me, bpy.types.Mesh) and me.users == 0:
+                bpy.data.meshes.remove(me)
+        raise
+    end = start + (len(model_list) - 1) * frames_per_step
+    if context.scene.frame_end < end:
+        context.scene.frame_end = end
+    _select_only(context, [obj])
+    return obj
+
+
+# ----------------------------------------------------------------------------------------
+# export
+# ----------------------------------------------------------------------------------------
+def export_selection(context, filepath, fmt: str = "OBJ") -> Path:
+    """Export the selected mesh objects with Blender's own exporter: OBJ (n-gons) or STL."""
+    context = _context(context)
+    fmt = str(fmt).upper()
+    if fmt not in EXPORT_FORMATS:
+        raise NeuralPolyError(f"export format must be OBJ or STL, got {fmt!r}")
+    path = Path(bpy.path.abspath(str(filepath)))
+    if path.suffix.lower() != f".{fmt.lower()}":
+        path = path.with_suffix(f".{fmt.lower()}")
+    if not path.parent.is_dir():
+        raise NeuralPolyError(f"folder {str(path.parent)!r} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise NeuralPolyError(f"folder {str(path.parent)!r} is not writable")
+    meshes = [o for o in context.selected_objects if o.type == "MESH"]
+    if not meshes:
+        raise NeuralPolyError("select the mesh objects to export first")
+    if fmt == "OBJ":
+        result = bpy.ops.wm.obj_export(filepath=str(path), export_selected_objects=True,
+                                       export_materials=False, export_triangulated_mesh=False,
+                                       apply_modifiers=True)
+    else:
+        result = bpy.ops.wm.stl_export(filepath=str(path), export_selected_objects=True,
+                                       ascii_format=False, apply_modifiers=True)
+    if "FINISHED" not in (result or set()) or not path.is_file():
+        raise NeuralPolyError(f"Blender's {fmt} exporter did not write {str(path)!r}")
+    return path
+

@@ -1,0 +1,124 @@
+"""The model an object remembers: ``Object.neuralpoly``, saved in the .blend file.
+
+Every neural polytope object keeps its network as the core's ``neuralpoly.model`` JSON
+(with ``meta``: type, training loss, seed, name) plus the settings and facts of its last
+extraction. That is enough to re-extract at another resolution or slice without
+retraining, after a save and reload, and even without PyTorch. The data are ID properties
+saved in the .blend file; without the add-on they stay readable (Blender 5:
+``obj.bl_system_properties_get()["neuralpoly"]["model_json"]``; 4.x: ``obj["neuralpoly"]``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import bpy
+from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
+
+from .neuralpoly_core.errors import ModelFormatError
+from .neuralpoly_core.modelfile import model_from_json, model_to_json
+from .neuralpoly_core.network import Network
+
+KINDS = [
+    ("NONE", "None", "Not a neural polytope"),
+    ("POLYTOPE", "Polytope", "One network's level set f = 1"),
+    ("SWEEP", "p-Sweep", "Several networks morphed with shape keys over frames"),
+]
+
+
+class NeuralPolyObjectProperties(bpy.types.PropertyGroup):
+    """What a neural polytope object remembers (``Object.neuralpoly``)."""
+
+    kind: EnumProperty(name="Kind", items=KINDS, default="NONE")  # type: ignore[valid-type]
+    model_json: StringProperty(  # type: ignore[valid-type]
+        name="Model", description="The network as neuralpoly.model JSON (a JSON list of them for a p-sweep)",
+        options={"HIDDEN"})
+    arch_type: StringProperty(name="Type", description="Architecture type (n1,...;p1,...)")  # type: ignore[valid-type]
+    dim: IntProperty(name="Dimension", description="Input dimension d of the network")  # type: ignore[valid-type]
+    loss: FloatProperty(name="Loss", description="Training MSE of f - 1 on the sphere")  # type: ignore[valid-type]
+    polytope_name: StringProperty(name="Name", description="Name of the polytope, if it has one")  # type: ignore[valid-type]
+    method: StringProperty(name="Method", description="Extraction method used: exact or radial")  # type: ignore[valid-type]
+    resolution: IntProperty(name="Resolution", default=32, description="Radial extraction resolution")  # type: ignore[valid-type]
+    slice_theta: FloatProperty(  # type: ignore[valid-type]
+        name="Slice Angle", subtype="ANGLE", description="d > 3: angle theta of the 3-D slice")
+    size: FloatProperty(name="Size", default=1.0, description="Scale applied to the level set")  # type: ignore[valid-type]
+    f_vector: StringProperty(name="f-vector", description="(vertices, edges, faces)")  # type: ignore[valid-type]
+    face_sizes: StringProperty(name="Faces", description="Number of faces of each size")  # type: ignore[valid-type]
+    max_level_error: FloatProperty(name="Level Error", description="max |f(v) - 1| over the vertices")  # type: ignore[valid-type]
+    regions: IntProperty(name="Regions", description="Number of distinct linear regions of the faces")  # type: ignore[valid-type]
+    frame_start: IntProperty(name="Start Frame", default=1)  # type: ignore[valid-type]
+    frames_per_step: IntProperty(name="Frames per Step", default=24)  # type: ignore[valid-type]
+
+
+def props(obj: bpy.types.Object) -> NeuralPolyObjectProperties:
+    return obj.neuralpoly  # type: ignore[attr-defined]
+
+
+def kind_of(obj: bpy.types.Object | None) -> str:
+    """``'POLYTOPE'``, ``'SWEEP'`` or ``'NONE'`` (also for None and non-mesh objects)."""
+    if obj is None or obj.type != "MESH":
+        return "NONE"
+    p = props(obj)
+    return p.kind if p.model_json else "NONE"
+
+
+def store_model(obj: bpy.types.Object, net: Network, meta: dict) -> None:
+    p = props(obj)
+    p.kind = "POLYTOPE"
+    p.model_json = model_to_json(net, meta, indent=None)
+    p.arch_type = str(meta.get("type") or "")
+    p.dim = net.dim
+    loss = meta.get("loss")
+    p.loss = float(loss) if isinstance(loss, (int, float)) else 0.0
+
+
+def load_model(obj: bpy.types.Object) -> tuple[Network, dict]:
+    """The ``(network, meta)`` a polytope object remembers.
+
+    Raises
+    ------
+    ModelFormatError
+        If the object has no model, or its stored model is damaged.
+    """
+    if kind_of(obj) != "POLYTOPE":
+        raise ModelFormatError(f"object {obj.name!r} has no neural polytope model")
+    try:
+        return model_from_json(props(obj).model_json)
+    except ModelFormatError as e:
+        raise ModelFormatError(f"the model stored in {obj.name!r} is damaged: {e}") from None
+
+
+def store_sweep(obj: bpy.types.Object, models: list[tuple[Network, dict]], label: str) -> None:
+    p = props(obj)
+    p.kind = "SWEEP"
+    p.model_json = json.dumps([model_to_json(n, m, indent=None) for n, m in models])
+    p.arch_type = label
+    p.dim = models[0][0].dim
+    p.loss = max(float(m.get("loss") or 0.0) for _, m in models)
+
+
+def load_sweep(obj: bpy.types.Object) -> list[tuple[Network, dict]]:
+    if kind_of(obj) != "SWEEP":
+        raise ModelFormatError(f"object {obj.name!r} is not a p-sweep animation")
+    try:
+        texts = json.loads(props(obj).model_json)
+        if not isinstance(texts, list) or not texts:
+            raise ModelFormatError("expected a non-empty list of models")
+        return [model_from_json(t) for t in texts]
+    except (ValueError, TypeError) as e:
+        raise ModelFormatError(f"the models stored in {obj.name!r} are damaged: {e}") from None
+
+
+def store_facts(obj: bpy.types.Object, summary: dict, *, method: str, resolution: int,
+                slice_theta: float | None, size: float) -> None:
+    """Record the facts of the last extraction (shown in the panel)."""
+    p = props(obj)
+    p.polytope_name = summary.get("name") or ""
+    p.method = method
+    p.resolution = int(resolution)
+    p.slice_theta = 0.0 if slice_theta is None else float(slice_theta)
+    p.size = float(size)
+    p.f_vector = ", ".join(str(int(n)) for n in summary.get("f_vector", ()))
+    p.face_sizes = ", ".join(f"{c}\u00d7{k}-gon" for k, c in (summary.get("face_sizes") or {}).items())
+    p.max_level_error = float(summary.get("max_level_error") or 0.0)
+    p.regions = int(summary.get("regions") or 0)

@@ -1,0 +1,134 @@
+"""Training from Blender: the shared worker process and a cache of trained models.
+
+Training is deterministic for given settings, so a model trained once is kept (by its
+settings) for the session: redoing an operator with F9 and other extraction settings, or
+laying out a figure again, does not retrain. Jobs run in the worker process
+(:mod:`.worker_client`); :func:`start` returns a task for a modal operator to poll,
+:func:`train_blocking` waits for it (scripts, ``blender -b``, F9 redo).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from . import torch_setup
+from .neuralpoly_core.architecture import ArchType, check_dim
+from .neuralpoly_core.errors import NeuralPolyError
+from .neuralpoly_core.network import Network
+from .worker_client import TrainingTask, TrainingWorker, shared_worker
+
+DEVICES = ("auto", "cpu", "cuda")
+CACHE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How to train: seed, random restarts, step limit (0 = until converged), device."""
+
+    seed: int = 0
+    restarts: int = 8
+    steps: int = 0
+    device: str = "auto"
+
+    def validated(self) -> "TrainSettings":
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise NeuralPolyError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        if isinstance(self.restarts, bool) or not isinstance(self.restarts, int) or self.restarts < 1:
+            raise NeuralPolyError(f"restarts must be at least 1, got {self.restarts!r}")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
+            raise NeuralPolyError(f"training steps must be >= 0 (0 = until converged), got {self.steps!r}")
+        device = str(self.device).lower()
+        if device not in DEVICES:
+            raise NeuralPolyError(f"device must be Auto, CPU or CUDA, got {self.device!r}")
+        return TrainSettings(self.seed, self.restarts, self.steps, device)
+
+    def options(self) -> dict:
+        """Keyword arguments of ``neuralpoly_core.training.train_sweep``."""
+        return {"seed": self.seed, "restarts": self.restarts,
+                "max_steps": self.steps or None, "device": self.device}
+
+
+Spec = tuple[int, ArchType]
+_cache: OrderedDict[tuple, tuple[Network, dict]] = OrderedDict()
+
+
+def _key(spec: Spec, settings: TrainSettings) -> tuple:
+    return (spec[0], str(spec[1]), settings.seed, settings.restarts, settings.steps, settings.device)
+
+
+def normalise_specs(specs: Sequence) -> list[Spec]:
+    return [(check_dim(d), ArchType.parse(a)) for d, a in specs]
+
+
+def cached(spec: Spec, settings: TrainSettings) -> tuple[Network, dict] | None:
+    """The model trained earlier in this session with these settings, if any."""
+    key = _key(spec, settings)
+    hit = _cache.get(key)
+    if hit is None:
+        return None
+    _cache.move_to_end(key)
+    return hit[0].copy(), dict(hit[1])
+
+
+def remember(spec: Spec, settings: TrainSettings, model: tuple[Network, dict]) -> None:
+    _cache[_key(spec, settings)] = (model[0].copy(), dict(model[1]))
+    while len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def missing(specs: Sequence[Spec], settings: TrainSettings) -> list[Spec]:
+    """The specs (without repeats) that still need training."""
+    out: list[Spec] = []
+    for s in specs:
+        if cached(s, settings) is None and s not in out:
+            out.append(s)
+    return out
+
+
+def worker() -> TrainingWorker:
+    return shared_worker(torch_setup.worker_paths())
+
+
+def warm_up() -> None:
+    """Start the worker ahead of time (it imports torch, which takes a second or two)."""
+    if torch_setup.torch_status().installed:
+        worker().start()
+
+
+def start(specs: Sequence[Spec], settings: TrainSettings) -> TrainingTask:
+    """Queue training of ``specs`` in the worker; raises if PyTorch is missing."""
+    torch_setup.require_torch()
+    return worker().submit([(d, str(a)) for d, a in specs], **settings.options())
+
+
+def collect(task: TrainingTask, settings: TrainSettings) -> None:
+    """Put the models of a finished task into the cache (raises its error if it failed)."""
+    models = task.result()
+    for (d, a), model in zip(task.specs, models):
+        remember((int(d), ArchType.parse(a)), settings, model)
+
+
+def train_blocking(specs: Sequence[Spec], settings: TrainSettings,
+                   progress: Callable[[float, str], None] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> list[tuple[Network, dict]]:
+    """Models for every spec, training in the worker (and waiting) what is not cached."""
+    settings = settings.validated()
+    specs = normalise_specs(specs)
+    todo = missing(specs, settings)
+    if todo:
+        task = start(todo, settings)
+        task.wait(progress=progress, cancel=cancel)
+        collect(task, settings)
+    out = []
+    for s in specs:
+        model = cached(s, settings)
+        if model is None:  # evicted by a huge batch: cannot happen below CACHE_SIZE specs
+            raise NeuralPolyError(f"the trained model of {s[1]} was lost; train fewer networks at once")
+        out.append(model)
+    return out
