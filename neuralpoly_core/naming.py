@@ -69,6 +69,10 @@ UNIFORM_POLYHEDRA = {
     (3, 3, 3, 3, 5): "snub dodecahedron",
 }
 
+#: Larger meshes (e.g. radial extractions) are described but not named: no solid
+#: recognised here has more faces (a 248-gonal prism has 250).
+MAX_NAMED_FACES = 250
+
 #: Default relative regularity tolerance (see the module docstring for how it was chosen).
 DEFAULT_TOL = 0.1
 
@@ -171,7 +175,7 @@ def _describe_polygon(mesh: PolyMesh, tol: float) -> dict:
     out["convex"] = bool(np.all(orient * turn >= -_CONVEX_TOL))
     out["regular"] = bool(out["convex"] and _regular_polygon(pts, tol))
     if out["regular"]:
-        out["name"] = f"regular {polygon_name(n)}"
+        out["name"] = {3: "equilateral triangle", 4: "square"}.get(n, f"regular {polygon_name(n)}")
     return out
 
 
@@ -293,8 +297,8 @@ def _describe_polyhedron(mesh: PolyMesh, tol: float) -> dict:
         "f_vector": (n_v, n_e, n_f), "face_sizes": mesh.face_size_counts(), "name": None,
         "regular": False, "vertex_configuration": None,
         "euler_characteristic": n_v - n_e + n_f, "convex": False}
-    if n_f == 0:
-        return out
+    if n_f == 0 or n_f > MAX_NAMED_FACES:
+        return out                              # nothing this large has a name here
     v = mesh.vertices
     # faces regular, one common edge length
     regular = bool(np.all(_faces_regular(mesh, tol)))

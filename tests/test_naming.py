@@ -282,7 +282,7 @@ def test_bipyramid_symmetry_required():
 def test_regular_polygons(n):
     mesh = PolyMesh(regular_polygon(n, 2.0, 0.3), np.arange(n), [n])
     d = describe(mesh)
-    expected = f"regular {polygon_name(n)}"
+    expected = {3: "equilateral triangle", 4: "square"}.get(n, f"regular {polygon_name(n)}")
     assert d["name"] == expected and d["n_sides"] == n and d["regular"] and d["convex"]
     assert d["f_vector"] == (n, n) and d["euler_characteristic"] == 0
     assert d["vertex_configuration"] is None
@@ -299,7 +299,7 @@ def test_irregular_polygons():
     d = describe(rect)
     assert d["name"] is None and d["n_sides"] == 4 and d["convex"] and not d["regular"]
     near_square = PolyMesh([[0, 0], [1.05, 0], [1.05, 1], [0, 1]], np.arange(4), [4])
-    assert name_polytope(near_square) == "regular square"
+    assert name_polytope(near_square) == "square"
     assert name_polytope(near_square, tol=1e-2) is None
     # a non-convex equilateral "dart"
     dart = PolyMesh([[0, 0], [1, 0.5], [2, 0], [1, 2]], np.arange(4), [4])
@@ -342,7 +342,7 @@ def test_width_3_4_6_networks(name):
 def test_width_n_polygons(n):
     th = np.arange(n) * np.pi / n + 0.4
     W = np.stack([np.cos(th), np.sin(th)], axis=1)
-    expected = f"regular {polygon_name(2 * n)}"
+    expected = "square" if n == 2 else f"regular {polygon_name(2 * n)}"
     assert name_polytope(extract_exact(polytope_network(2, [W], [1]))) == expected
     rng = np.random.default_rng(n)
     Wp = W + 1e-3 * rng.normal(size=W.shape)

@@ -1,0 +1,119 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from neuralpoly_core import load_model_with_meta
+from neuralpoly_core.cli import main
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def last_json(out):
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_generate_octahedron_writes_mesh_model_and_json(tmp_path, capsys):
+    obj, model = tmp_path / "oct.obj", tmp_path / "oct.json"
+    code, out, err = run(capsys, "generate", "--dim", 3, "--widths", 3, "--p", 1, "--seed", 0,
+                         "--out", obj, "--model-out", model, "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert s["type"] == "(3;1)" and s["name"] == "octahedron"
+    assert (s["vertices"], s["edges"], s["faces"]) == (6, 12, 8)
+    assert s["max_level_error"] <= 1e-9 and s["loss"] > 0
+    faces = [l for l in obj.read_text().splitlines() if l.startswith("f ")]
+    assert len(faces) == 8
+    net, meta = load_model_with_meta(model)
+    assert meta["type"] == "(3;1)" and meta["name"] == "octahedron"
+    assert meta["loss"] == pytest.approx(s["loss"])
+    # extracting the saved model gives the same polytope
+    code, out, err = run(capsys, "extract", model, "--out", tmp_path / "again.ply", "--json")
+    assert code == 0, err
+    s2 = last_json(out)
+    assert (s2["vertices"], s2["edges"], s2["faces"], s2["name"]) == (6, 12, 8, "octahedron")
+    assert s2["max_level_error"] <= 1e-9
+
+
+def test_generate_cuboctahedron_global_minimum(capsys):
+    code, out, err = run(capsys, "generate", "--dim", 3, "--widths", 4, "--p", 1, "--seed", 3, "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert s["name"] == "cuboctahedron" and s["f_vector"] == [12, 24, 14]
+    assert s["face_sizes"] == {"3": 8, "4": 6}
+    assert s["loss"] == pytest.approx(5.62e-3, rel=0.01)
+
+
+def test_generate_radial_and_per_layer_p(tmp_path, capsys):
+    code, out, err = run(capsys, "generate", "--dim", 3, "--widths", "3,2", "--p", "1,2",
+                         "--resolution", 12, "--out", tmp_path / "m.stl", "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert s["type"] == "(3,2;1,2)" and s["method"] == "radial"
+    assert s["max_level_error"] <= 1e-9 and s["euler_characteristic"] == 2
+    assert (tmp_path / "m.stl").stat().st_size == 84 + 50 * s["faces"]
+
+
+def test_polygon_and_slice(capsys):
+    code, out, err = run(capsys, "generate", "--dim", 2, "--widths", 5, "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert s["name"] == "regular decagon" and s["vertices"] == 10 and s["faces"] == 1
+    code, out, err = run(capsys, "generate", "--dim", 5, "--widths", 8, "--restarts", 2,
+                         "--slice-theta", 0.3, "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert s["euler_characteristic"] == 2 and s["max_level_error"] <= 1e-9
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--widths", "0"], "width of layer 1 must be at least 1"),
+    (["--widths", "4", "--p", "-1"], "exponent p must be > 0"),
+    (["--widths", "4", "--p", "nan"], "finite"),
+    (["--widths", "4", "--p", "1,2"], "2 exponents given for 1 layers"),
+    (["--widths", "4,", "--p", "1"], "empty width"),
+    (["--widths", "4", "--dim", "1"], "at least 2"),
+    (["--widths", "8", "--dim", "5"], "--slice-theta"),
+    (["--widths", "4", "--p", "2", "--method", "exact"], "piecewise linear"),
+    (["--widths", "4", "--out", "x.xyz"], "xyz"),
+])
+def test_generate_rejects_bad_settings(tmp_path, capsys, monkeypatch, args, fragment):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "generate", "--model-out", "m.json", *args)
+    assert code == 2
+    assert fragment in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_extract_rejects_corrupt_model(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "neuralpoly.model", "version": 1, "dim": 3, "layers": [{"weight": [[1, 2]], '
+                   '"bias": null, "activation": {"name": "abs_pow", "p": 1}}], "output": {"name": "sum"}}')
+    code, out, err = run(capsys, "extract", bad, "--out", tmp_path / "m.obj")
+    assert code == 2 and "bad.json" in err and "expected 3" in err
+    assert not (tmp_path / "m.obj").exists()
+
+
+def test_gallery_figure_2(tmp_path, capsys):
+    code, out, err = run(capsys, "gallery", "--figure", 2, "--out", tmp_path, "--no-png", "--json")
+    assert code == 0, err
+    report = last_json(out)
+    names = [n["name"] for n in report["networks"]]
+    assert names == ["square", "regular hexagon", "regular octagon",
+                     "regular decagon", "regular dodecagon", "regular tetradecagon"]
+    assert [n["vertices"] for n in report["networks"]] == [4, 6, 8, 10, 12, 14]
+    assert len(list((tmp_path / "fig2").glob("*.obj"))) == 6
+    assert json.loads((tmp_path / "gallery.json").read_text())["figures"] == [2]
+
+
+def test_python_m_entry_point(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "neuralpoly_core", "generate", "--dim", "2", "--widths", "3",
+                        "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["name"] == "regular hexagon"
