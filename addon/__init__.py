@@ -21,19 +21,29 @@ from __future__ import annotations
 import bpy
 from bpy.props import PointerProperty
 
-from . import api, model_store, operators, progress_ui, properties, ui, worker_client
+from . import (api, general_operators, heightmap_ops, model_store, operators, progress_ui, properties, ui,
+               worker_client)
 from . import neuralpoly_core
 
 __all__ = ["api", "neuralpoly_core", "register", "unregister"]
 
 _classes = (
-    (model_store.NeuralPolyObjectProperties, properties.NeuralPolySettings)
-    + operators.classes + ui.classes
+    (model_store.NeuralPolyBias, model_store.NeuralPolyObjectProperties, properties.NeuralPolySettings,
+     properties.GeneralSettings)
+    + operators.classes + general_operators.classes + ui.classes
 )
 
 
 def _menu_add(self, context) -> None:
     self.layout.operator("neuralpoly.add_polytope", text="Neural Polytope", icon="MESH_ICOSPHERE")
+
+
+def _menu_add_heightmap(self, context) -> None:
+    self.layout.operator("neuralpoly.add_heightmap", text="Metaball Heightmap", icon="MOD_DISPLACE")
+
+
+def _menu_boolean(self, context) -> None:
+    self.layout.operator("neuralpoly.boolean", text="Neural Boolean", icon="MOD_BOOLEAN")
 
 
 def _menu_import(self, context) -> None:
@@ -47,16 +57,25 @@ def register() -> None:
         type=model_store.NeuralPolyObjectProperties)
     bpy.types.Scene.neuralpoly_settings = PointerProperty(  # type: ignore[attr-defined,func-returns-value]
         type=properties.NeuralPolySettings)
+    bpy.types.Scene.neuralpoly_general = PointerProperty(  # type: ignore[attr-defined,func-returns-value]
+        type=properties.GeneralSettings)
     progress_ui.register()
+    heightmap_ops.register()
     bpy.types.VIEW3D_MT_mesh_add.append(_menu_add)
+    bpy.types.VIEW3D_MT_mesh_add.append(_menu_add_heightmap)
+    bpy.types.VIEW3D_MT_object.append(_menu_boolean)
     bpy.types.TOPBAR_MT_file_import.append(_menu_import)
 
 
 def unregister() -> None:
     worker_client.shutdown_shared_worker()
+    heightmap_ops.unregister()
     bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
+    bpy.types.VIEW3D_MT_object.remove(_menu_boolean)
+    bpy.types.VIEW3D_MT_mesh_add.remove(_menu_add_heightmap)
     bpy.types.VIEW3D_MT_mesh_add.remove(_menu_add)
     progress_ui.unregister()
+    del bpy.types.Scene.neuralpoly_general  # type: ignore[attr-defined]
     del bpy.types.Scene.neuralpoly_settings  # type: ignore[attr-defined]
     del bpy.types.Object.neuralpoly  # type: ignore[attr-defined]
     for cls in reversed(_classes):

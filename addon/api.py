@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Sequence
 
 import bpy
 
-from . import blender_mesh, model_store, presets, trainer
+from . import blender_mesh, boolean_ops, heightmap_ops, levelset_objects, model_store, presets, trainer
 from .neuralpoly_core.architecture import ArchType, check_dim
 from .neuralpoly_core.errors import ExtractionError, NeuralPolyError
 from .neuralpoly_core.extract import METHODS, extract_polytope, summarize
@@ -38,12 +38,15 @@ from .neuralpoly_core.mesh import PolyMesh
 from .neuralpoly_core.modelfile import load_model_with_meta, model_to_json
 from .neuralpoly_core.network import Network
 from .neuralpoly_core.slicing import paper_slice_basis
+from .levelset_objects import LevelSetSettings
 from .trainer import TrainSettings
 
 __all__ = [
     "ExtractSettings", "TrainSettings", "prepare", "add_polytope", "insert_polytope",
     "load_model_file", "save_model_file", "model_of", "reextract", "add_figure",
     "animate_sweep", "export_selection", "EXPORT_FORMATS",
+    "LevelSetSettings", "insert_level_set", "load_level_set", "reextract_level_set", "is_neural_polytope",
+    "add_boolean", "add_heightmap",
 ]
 
 EXPORT_FORMATS = ("OBJ", "STL")
@@ -192,9 +195,17 @@ def add_polytope(context=None, *, dim: int = 3, widths="4", p="1", seed: int = 0
     return insert_polytope(context, net, meta, ex, location=location)
 
 
-def load_model_file(context, filepath, ex: ExtractSettings | None = None, *, location=None) -> bpy.types.Object:
-    """Add the polytope of a ``neuralpoly.model`` JSON file (no training, no torch)."""
+def load_model_file(context, filepath, ex: ExtractSettings | None = None, *, location=None,
+                    level_set: LevelSetSettings | None = None) -> bpy.types.Object:
+    """Add the polytope of a ``neuralpoly.model`` JSON file (no training, no torch).
+
+    A network that is not a neural polytope (biases, a linear head, sigmoids) is drawn as its
+    level set in a box instead (:func:`insert_level_set` with ``level_set``, by default the
+    file's ``meta`` level and box, else f = 0 in [-1, 1]^d).
+    """
     net, meta = load_model_with_meta(Path(bpy.path.abspath(str(filepath))))
+    if not is_neural_polytope(net):
+        return insert_level_set(context, net, meta, level_set, location=location)
     if not meta.get("type"):
         meta = dict(meta, type=_type_of(net))
     return insert_polytope(context, net, meta, ex, location=location)
@@ -231,10 +242,19 @@ def reextract(obj: bpy.types.Object, *, method: str | None = None, resolution: i
     """Rebuild the object's mesh from its stored model; unset settings keep their last values.
 
     The object keeps its name, transform and materials; its mesh datablock is replaced.
-    A p-sweep object is rebuilt (all shape keys) at the new resolution.
+    A p-sweep object is rebuilt (all shape keys) at the new resolution. Level-set, boolean
+    and heightmap objects go to :func:`reextract_level_set` (method and resolution only).
     """
     p = model_store.props(obj)
     kind = model_store.kind_of(obj)
+    if kind in model_store.LEVEL_SET_KINDS + ("HEIGHTMAP",):
+        # level sets know no radial method and no slices; size is the box's business
+        if method is not None and method.lower() not in levelset_objects.METHODS:
+            raise ExtractionError(f"{obj.name!r} is a level set in a box: extract it with Auto, Exact or "
+                                  f"Marching, not {method!r}")
+        if kind == "HEIGHTMAP":
+            return reextract_level_set(obj, resolution=resolution)
+        return reextract_level_set(obj, method=method, resolution=resolution)
     res = p.resolution if resolution is None else resolution
     sz = p.size if size is None else size
     if kind == "SWEEP":
@@ -423,3 +443,114 @@ def export_selection(context, filepath, fmt: str = "OBJ") -> Path:
         raise NeuralPolyError(f"Blender's {fmt} exporter did not write {str(path)!r}")
     return path
 
+
+
+# ----------------------------------------------------------------------------------------
+# general networks: level sets in a box, boolean algebra of neurons, metaball heightmaps
+# ----------------------------------------------------------------------------------------
+def _network_title(net: Network, meta: dict) -> str:
+    acts = sorted({layer.activation.name for layer in net.layers})
+    return str(meta.get("type") or f"{net.dim}D {'/'.join(acts)} {','.join(str(w) for w in net.widths)}")
+
+
+def insert_level_set(context, net: Network, meta: dict, ls: LevelSetSettings | None = None, *,
+                     location=None, name: str | None = None, select: bool = True) -> bpy.types.Object:
+    """Extract the level set ``f = c`` of any network in a box and add it as the active object.
+
+    ``ls`` defaults to the model's ``meta["level"]`` and ``meta["bbox"]`` (else level 0 in
+    the cube [-1, 1]^d), method 'auto' (exact for piecewise-linear networks, else marching).
+    """
+    context = _context(context)
+    ls = levelset_objects.settings_from_meta(meta, ls).validated(net)
+    mesh = levelset_objects.extract(net, ls)
+    loc = tuple(context.scene.cursor.location) if location is None else tuple(location)
+    obj = levelset_objects.create_object(context, net, meta, ls, mesh, kind="LEVELSET",
+                                         name=name or f"LevelSet {_network_title(net, meta)}", location=loc)
+    if select:
+        _select_only(context, [obj])
+    return obj
+
+
+def load_level_set(context, filepath, ls: LevelSetSettings | None = None, *, location=None) -> bpy.types.Object:
+    """Add the level set ``f = c`` in a box of any ``neuralpoly.model`` file (no torch).
+
+    Unlike :func:`load_model_file`, a neural polytope is drawn this way too (e.g. its level
+    f = 1 in a box, exactly or by marching cubes).
+    """
+    net, meta = load_model_with_meta(Path(bpy.path.abspath(str(filepath))))
+    return insert_level_set(context, net, meta, ls, location=location)
+
+
+def is_neural_polytope(net: Network) -> bool:
+    """True if ``net`` is bias-free and positively homogeneous with a sum head: f = 1 is star-shaped."""
+    return net.degree is not None and net.output.name == "sum"
+
+
+def reextract_level_set(obj: bpy.types.Object, *, level: float | None = None, bbox=None,
+                        method: str | None = None, resolution: int | None = None, cap: bool | None = None,
+                        mode: str | None = None, sharpness: float | None = None,
+                        margin: float | None = None) -> bpy.types.Object:
+    """Rebuild a level-set, boolean or heightmap object; settings left out keep their last values.
+
+    Level sets: ``level``, ``bbox``, ``method`` ('auto', 'exact', 'marching'), ``resolution``,
+    ``cap``. Booleans: ``mode`` ('hard', 'soft'), ``sharpness``, ``margin`` (box around the
+    inputs), ``method``, ``resolution``. Heightmaps: ``resolution``.
+    """
+    kind = model_store.kind_of(obj)
+    if kind == "HEIGHTMAP":
+        return heightmap_ops.rebuild(obj, resolution=resolution)
+    if kind == "BOOLEAN":
+        if level is not None or bbox is not None or cap is not None:
+            raise NeuralPolyError("a neural boolean is always the level f = 0 of its network in a box around "
+                                  "its inputs: change its margin, mode, sharpness or resolution instead")
+        return boolean_ops.reextract_boolean(obj, mode=mode, sharpness=sharpness, method=method,
+                                             resolution=resolution, margin=margin)
+    if kind != "LEVELSET":
+        raise NeuralPolyError(f"object {obj.name!r} is not a level set, neural boolean or heightmap")
+    if mode is not None or sharpness is not None or margin is not None:
+        raise NeuralPolyError("mode, sharpness and margin apply to neural booleans only")
+    net, meta = model_of(obj)
+    old = levelset_objects.stored_settings(obj, net.dim)
+    ls = LevelSetSettings(old.level if level is None else level, old.bbox if bbox is None else bbox,
+                          old.method if method is None else method,
+                          old.resolution if resolution is None else resolution,
+                          old.cap if cap is None else cap).validated(net)
+    mesh = levelset_objects.extract(net, ls)
+    levelset_objects.replace_mesh(obj, mesh)
+    levelset_objects.store_settings(obj, ls, mesh)
+    return obj
+
+
+def add_boolean(context=None, objects: Iterable[bpy.types.Object] | None = None, *,
+                active: bpy.types.Object | None = None, operation: str = "union", mode: str = "hard",
+                sharpness: float = boolean_ops.DEFAULT_SHARPNESS, method: str = "auto", resolution: int = 64,
+                margin: float = 0.25, select: bool = True) -> bpy.types.Object:
+    """Union, intersection or difference (active minus the others) of convex mesh objects.
+
+    ``objects`` and ``active`` default to the selection and the active object. The new
+    object stores its network and can be re-extracted (:func:`reextract_level_set`) at
+    another mode, sharpness or resolution; the inputs are left untouched. See
+    :mod:`.boolean_ops`.
+    """
+    context = _context(context)
+    objs = list(context.selected_objects if objects is None else objects)
+    act = context.active_object if active is None else active
+    obj = boolean_ops.add_boolean(context, objs, active=act, operation=operation, mode=mode, sharpness=sharpness,
+                                  method=method, resolution=resolution, margin=margin)
+    if select:
+        _select_only(context, [obj])
+    return obj
+
+
+def add_heightmap(context=None, *, select: bool = True, **settings) -> bpy.types.Object:
+    """Add a metaball heightmap whose blobs move over the timeline (see :mod:`.heightmap_ops`).
+
+    Settings: ``blobs``, ``seed``, ``radius``, ``sharpness``, ``size``, ``resolution``,
+    ``height``, ``amplitude``, ``period``, ``keyframe_step``, ``frame_start``, ``frame_end``,
+    ``location``.
+    """
+    context = _context(context)
+    obj = heightmap_ops.add_heightmap(context, **settings)
+    if select:
+        _select_only(context, [obj])
+    return obj

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty,
+                       IntProperty, StringProperty)
 
 from .neuralpoly_core.errors import ModelFormatError
 from .neuralpoly_core.modelfile import model_from_json, model_to_json
@@ -23,7 +24,20 @@ KINDS = [
     ("NONE", "None", "Not a neural polytope"),
     ("POLYTOPE", "Polytope", "One network's level set f = 1"),
     ("SWEEP", "p-Sweep", "Several networks morphed with shape keys over frames"),
+    ("LEVELSET", "Level Set", "Any network's level set f = c inside a box"),
+    ("BOOLEAN", "Boolean", "Union, intersection or difference of convex objects, as a network"),
+    ("HEIGHTMAP", "Heightmap", "Metaball height field of a sigmoid network, blobs moved by animated biases"),
 ]
+#: Kinds whose mesh is a level set f = c of one network in a box (see ``levelset_objects``).
+LEVEL_SET_KINDS = ("LEVELSET", "BOOLEAN")
+#: Kinds that store one network in ``model_json``.
+SINGLE_MODEL_KINDS = ("POLYTOPE",) + LEVEL_SET_KINDS + ("HEIGHTMAP",)
+
+
+class NeuralPolyBias(bpy.types.PropertyGroup):
+    """One animatable bias of a heightmap's first layer (``Object.neuralpoly.biases[i].value``)."""
+
+    value: FloatProperty(name="Bias", description="Bias of one layer-1 neuron")  # type: ignore[valid-type]
 
 
 class NeuralPolyObjectProperties(bpy.types.PropertyGroup):
@@ -48,6 +62,21 @@ class NeuralPolyObjectProperties(bpy.types.PropertyGroup):
     regions: IntProperty(name="Regions", description="Number of distinct linear regions of the faces")  # type: ignore[valid-type]
     frame_start: IntProperty(name="Start Frame", default=1)  # type: ignore[valid-type]
     frames_per_step: IntProperty(name="Frames per Step", default=24)  # type: ignore[valid-type]
+    # level sets (LEVELSET, BOOLEAN): the level c, the box and the settings of the last extraction
+    level: FloatProperty(name="Level", description="The level c of the level set f = c")  # type: ignore[valid-type]
+    bbox_min: FloatVectorProperty(name="Box Min", size=3, description="Lower corner of the extraction box")  # type: ignore[valid-type]
+    bbox_max: FloatVectorProperty(name="Box Max", size=3, description="Upper corner of the extraction box")  # type: ignore[valid-type]
+    cap: BoolProperty(name="Cap", description="The surface was closed with the box sides")  # type: ignore[valid-type]
+    # BOOLEAN: the neuralpoly.boolean description (world-space convex meshes) and its mode;
+    # HEIGHTMAP: the blob parameters (JSON)
+    source_json: StringProperty(  # type: ignore[valid-type]
+        name="Source", options={"HIDDEN"},
+        description="What the network was built from: a neuralpoly.boolean description or heightmap settings")
+    operation: StringProperty(name="Operation", description="Boolean operation: union, intersection or difference")  # type: ignore[valid-type]
+    boolean_mode: StringProperty(name="Mode", description="hard (exact ReLU network) or soft (sigmoid network)")  # type: ignore[valid-type]
+    sharpness: FloatProperty(name="Sharpness", description="Soft mode: sigmoid scale of the half-spaces")  # type: ignore[valid-type]
+    # HEIGHTMAP: layer 1's biases, keyframed to move the blobs
+    biases: CollectionProperty(type=NeuralPolyBias, name="Layer-1 Biases")  # type: ignore[valid-type]
 
 
 def props(obj: bpy.types.Object) -> NeuralPolyObjectProperties:
@@ -62,9 +91,12 @@ def kind_of(obj: bpy.types.Object | None) -> str:
     return p.kind if p.model_json else "NONE"
 
 
-def store_model(obj: bpy.types.Object, net: Network, meta: dict) -> None:
+def store_model(obj: bpy.types.Object, net: Network, meta: dict, kind: str = "POLYTOPE") -> None:
+    """Remember ``net`` (with ``meta``) as the object's model; ``kind`` is one of SINGLE_MODEL_KINDS."""
+    if kind not in SINGLE_MODEL_KINDS:
+        raise ValueError(f"kind must be one of {SINGLE_MODEL_KINDS}, got {kind!r}")
     p = props(obj)
-    p.kind = "POLYTOPE"
+    p.kind = kind
     p.model_json = model_to_json(net, meta, indent=None)
     p.arch_type = str(meta.get("type") or "")
     p.dim = net.dim
@@ -73,14 +105,14 @@ def store_model(obj: bpy.types.Object, net: Network, meta: dict) -> None:
 
 
 def load_model(obj: bpy.types.Object) -> tuple[Network, dict]:
-    """The ``(network, meta)`` a polytope object remembers.
+    """The ``(network, meta)`` an object of one model remembers (polytope, level set, boolean, heightmap).
 
     Raises
     ------
     ModelFormatError
         If the object has no model, or its stored model is damaged.
     """
-    if kind_of(obj) != "POLYTOPE":
+    if kind_of(obj) not in SINGLE_MODEL_KINDS:
         raise ModelFormatError(f"object {obj.name!r} has no neural polytope model")
     try:
         return model_from_json(props(obj).model_json)

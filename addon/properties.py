@@ -111,3 +111,103 @@ def copy_settings(source, target, names) -> None:
 MODEL_NAMES = ("dim", "widths", "p")
 TRAIN_NAMES = ("seed", "restarts", "steps", "device")
 EXTRACT_NAMES = ("method", "resolution", "use_slice", "slice_theta", "size")
+
+
+LEVELSET_METHOD_ITEMS = [
+    ("AUTO", "Auto", "Exact for piecewise-linear networks (ReLU, |x|, identity), marching cubes otherwise"),
+    ("EXACT", "Exact", "Exact level set with planar faces (piecewise-linear networks only)"),
+    ("MARCHING", "Marching", "Marching cubes on a grid, vertices moved onto the level set (any network)"),
+]
+OPERATION_ITEMS = [
+    ("UNION", "Union", "Everything inside any of the selected objects"),
+    ("INTERSECTION", "Intersection", "What lies inside all selected objects"),
+    ("DIFFERENCE", "Difference", "The active object minus the other selected objects"),
+]
+BOOLEAN_MODE_ITEMS = [
+    ("HARD", "Hard", "Exact ReLU network: the polyhedral result itself (same volume as Blender's Boolean)"),
+    ("SOFT", "Soft", "Sigmoid network: edges and joins blended by the sharpness, like metaballs"),
+]
+
+
+class LevelSetProps:
+    """Drawing any network's level set f = c in a box."""
+
+    level: FloatProperty(name="Level", default=0.0,  # type: ignore[valid-type]
+                         description="Draw the level set f = c of this level c")
+    use_bbox: BoolProperty(  # type: ignore[valid-type]
+        name="Custom Box", default=False,
+        description="Extract in the box below (otherwise the model file's box, else [-1, 1] per axis)")
+    bbox_min: FloatVectorProperty(name="Box Min", size=3, default=(-1.0, -1.0, -1.0),  # type: ignore[valid-type]
+                                  description="Lower corner of the extraction box (2-D networks use x, y)")
+    bbox_max: FloatVectorProperty(name="Box Max", size=3, default=(1.0, 1.0, 1.0),  # type: ignore[valid-type]
+                                  description="Upper corner of the extraction box (2-D networks use x, y)")
+    levelset_method: EnumProperty(name="Extraction", items=LEVELSET_METHOD_ITEMS,  # type: ignore[valid-type]
+                                  default="AUTO")
+    grid_resolution: IntProperty(  # type: ignore[valid-type]
+        name="Grid Resolution", default=64, soft_min=4, soft_max=256,
+        description="Marching cubes: grid cells per axis of the box")
+    cap: BoolProperty(name="Cap", default=False,  # type: ignore[valid-type]
+                      description="Close the surface with the box sides where the solid f < c meets them")
+
+    def level_set_settings(self, dim: int = 3):
+        from .levelset_objects import LevelSetSettings
+        box = (tuple(self.bbox_min)[:dim], tuple(self.bbox_max)[:dim]) if self.use_bbox else None
+        return LevelSetSettings(self.level, box, self.levelset_method.lower(), self.grid_resolution, self.cap)
+
+
+class BooleanProps:
+    """Boolean algebra of neurons on convex mesh objects."""
+
+    operation: EnumProperty(name="Operation", items=OPERATION_ITEMS, default="UNION")  # type: ignore[valid-type]
+    boolean_mode: EnumProperty(name="Mode", items=BOOLEAN_MODE_ITEMS, default="HARD")  # type: ignore[valid-type]
+    sharpness: FloatProperty(  # type: ignore[valid-type]
+        name="Sharpness", default=8.0, soft_min=0.5, soft_max=200.0,
+        description="Soft mode: sigmoid scale of the face half-spaces per unit of distance (low: blended)")
+    boolean_resolution: IntProperty(  # type: ignore[valid-type]
+        name="Resolution", default=64, soft_min=8, soft_max=256,
+        description="Soft mode: marching-cubes cells per axis of the box around the inputs")
+    margin: FloatProperty(  # type: ignore[valid-type]
+        name="Margin", default=0.25, soft_min=0.0, soft_max=2.0,
+        description="Extraction box: the inputs' bounds grown by this fraction of their largest side")
+
+
+class HeightmapProps:
+    """The metaball heightmap."""
+
+    blobs: IntProperty(name="Blobs", default=3, soft_min=1, soft_max=16,  # type: ignore[valid-type]
+                       description="Number of metaballs")
+    blob_seed: IntProperty(name="Seed", default=0, soft_min=0,  # type: ignore[valid-type]
+                           description="Random seed of the blobs' rest positions")
+    blob_radius: FloatProperty(name="Blob Radius", default=0.3, soft_min=0.01, soft_max=10.0,  # type: ignore[valid-type]
+                               subtype="DISTANCE", unit="LENGTH", description="Radius of each blob")
+    blob_sharpness: FloatProperty(  # type: ignore[valid-type]
+        name="Sharpness", default=12.0, soft_min=0.5, soft_max=100.0,
+        description="Sigmoid scale of the blobs' edges per unit of distance (low: round, merging blobs)")
+    heightmap_size: FloatProperty(name="Size", default=2.0, soft_min=0.1, soft_max=100.0,  # type: ignore[valid-type]
+                                  subtype="DISTANCE", unit="LENGTH", description="Side of the square grid")
+    heightmap_resolution: IntProperty(name="Resolution", default=64, soft_min=2, soft_max=512,  # type: ignore[valid-type]
+                                      description="Grid cells per side")
+    blob_height: FloatProperty(name="Height", default=0.5, soft_min=-10.0, soft_max=10.0,  # type: ignore[valid-type]
+                               subtype="DISTANCE", unit="LENGTH", description="Height of a blob's plateau")
+    amplitude: FloatProperty(name="Amplitude", default=0.25, soft_min=0.0, soft_max=10.0,  # type: ignore[valid-type]
+                             subtype="DISTANCE", unit="LENGTH",
+                             description="Radius of the circle each blob moves on")
+    period: IntProperty(name="Period", default=120, soft_min=2, soft_max=10000,  # type: ignore[valid-type]
+                        description="Frames for one round of the blobs (keyed from the scene's start frame)")
+    keyframe_step: IntProperty(name="Key Every", default=5, soft_min=1, soft_max=100,  # type: ignore[valid-type]
+                               description="Frames between keyframes of the biases")
+
+    def heightmap_settings(self) -> dict:
+        return dict(blobs=self.blobs, seed=self.blob_seed, radius=self.blob_radius, sharpness=self.blob_sharpness,
+                    size=self.heightmap_size, resolution=self.heightmap_resolution, height=self.blob_height,
+                    amplitude=self.amplitude, period=self.period, keyframe_step=self.keyframe_step)
+
+
+class GeneralSettings(LevelSetProps, BooleanProps, HeightmapProps, bpy.types.PropertyGroup):
+    """The sidebar's settings of level sets, booleans and heightmaps (``Scene.neuralpoly_general``)."""
+
+
+LEVELSET_NAMES = ("level", "use_bbox", "bbox_min", "bbox_max", "levelset_method", "grid_resolution", "cap")
+BOOLEAN_NAMES = ("operation", "boolean_mode", "sharpness", "boolean_resolution", "margin")
+HEIGHTMAP_NAMES = ("blobs", "blob_seed", "blob_radius", "blob_sharpness", "heightmap_size", "heightmap_resolution",
+                   "blob_height", "amplitude", "period", "keyframe_step")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import bpy
 
 from . import model_store, progress_ui, torch_setup, trainer
-from .properties import EXTRACT_NAMES, MODEL_NAMES, TRAIN_NAMES, copy_settings
+from .properties import (BOOLEAN_NAMES, EXTRACT_NAMES, HEIGHTMAP_NAMES, LEVELSET_NAMES, MODEL_NAMES, TRAIN_NAMES,
+                         copy_settings)
 
 CATEGORY = "Neural Polytopes"
 _warm_requested = False
@@ -150,7 +151,7 @@ class NEURALPOLY_PT_active(NeuralPolyPanel):
 
     @classmethod
     def poll(cls, context):
-        return model_store.kind_of(context.active_object) != "NONE"
+        return model_store.kind_of(context.active_object) in ("POLYTOPE", "SWEEP")
 
     def draw(self, context):
         layout = layout_of(self)
@@ -210,6 +211,107 @@ class NEURALPOLY_PT_files(NeuralPolyPanel):
         row.operator("neuralpoly.export_mesh", text="Export STL", icon="EXPORT").format = "STL"
 
 
+def general_settings_of(context):
+    return context.scene.neuralpoly_general
+
+
+class NEURALPOLY_PT_general(NeuralPolyPanel):
+    bl_idname = "NEURALPOLY_PT_general"
+    bl_label = "Booleans, Level Sets, Heightmap"
+    bl_parent_id = "NEURALPOLY_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = layout_of(self)
+        g = general_settings_of(context)
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+
+        col = layout.column(heading="Boolean", align=True)
+        col.prop(g, "operation")
+        col.prop(g, "boolean_mode")
+        sub = col.column(align=True)
+        sub.active = g.boolean_mode == "SOFT"
+        sub.prop(g, "sharpness")
+        sub.prop(g, "boolean_resolution")
+        col.prop(g, "margin")
+        op = layout.operator("neuralpoly.boolean", text="Neural Boolean of Selected", icon="MOD_BOOLEAN")
+        copy_settings(g, op, BOOLEAN_NAMES)
+
+        layout.separator()
+        col = layout.column(heading="Level Set", align=True)
+        col.prop(g, "level")
+        col.prop(g, "levelset_method")
+        sub = col.row()
+        sub.active = g.levelset_method != "EXACT"
+        sub.prop(g, "grid_resolution")
+        col.prop(g, "cap")
+        col.prop(g, "use_bbox")
+        if g.use_bbox:
+            col.prop(g, "bbox_min")
+            col.prop(g, "bbox_max")
+        op = layout.operator("neuralpoly.load_level_set", text="Load Model as Level Set...", icon="FILE_FOLDER")
+        copy_settings(g, op, LEVELSET_NAMES)
+
+        layout.separator()
+        col = layout.column(heading="Heightmap", align=True)
+        for name in HEIGHTMAP_NAMES:
+            col.prop(g, name)
+        op = layout.operator("neuralpoly.add_heightmap", text="Add Metaball Heightmap", icon="MOD_DISPLACE")
+        copy_settings(g, op, HEIGHTMAP_NAMES)
+
+
+class NEURALPOLY_PT_active_level_set(NeuralPolyPanel):
+    bl_idname = "NEURALPOLY_PT_active_level_set"
+    bl_label = "Active Level Set"
+    bl_parent_id = "NEURALPOLY_PT_main"
+
+    @classmethod
+    def poll(cls, context):
+        return model_store.kind_of(context.active_object) in model_store.LEVEL_SET_KINDS + ("HEIGHTMAP",)
+
+    def draw(self, context):
+        layout = layout_of(self)
+        obj = context.active_object
+        p = model_store.props(obj)
+        col = layout.column(align=True)
+        col.label(text=obj.name, icon="OBJECT_DATA")
+        if p.kind == "HEIGHTMAP":
+            col.label(text=f"{p.polytope_name}, {len(p.biases)} keyframed layer-1 biases")
+            col.label(text=f"Grid: {p.resolution} x {p.resolution}, size {p.size:g}")
+        else:
+            if p.kind == "BOOLEAN":
+                text = f"{p.operation.title()}, {p.boolean_mode}"
+                if p.boolean_mode == "soft":
+                    text += f", sharpness {p.sharpness:g}"
+                col.label(text=text)
+            elif p.arch_type:
+                col.label(text=f"Type: {p.arch_type}")
+            col.label(text=f"Level f = {p.level:g}, d = {p.dim}")
+            col.label(text=f"f-vector: ({p.f_vector})")
+            col.label(text=f"Extraction: {p.method}, max |f - c| = {p.max_level_error:.2g}")
+        g = general_settings_of(context)
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        op = None
+        if p.kind == "BOOLEAN":
+            layout.prop(g, "boolean_mode")
+            layout.prop(g, "sharpness")
+            layout.prop(g, "boolean_resolution")
+            op = layout.operator("neuralpoly.reextract_level_set", icon="FILE_REFRESH")
+            op.boolean_mode, op.sharpness, op.resolution = g.boolean_mode, g.sharpness, g.boolean_resolution
+        elif p.kind == "LEVELSET":
+            layout.prop(g, "level")
+            layout.prop(g, "levelset_method")
+            layout.prop(g, "grid_resolution")
+            op = layout.operator("neuralpoly.reextract_level_set", icon="FILE_REFRESH")
+            op.level, op.levelset_method, op.resolution = g.level, g.levelset_method, g.grid_resolution
+        else:
+            layout.prop(g, "heightmap_resolution")
+            op = layout.operator("neuralpoly.reextract_level_set", text="Rebuild Grid", icon="FILE_REFRESH")
+            op.resolution = g.heightmap_resolution
+
+
 class NeuralPolyPreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
@@ -254,5 +356,7 @@ classes = (
     NEURALPOLY_PT_presets,
     NEURALPOLY_PT_active,
     NEURALPOLY_PT_files,
+    NEURALPOLY_PT_general,
+    NEURALPOLY_PT_active_level_set,
     NeuralPolyPreferences,
 )
