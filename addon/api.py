@@ -270,17 +270,10 @@ def reextract(obj: bpy.types.Object, *, method: str | None = None, resolution: i
     ex = ExtractSettings(method or "auto", res, theta, sz).validated(
         net.dim, net.is_piecewise_linear, str(meta.get("type") or "the network"))
     mesh, summary = extract(net, meta, ex)
-    old = obj.data
-    if not isinstance(old, bpy.types.Mesh):
+    if not isinstance(obj.data, bpy.types.Mesh):
         raise NeuralPolyError(f"object {obj.name!r} is not a mesh")
-    old_name = old.name
-    me = blender_mesh.new_mesh(old_name, mesh, size=ex.size, smooth=mesh.info.get("method") == "radial")
-    for mat in old.materials:
-        me.materials.append(mat)
-    obj.data = me
-    if old.users == 0:
-        bpy.data.meshes.remove(old)
-        me.name = old_name
+    blender_mesh.replace_data(obj, blender_mesh.new_mesh(
+        obj.data.name, mesh, size=ex.size, smooth=mesh.info.get("method") == "radial"))
     model_store.store_facts(obj, summary, method=str(mesh.info.get("method", ex.method)),
                             resolution=ex.resolution, slice_theta=ex.slice_theta, size=ex.size)
     return obj

@@ -74,6 +74,21 @@ def new_mesh(name: str, mesh: PolyMesh, *, size: float = 1.0, smooth: bool = Fal
     return me
 
 
+def replace_data(obj: bpy.types.Object, me: bpy.types.Mesh) -> None:
+    """Give ``obj`` the new mesh datablock ``me``, keeping the old one's name and materials."""
+    old = obj.data
+    if not isinstance(old, bpy.types.Mesh):
+        bpy.data.meshes.remove(me)
+        raise TypeError(f"object {obj.name!r} is not a mesh")
+    old_name = old.name
+    for mat in old.materials:
+        me.materials.append(mat)
+    obj.data = me
+    if old.users == 0:
+        bpy.data.meshes.remove(old)
+        me.name = old_name
+
+
 def mesh_arrays(me: bpy.types.Mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertices (V, 3) float64, corners (C,) and face sizes (F,) of a Blender mesh."""
     co = np.empty(len(me.vertices) * 3, dtype=np.float32)

@@ -250,17 +250,9 @@ def rebuild(obj: bpy.types.Object, *, resolution: int | None = None, size: float
         params["size"] = _pos(size, "size")
     net = current_network(obj)
     mesh = height_grid(net, params["size"], params["resolution"])
-    old = obj.data
-    if not isinstance(old, bpy.types.Mesh):
+    if not isinstance(obj.data, bpy.types.Mesh):
         raise NeuralPolyError(f"object {obj.name!r} is not a mesh")
-    old_name = old.name
-    me = blender_mesh.new_mesh(old_name, mesh, smooth=True)
-    for mat in old.materials:
-        me.materials.append(mat)
-    obj.data = me
-    if old.users == 0:
-        bpy.data.meshes.remove(old)
-        me.name = old_name
+    blender_mesh.replace_data(obj, blender_mesh.new_mesh(obj.data.name, mesh, smooth=True))
     p = model_store.props(obj)
     p.source_json = json.dumps(params)
     p.resolution, p.size = params["resolution"], params["size"]

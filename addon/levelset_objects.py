@@ -230,14 +230,6 @@ def create_object(context, net: Network, meta: dict, ls: LevelSetSettings, mesh:
 
 def replace_mesh(obj: bpy.types.Object, mesh: PolyMesh) -> None:
     """Give ``obj`` a new mesh datablock holding ``mesh``; name and materials are kept."""
-    old = obj.data
-    if not isinstance(old, bpy.types.Mesh):
+    if not isinstance(obj.data, bpy.types.Mesh):
         raise NeuralPolyError(f"object {obj.name!r} is not a mesh")
-    old_name = old.name
-    me = _blender_mesh(old_name, mesh)
-    for mat in old.materials:
-        me.materials.append(mat)
-    obj.data = me
-    if old.users == 0:
-        bpy.data.meshes.remove(old)
-        me.name = old_name
+    blender_mesh.replace_data(obj, _blender_mesh(obj.data.name, mesh))

@@ -84,7 +84,8 @@ def props(obj: bpy.types.Object) -> NeuralPolyObjectProperties:
 
 
 def kind_of(obj: bpy.types.Object | None) -> str:
-    """``'POLYTOPE'``, ``'SWEEP'`` or ``'NONE'`` (also for None and non-mesh objects)."""
+    """``'POLYTOPE'``, ``'SWEEP'``, ``'LEVELSET'``, ``'BOOLEAN'``, ``'HEIGHTMAP'`` or ``'NONE'``
+    (also for None and non-mesh objects)."""
     if obj is None or obj.type != "MESH":
         return "NONE"
     p = props(obj)

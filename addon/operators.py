@@ -318,7 +318,7 @@ class NEURALPOLY_OT_load_model(ExtractProps, LocationProps, bpy.types.Operator, 
 
 
 class NEURALPOLY_OT_save_model(bpy.types.Operator, ExportHelper):  # type: ignore[misc]
-    """Save the active neural polytope's model as a JSON model file"""
+    """Save the active object's network (polytope, level set, boolean, heightmap) as a JSON model file"""
 
     if TYPE_CHECKING:
         filepath: str  # defined by ExportHelper
@@ -331,8 +331,8 @@ class NEURALPOLY_OT_save_model(bpy.types.Operator, ExportHelper):  # type: ignor
 
     @classmethod
     def poll(cls, context):
-        if model_store.kind_of(context.active_object) != "POLYTOPE":
-            cls.poll_message_set("The active object is not a neural polytope")
+        if model_store.kind_of(context.active_object) in ("NONE", "SWEEP"):
+            cls.poll_message_set("The active object has no single stored network")
             return False
         return True
 
