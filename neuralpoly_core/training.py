@@ -762,7 +762,8 @@ def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int = 8, n_points: 
                 sampling: str = "quasi", optimizer: str = "auto", max_steps: int | None = None,
                 tol: float | None = None, dtype: str = "float64", device: str = "auto",
                 progress: Callable[[float, str], None] | None = None,
-                cancel: Callable[[], bool] | None = None, lr: float | None = None) -> list[TrainResult]:
+                cancel: Callable[[], bool] | None = None, lr: float | None = None,
+                threads: int | None = 1) -> list[TrainResult]:
     """Train many neural polytopes in one batched computation.
 
     Parameters
@@ -804,6 +805,11 @@ def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int = 8, n_points: 
         Polled every iteration; returning True raises :class:`~neuralpoly_core.errors.Cancelled`.
     lr : float, optional
         Adam step size (only with ``optimizer='adam'``).
+    threads : int or None
+        CPU threads torch may use while training (default 1: the batched problems are
+        small, and a second thread mostly waits for the first -- measured 6.95 s with one
+        thread vs 9.7 s with two for the 63 figure networks on 2 cores). The previous
+        setting is restored afterwards; None leaves torch's setting alone.
 
     Returns
     -------
@@ -875,9 +881,15 @@ def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int = 8, n_points: 
     ticker.check()
     ticker.report(0.0, 0.0, "training", force=True)
     results = {}
-    for ch in chunks:
-        results.update(_train_chunk(ch, restarts=restarts, seed=seed, sampling=sampling, tdtype=tdtype,
-                                    dev=dev, opt=opt, max_steps=max_steps, tol=tol, lr=lr, ticker=ticker))
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(_check_int(threads, "threads", 1))
+    try:
+        for ch in chunks:
+            results.update(_train_chunk(ch, restarts=restarts, seed=seed, sampling=sampling, tdtype=tdtype,
+                                        dev=dev, opt=opt, max_steps=max_steps, tol=tol, lr=lr, ticker=ticker))
+    finally:
+        torch.set_num_threads(previous_threads)
     ticker.report(1.0, 0.0, f"trained {len(unique)} type(s)", force=True)
     seconds = (time.perf_counter() - t_start) / len(unique)
     out = []
@@ -962,7 +974,8 @@ def train_polytope(dim: int, arch, *, seed: int = 0, restarts: int = 8, n_points
                    sampling: str = "quasi", optimizer: str = "auto", max_steps: int | None = None,
                    tol: float | None = None, dtype: str = "float64", device: str = "auto",
                    progress: Callable[[float, str], None] | None = None,
-                   cancel: Callable[[], bool] | None = None, lr: float | None = None) -> TrainResult:
+                   cancel: Callable[[], bool] | None = None, lr: float | None = None,
+                   threads: int | None = 1) -> TrainResult:
     """Train one neural polytope of type ``arch`` in ``dim`` dimensions.
 
     ``arch`` is an :class:`ArchType` or text such as ``"(4,2;1)"``. This is
@@ -976,7 +989,7 @@ def train_polytope(dim: int, arch, *, seed: int = 0, restarts: int = 8, n_points
     """
     return train_sweep([(dim, arch)], seed=seed, restarts=restarts, n_points=n_points, sampling=sampling,
                        optimizer=optimizer, max_steps=max_steps, tol=tol, dtype=dtype, device=device,
-                       progress=progress, cancel=cancel, lr=lr)[0]
+                       progress=progress, cancel=cancel, lr=lr, threads=threads)[0]
 
 
 # ----------------------------------------------------------------------------------------
