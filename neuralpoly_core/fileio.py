@@ -20,6 +20,10 @@ def atomic_open(path, mode: str = "wb"):
         raise FileNotFoundError(f"folder {str(directory)!r} does not exist (writing {str(path)!r})")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        # mkstemp makes the file private (0600); give it the usual permissions of a new file
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"})) as fh:
             yield fh
             fh.flush()

@@ -50,6 +50,9 @@ def run_gallery(out, figures=None, *, seed: int = 0, restarts: int | None = None
     nets = [n for f in figs for n in figure_networks(f)]
     if mesh_format not in ("obj", "stl", "ply"):
         raise NeuralPolyError(f"unknown mesh format {mesh_format!r}; expected obj, stl or ply")
+    if png:  # fail before any work if pictures cannot be drawn
+        from .render import _pyplot
+        _pyplot()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
