@@ -1,0 +1,1975 @@
+"""Exact level sets ``f = c`` of piecewise-linear networks inside a box (2-D and 3-D inputs).
+
+A network whose activations are all ``relu``, ``identity`` or ``abs_pow`` with p = 1 (biases and
+a ``sum`` or ``linear`` head allowed) is continuous and piecewise affine: its *linear regions*
+are convex polytopes, and each neuron of layer l is an affine function on every region of
+layers 1..l-1, its zero set a hyperplane "folded" across them. :func:`extract_level_set` with
+``method="exact"`` computes the level set exactly, by **edge subdivision of a box complex, neuron
+by neuron** (Berzins 2023; Kim 2024), with pruning:
+
+1. The complex starts as the box: one convex cell. A cell is stored as its edges, each an
+   *edge record* ``(a, b, f1, f2)``: two global vertex ids (``a < b``) and the labels of the two
+   faces of the cell that meet along the edge (box sides, then one label per neuron, then the
+   level). In 2-D a cell is a polygon and a record ``(a, b, f)`` an edge on the line ``f``.
+2. Layer by layer, every neuron with a kink (``relu``, ``|x|``; ``identity`` layers cut
+   nothing) cuts the cells where its pre-activation changes sign. All neurons of a layer are
+   affine on every cell of the complex built by the earlier layers, so their values at new
+   vertices are interpolated along the cut edge exactly; the next layer's values are one matrix
+   product at the end of the layer. A cut is vectorised over all cells it crosses: crossing
+   edges get one new vertex each (shared by every cell that contains the edge, so the complex
+   stays conforming and the result watertight), every cut face gets a chord between its two
+   zero points, and the cross-section closes the two child cells.
+3. Pruning. At the start of every layer, each cell gets the exact ranges of that layer's
+   pre-activations (minimum and maximum over its vertices: they are affine on the cell), and
+   cells that cannot meet the level set are dropped with everything that would have been cut
+   out of them. Tests, cheapest first: ``f`` at the cell's vertices (values on both sides of
+   ``c``: it certainly meets the level set); interval arithmetic through the remaining layers;
+   a symbolic bound (the layer's pre-activations are exactly affine on the cell; every later
+   activation is replaced by its parallel linear relaxation, keeping an affine function of
+   ``x`` plus a radius per neuron) followed by a back-substitution (CROWN) bound minimised
+   exactly over the cell's vertices. A bound that contradicts an exactly computed vertex value
+   is discarded. Inside a layer the cells cut since the last check are bounded again whenever
+   they number as many as the cells alive at that check. With ``cap=True`` cells inside the
+   solid that touch the box are kept (their box faces are the caps).
+4. After the last layer ``f`` is affine on every remaining cell (a linear region of the network
+   in the box) and the cells are cut by ``f = c`` one last time: the cross-section of a cell is
+   one planar convex polygon per region in 3-D (coplanar pieces of a region are one face) and
+   one segment per region in 2-D, tagged with the region's index and activation pattern. Its
+   corners and edges are those of the cut, shared with the neighbouring cells; its orientation
+   comes from the signs around oriented faces of the cell (a weighted vote of the cut faces),
+   never from the direction of the level set's normal, which is meaningless where ``f`` is
+   almost flat; a final pass flips any cross-section that disagrees with most of its
+   neighbours.
+
+Tolerance policy
+----------------
+Float64 throughout. A value ``z`` of a neuron (or ``f - c``) at a vertex counts as **zero** when
+``|z| <= TOLERANCE * scale`` (``TOLERANCE = 1e-12``), where ``scale`` is the rounding scale of
+that neuron, the sum of the magnitudes of its terms ``sum_i |w_i| max|h_i| + |b|`` over the
+vertices of the complex. A zero vertex lies *on* the hyperplane: edges are cut only between
+strictly positive and strictly negative ends, so exact ties (vertices on a hyperplane,
+duplicate and parallel neurons, hyperplanes through box corners and edges, surfaces in a box
+side, dead neurons and zero rows) never create slivers or duplicate vertices, and a cut
+through an existing vertex or edge reuses it. Each cut is checked for combinatorial
+consistency (every cut face has two zero points, the in-plane edges separate the two sides,
+the cross-section is a single cycle); a cell that fails is cut again with the near-zero
+vertices of the failing cells given their strict signs (for every cell sharing them), and left
+uncut and counted in ``info["degenerate_cells"]`` if that fails too. Only values within a
+small factor of the tolerance (near-ties at about 1e-12 to 1e-11 of the scale) can cause that;
+``info["watertight"]`` then tells whether the result is still closed. Pruning bounds keep a
+margin of the same tolerance.
+
+Which level set
+---------------
+The extracted surface is the boundary of the solid ``{f < c}`` (signed-distance convention:
+negative inside) inside the box, its faces oriented counter-clockwise seen from the side where
+``f > c``, so normals point out of the solid (``inside="above"`` swaps the roles). A region where
+``f`` is constant equal to ``c`` counts as outside, and a face where ``f`` only touches ``c`` from
+one side (``f = |x|`` at ``c = 0``) is not a boundary and is not emitted. A surface lying in a box
+side is emitted (with ``cap=True`` only where the solid is behind it). ``cap=True`` adds the box
+sides inside the solid, which closes the surface.
+
+Output
+------
+A :class:`~neuralpoly_core.mesh.PolyMesh`. In 3-D: planar convex n-gon faces (non-convex after
+``merge_coplanar``), ``region_ids`` per face (cap faces carry the region they cap) and
+``region_patterns`` (one activation pattern per region, ``z > 0`` per neuron). In 2-D the level
+set is a set of curves, stored as **segments**: every face has two corners, oriented so that the
+inside lies on the left, one segment per region crossed (cap segments run along the box).
+:func:`curve_loops` chains them into polylines. Faces come in the order: level-set faces, then
+cap faces. ``mesh.info`` holds ``method``, ``level``, ``vertices``, ``faces``,
+``regions_crossed``, ``cap_faces``, ``seconds``, ``max_level_error`` (max |f(v) - c| over the
+level-set vertices, by a fresh forward pass), ``level_scale`` (the rounding scale of ``f``),
+``closed`` (a closed manifold), ``watertight`` (see :func:`is_watertight`), ``cells_max`` (most
+cells held at once), ``degenerate_cells``, ``reoriented_faces``, ``pruned_mid_layer`` and
+``layers`` (cells before and after pruning at each layer, with timestamps).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .errors import Cancelled, ExtractionError
+from .mesh import PolyMesh
+from .network import Network
+
+__all__ = ["TOLERANCE", "extract_level_set", "extract_exact", "parse_bbox", "curve_loops",
+           "is_watertight", "merge_coplanar_faces", "level_error"]
+
+#: Relative tolerance of the zero test (see the module docstring).
+TOLERANCE = 1e-12
+
+
+
+# ---------------------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------------------
+def parse_bbox(bbox, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, hi)`` arrays of shape (dim,) from a cube ``(lo, hi)`` or a (dim, 2) array.
+
+    Raises
+    ------
+    ExtractionError
+        If the box is malformed, not finite, or empty in some axis.
+    """
+    try:
+        b = np.asarray(bbox, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ExtractionError(f"bbox must be (lo, hi) or a ({dim}, 2) array, got {bbox!r}") from None
+    if b.shape == (2,):
+        lo, hi = np.full(dim, b[0]), np.full(dim, b[1])
+    elif b.shape == (dim, 2):
+        lo, hi = b[:, 0].copy(), b[:, 1].copy()
+    else:
+        raise ExtractionError(f"bbox must be (lo, hi) or a ({dim}, 2) array, got shape {b.shape}")
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise ExtractionError("bbox must be finite")
+    if np.any(hi <= lo):
+        raise ExtractionError(f"bbox is empty: every hi must exceed its lo, got lo={lo.tolist()}, "
+                              f"hi={hi.tolist()}")
+    return lo, hi
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(s, s + c)`` for each (s, c)."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offs = np.cumsum(counts) - counts
+    return np.repeat(starts - offs, counts) + np.arange(total, dtype=np.int64)
+
+
+def _activate(act, z: np.ndarray) -> np.ndarray:
+    if act.name == "relu":
+        return np.maximum(z, 0.0)
+    if act.name == "abs_pow":
+        return np.abs(z)
+    return z
+
+
+def _interval_act(act, lo, hi):
+    if act.name == "relu":
+        return np.maximum(lo, 0.0), np.maximum(hi, 0.0)
+    if act.name == "abs_pow":
+        alo = np.where(lo > 0, lo, np.where(hi < 0, -hi, 0.0))
+        return alo, np.maximum(np.abs(lo), np.abs(hi))
+    return lo, hi
+
+
+class _Grow:
+    """Append-only 2-D array with amortised O(1) appends."""
+
+    def __init__(self, ncols: int, dtype, cap: int = 256):
+        self.a = np.empty((cap, ncols), dtype=dtype)
+        self.n = 0
+
+    def extend(self, rows: np.ndarray) -> int:
+        k = len(rows)
+        start = self.n
+        need = start + k
+        if need > len(self.a):
+            new = np.empty((max(need, 2 * len(self.a)), self.a.shape[1]), dtype=self.a.dtype)
+            new[:start] = self.a[:start]
+            self.a = new
+        self.a[start:need] = rows
+        self.n = need
+        return start
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.a[:self.n]
+
+    def reset(self, rows: np.ndarray):
+        self.a = np.array(rows, dtype=self.a.dtype, copy=True).reshape(-1, self.a.shape[1])
+        if len(self.a) == 0:
+            self.a = np.empty((256, self.a.shape[1]), dtype=self.a.dtype)
+            self.n = 0
+        else:
+            self.n = len(rows)
+
+
+class _GrowCols:
+    """Append-only (rows, n) array growing along axis 1 (one column per vertex)."""
+
+    def __init__(self, rows: np.ndarray, cap: int | None = None):
+        k, n = rows.shape
+        self.a = np.empty((k, max(256, cap or 2 * n)), dtype=np.float64)
+        self.a[:, :n] = rows
+        self.n = n
+
+    def extend(self, cols: np.ndarray):
+        k = cols.shape[1]
+        need = self.n + k
+        if need > self.a.shape[1]:
+            new = np.empty((self.a.shape[0], max(need, 2 * self.a.shape[1])), dtype=np.float64)
+            new[:, :self.n] = self.a[:, :self.n]
+            self.a = new
+        self.a[:, self.n:need] = cols
+        self.n = need
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.a[:, :self.n]
+
+    def reset(self, rows: np.ndarray):
+        self.__init__(np.ascontiguousarray(rows))
+
+
+def _sign(z: np.ndarray, eps) -> np.ndarray:
+    return (z > eps).astype(np.int8) - (z < -eps).astype(np.int8)
+
+
+# ---------------------------------------------------------------------------------------
+# the exact extractor
+# ---------------------------------------------------------------------------------------
+class _Cut:
+    """The outcome of cutting a set of cells by one affine-per-cell function."""
+
+    __slots__ = ("cells", "good", "R", "lc", "sa", "sb", "m", "xmask", "groups", "chords",
+                 "chord_lc", "zz_idx", "zz_plus", "zz_minus")
+
+
+class _ExactExtractor:
+    """One exact extraction (see the module docstring); ``run()`` returns the mesh.
+
+    Attributes ``symbolic``/``backward`` (bounds used for pruning), ``mid_min``/``mid_frac``
+    (when cells are re-bounded inside a layer) and ``chunk`` are tuning knobs for tests and
+    benchmarks; the result never depends on them, only the time and memory.
+    """
+
+    def __init__(self, net: Network, level: float, lo, hi, cap: bool, inside: str,
+                 tolerance: float, progress, prune: bool):
+        self.net = net
+        self.d = net.dim
+        self.level = float(level)
+        self.lo, self.hi = lo, hi
+        self.cap = bool(cap)
+        self.flip = inside == "above"
+        self.tol = float(tolerance)
+        self.progress = progress
+        self.prune = prune
+        self.degenerate = 0
+        self.cells_max = 1
+        self.nb = 2 * self.d                      # box side labels 0 .. 2d-1
+        self.kinked = [l.activation.name != "identity" for l in net.layers]
+        offs = [self.nb]
+        for l in net.layers:
+            offs.append(offs[-1] + l.width)
+        self.label_offset = offs[:-1]
+        self.n_labels = offs[-1] + 1
+        self.n_kinked = sum(l.width for l, k in zip(net.layers, self.kinked) if k)
+        self.done = 0
+        self.layer_stats = []
+        self.alive = None
+        self.symbolic = True
+        self.mid_min = 256          # mid-layer pruning: at least this many new cells ...
+        self.mid_frac = 1.0         # ... and this fraction of the cells alive at the last pass
+        self.chunk = 1024           # cells per block in the symbolic bounds (cache-sized)
+        self.pruned_mid = 0
+        self.backward = True
+
+    # -- complex set-up --------------------------------------------------------------
+    def _init_box(self):
+        d = self.d
+        nvert = 1 << d
+        bits = (np.arange(nvert)[:, None] >> np.arange(d)[None, :]) & 1
+        X = np.where(bits == 1, self.hi[None, :], self.lo[None, :])
+        recs = []
+        for v in range(nvert):
+            for ax in range(d):
+                if bits[v, ax] == 0:
+                    w = v | (1 << ax)
+                    others = [2 * b + bits[v, b] for b in range(d) if b != ax]
+                    if d == 3:
+                        recs.append((v, w, min(others), max(others)))
+                    else:
+                        recs.append((v, w, others[0], -1))
+        self.X = _Grow(d, np.float64)
+        self.X.extend(X)
+        self.rec = _Grow(4, np.int64)
+        self.rec.extend(np.asarray(recs, dtype=np.int64))
+        self.cells = _Grow(2, np.int64)
+        self.cells.extend(np.array([[0, len(recs)]], dtype=np.int64))
+
+    # -- per-cell reductions -----------------------------------------------------------
+    def _cell_vertices(self, sel: np.ndarray):
+        """Distinct vertices of each selected cell: (vertex ids, offsets, counts), cell by cell."""
+        cells = self.cells.view
+        st, ct = cells[sel, 0], cells[sel, 1]
+        R = self.rec.view[_ranges(st, ct)]
+        n = len(sel)
+        nv = self.X.n
+        lc = np.repeat(np.arange(n, dtype=np.int64), ct)
+        keys = np.unique(np.concatenate([lc * nv + R[:, 0], lc * nv + R[:, 1]]))
+        cnt = np.bincount(keys // nv, minlength=n)
+        return keys % nv, np.cumsum(cnt) - cnt, cnt
+
+    @staticmethod
+    def _minmax(V: np.ndarray, cvv: np.ndarray, off: np.ndarray):
+        """Per-cell min and max of the rows of ``V`` (shape (k, nv)) over the cells' vertices."""
+        k = V.shape[0]
+        n = len(off)
+        mn = np.empty((n, k))
+        mx = np.empty((n, k))
+        for j in range(k):
+            col = V[j][cvv]
+            mn[:, j] = np.minimum.reduceat(col, off)
+            mx[:, j] = np.maximum.reduceat(col, off)
+        return mn, mx
+
+    def _compact(self, keep: np.ndarray | None = None):
+        """Drop unkept cells, store records cell by cell and drop unreferenced vertices."""
+        cells = self.cells.view
+        if keep is not None:
+            cells = cells[keep]
+        idx = _ranges(cells[:, 0], cells[:, 1])
+        R = self.rec.view[idx]
+        counts = cells[:, 1].copy()
+        nv = self.X.n
+        used = np.zeros(nv, dtype=bool)
+        used[R[:, 0]] = True
+        used[R[:, 1]] = True
+        newid = np.cumsum(used) - 1
+        R[:, 0] = newid[R[:, 0]]
+        R[:, 1] = newid[R[:, 1]]
+        self.rec.reset(R)
+        starts = np.cumsum(counts) - counts
+        self.cells.reset(np.stack([starts, counts], axis=1))
+        self.X.reset(self.X.view[used])
+        return used
+
+    # -- cutting -------------------------------------------------------------------------
+    def _cut(self, S: np.ndarray, zv: np.ndarray, sv: np.ndarray) -> _Cut | None:
+        """Compute the cut of cells ``S`` by the function with vertex values ``zv``, signs ``sv``.
+
+        Returns None when no cell of ``S`` is crossed. Creates no vertices; new vertices are
+        numbered ``X.n + i`` for the i-th distinct crossing edge.
+        """
+        cells = self.cells.view
+        st, ct = cells[S, 0], cells[S, 1]
+        R = self.rec.view[_ranges(st, ct)]
+        sa = sv[R[:, 0]]
+        sb = sv[R[:, 1]]
+        off = np.cumsum(ct) - ct
+        cpos = np.logical_or.reduceat((sa > 0) | (sb > 0), off)
+        cneg = np.logical_or.reduceat((sa < 0) | (sb < 0), off)
+        crossed = cpos & cneg
+        if not crossed.any():
+            return None
+        lc_all = np.repeat(np.arange(len(S)), ct)
+        keep = crossed[lc_all]
+        local = np.cumsum(crossed) - 1
+        R = R[keep]
+        sa = sa[keep]
+        sb = sb[keep]
+        lc = local[lc_all[keep]]
+        cut = _Cut()
+        cut.cells = S[crossed]
+        nC = len(cut.cells)
+        nv = self.X.n
+        # new vertices: one per distinct crossing edge
+        xmask = (sa.astype(np.int16) * sb) < 0
+        keys = R[xmask, 0] * nv + R[xmask, 1]
+        ukeys, inv = np.unique(keys, return_inverse=True)
+        m = np.full(len(R), -1, dtype=np.int64)
+        m[xmask] = nv + inv
+        cut.m = m
+        cut.xmask = xmask
+        cut.groups = ukeys
+        bad = np.zeros(nC, dtype=bool)
+        # zero points: (group, vertex) contributions
+        za = sa == 0
+        zb = sb == 0
+        zz = za & zb
+        if self.d == 3:
+            L = self.n_labels
+            hk = np.concatenate([lc * L + R[:, 2], lc * L + R[:, 3]])
+            gkeys, ginv = np.unique(hk, return_inverse=True)
+            ng = len(gkeys)
+            nrec = len(R)
+            g1, g2 = ginv[:nrec], ginv[nrec:]
+            rp = (sa > 0) | (sb > 0)
+            rn = (sa < 0) | (sb < 0)
+            fpos = np.zeros(ng, dtype=bool)
+            fneg = np.zeros(ng, dtype=bool)
+            fpos[g1[rp]] = True
+            fpos[g2[rp]] = True
+            fneg[g1[rn]] = True
+            fneg[g2[rn]] = True
+            glc = gkeys // L
+            glab = gkeys % L
+            # a face of a crossed cell with no signed vertex lies in the cut plane: inconsistent
+            bad[glc[~fpos & ~fneg]] = True
+            split = fpos & fneg
+            zg = np.concatenate([g1[xmask], g2[xmask], g1[za], g2[za], g1[zb], g2[zb]])
+            zvv = np.concatenate([m[xmask], m[xmask], R[za, 0], R[za, 0], R[zb, 1], R[zb, 1]])
+            sel = split[zg]
+            zk = np.unique(zg[sel] * (nv + len(ukeys)) + zvv[sel])
+            zgrp = zk // (nv + len(ukeys))
+            zver = zk % (nv + len(ukeys))
+            cnt = np.bincount(zgrp, minlength=ng)
+            badg = split & (cnt != 2)
+            bad[glc[badg]] = True
+            okg = split & (cnt == 2)
+            first = np.searchsorted(zgrp, np.nonzero(okg)[0])
+            chords = np.stack([zver[first], zver[first + 1], glab[okg],
+                               np.full(len(first), -1, dtype=np.int64)], axis=1)
+            chord_lc = glc[okg]
+            # sides of the two faces at an edge lying in the cut plane
+            side = fpos.astype(np.int8) - fneg.astype(np.int8)   # +1 / -1 one-sided, 0 split
+            zz_idx = np.nonzero(zz)[0]
+            s1, s2 = side[g1[zz_idx]], side[g2[zz_idx]]
+            okzz = (s1 * s2) == -1
+            bad[lc[zz_idx[~okzz]]] = True
+            zz_plus = np.where(s1 == 1, R[zz_idx, 2], R[zz_idx, 3])
+            zz_minus = np.where(s1 == 1, R[zz_idx, 3], R[zz_idx, 2])
+        else:
+            ng = nC
+            zg = np.concatenate([lc[xmask], lc[za], lc[zb]])
+            zvv = np.concatenate([m[xmask], R[za, 0], R[zb, 1]])
+            zk = np.unique(zg * (nv + len(ukeys)) + zvv)
+            zgrp = zk // (nv + len(ukeys))
+            zver = zk % (nv + len(ukeys))
+            cnt = np.bincount(zgrp, minlength=nC)
+            bad |= cnt != 2
+            bad[lc[zz]] = True
+            okc = cnt == 2
+            first = np.searchsorted(zgrp, np.nonzero(okc)[0])
+            chords = np.stack([zver[first], zver[first + 1],
+                               np.full(len(first), -1, dtype=np.int64),
+                               np.full(len(first), -1, dtype=np.int64)], axis=1)
+            chord_lc = np.nonzero(okc)[0]
+            zz_idx = np.zeros(0, dtype=np.int64)
+            zz_plus = zz_minus = zz_idx
+        if self.d == 3:
+            # the cross-section must be one cycle: every zero point of a cell has degree 2
+            ek = np.concatenate([chord_lc, chord_lc, lc[zz_idx], lc[zz_idx]]) * (nv + len(ukeys)) + \
+                np.concatenate([chords[:, 0], chords[:, 1], R[zz_idx, 0], R[zz_idx, 1]])
+            zpts = np.unique(np.concatenate([lc[xmask] * (nv + len(ukeys)) + m[xmask],
+                                             lc[za] * (nv + len(ukeys)) + R[za, 0],
+                                             lc[zb] * (nv + len(ukeys)) + R[zb, 1]]))
+            ek_u, ek_c = np.unique(ek, return_counts=True)
+            if len(ek_u):
+                pos_in = np.minimum(np.searchsorted(ek_u, zpts), len(ek_u) - 1)
+                deg = np.where(ek_u[pos_in] == zpts, ek_c[pos_in], 0)
+            else:
+                deg = np.zeros(len(zpts), dtype=np.int64)
+            bad[(zpts[deg != 2]) // (nv + len(ukeys))] = True
+        cut.good = ~bad
+        cut.R, cut.lc, cut.sa, cut.sb = R, lc, sa, sb
+        cut.chords, cut.chord_lc = chords, chord_lc
+        cut.zz_idx, cut.zz_plus, cut.zz_minus = zz_idx, zz_plus, zz_minus
+        return cut
+
+    def _new_vertices(self, cut: _Cut, zv: np.ndarray, Zcur: _Grow | None, col: int = 0):
+        """Append the cut's new vertices (interpolated) to X (and rows of ``Zcur``).
+
+        The new vertices lie on the cutting hyperplane: their value in column ``col`` is 0.
+        """
+        nv = self.X.n
+        ua = cut.groups // nv
+        ub = cut.groups % nv
+        za, zb = zv[ua], zv[ub]
+        t = (za / (za - zb))[:, None]
+        X = self.X.view
+        self.X.extend(X[ua] + t * (X[ub] - X[ua]))
+        if Zcur is not None:
+            Zt = Zcur.view
+            za_, zb_ = Zt[:, ua], Zt[:, ub]
+            Znew = za_ + t[:, 0][None, :] * (zb_ - za_)
+            Znew[col] = 0.0
+            Zcur.extend(Znew)
+
+    def _apply_cut(self, cut: _Cut, label: int, cand: _Grow | None, col: int):
+        """Replace every good crossed cell by its two children."""
+        good = cut.good
+        if not good.any():
+            return
+        R, lc, sa, sb, m = cut.R, cut.lc, cut.sa, cut.sb, cut.m
+        gr = good[lc]
+        recpos = gr & (sa >= 0) & (sb >= 0) & ((sa > 0) | (sb > 0))
+        recneg = gr & (sa <= 0) & (sb <= 0) & ((sa < 0) | (sb < 0))
+        xm = gr & cut.xmask
+        posend = np.where(sa[xm] > 0, R[xm, 0], R[xm, 1])
+        negend = np.where(sa[xm] > 0, R[xm, 1], R[xm, 0])
+        xr_p = np.stack([posend, m[xm], R[xm, 2], R[xm, 3]], axis=1)
+        xr_n = np.stack([negend, m[xm], R[xm, 2], R[xm, 3]], axis=1)
+        ch = cut.chords
+        chg = good[cut.chord_lc]
+        ch = ch[chg]
+        ch_lc = cut.chord_lc[chg]
+        if self.d == 3:
+            ch = ch.copy()
+            ch[:, 3] = label          # face label < label: stays sorted
+        else:
+            ch = ch.copy()
+            ch[:, 2] = label
+        zi = cut.zz_idx
+        zg = good[lc[zi]]
+        zi, zp, zmn = zi[zg], cut.zz_plus[zg], cut.zz_minus[zg]
+        zz_p = np.stack([R[zi, 0], R[zi, 1], zp, np.full(len(zi), label)], axis=1)
+        zz_n = np.stack([R[zi, 0], R[zi, 1], zmn, np.full(len(zi), label)], axis=1)
+        parts = [R[recpos], xr_p, ch, zz_p, R[recneg], xr_n, ch, zz_n]
+        child = np.concatenate([2 * lc[recpos], 2 * lc[xm], 2 * ch_lc, 2 * lc[zi],
+                                2 * lc[recneg] + 1, 2 * lc[xm] + 1, 2 * ch_lc + 1, 2 * lc[zi] + 1])
+        allrec = np.concatenate(parts, axis=0)
+        order = np.argsort(child, kind="stable")
+        child = child[order]
+        start = self.rec.extend(allrec[order])
+        nC = len(cut.cells)
+        counts = np.bincount(child, minlength=2 * nC)
+        starts = start + np.cumsum(counts) - counts
+        gi = np.nonzero(good)[0]
+        parent = cut.cells[gi]
+        cells = self.cells.a
+        cells[parent, 0] = starts[2 * gi]
+        cells[parent, 1] = counts[2 * gi]
+        new_ids_start = self.cells.n
+        self.cells.extend(np.stack([starts[2 * gi + 1], counts[2 * gi + 1]], axis=1))
+        if cand is not None:
+            cand.a[parent, col] = False
+            cand.extend(cand.a[parent])
+            self.dirty.a[parent, 0] = True
+            self.dirty.extend(np.ones((len(parent), 1), dtype=bool))
+            self.alive.extend(np.ones((len(parent), 1), dtype=bool))
+        self.cells_max = max(self.cells_max, self.cells.n)
+        return new_ids_start
+
+    def _robust_cut(self, S, zv, scale):
+        """Signs and cut of the cells ``S`` by the function with vertex values ``zv``.
+
+        Values with ``|z| <= tolerance * scale`` count as zero. Cells whose cut is inconsistent
+        (only near-zero values at the tolerance can cause it) are cut again with the
+        near-zero vertices of those cells given their strict signs (globally, so that every
+        cell sharing such a vertex agrees); cells still inconsistent stay uncut and are
+        counted in ``degenerate``. Returns ``(cut or None, signs)``.
+        """
+        cells = self.cells.view
+        sv = _sign(zv, self.tol * scale)
+        cut = self._cut(S, zv, sv)
+        if cut is None or cut.good.all():
+            return cut, sv
+        badc = cut.cells[~cut.good]
+        badr = ~cut.good[cut.lc]
+        vz = np.unique(np.concatenate([cut.R[badr, 0], cut.R[badr, 1]]))
+        vz = vz[sv[vz] == 0]
+        strict = np.sign(zv[vz]).astype(np.int8)
+        flip = vz[strict != 0]
+        if len(flip):
+            sv[vz] = strict
+            rec = self.rec.view
+            allc = np.nonzero(self.alive.view[:, 0])[0] if self.alive is not None \
+                else np.arange(len(cells))
+            ct2 = cells[allc, 1]
+            idx = _ranges(cells[allc, 0], ct2)
+            owner = np.repeat(allc, ct2)
+            touched = np.isin(rec[idx, 0], flip) | np.isin(rec[idx, 1], flip)
+            S2 = np.union1d(S, np.union1d(badc, owner[touched]))
+            cut = self._cut(S2, zv, sv)
+            if cut is None:
+                return None, sv
+        self.degenerate += int((~cut.good).sum())
+        return cut, sv
+
+    def _cut_and_apply(self, S, zv, scale, label, Zcur=None, cand=None, col=0):
+        cut, _sv = self._robust_cut(S, zv, scale)
+        if cut is None:
+            return
+        self._new_vertices(cut, zv, Zcur, col)
+        self._apply_cut(cut, label, cand, col)
+
+    # -- bounds ----------------------------------------------------------------------------
+    @staticmethod
+    def _subset(cvv, off, cnt, part):
+        """Vertex lists of the cells ``part`` (sorted indices) out of (cvv, off, cnt)."""
+        pc = cnt[part]
+        idx = _ranges(off[part], pc)
+        return cvv[idx], np.cumsum(pc) - pc, pc
+
+    def _ibp_layers(self, li: int, zlo: np.ndarray, zhi: np.ndarray):
+        """Interval bounds of every layer's pre-activations from layer ``li`` on, and of f."""
+        layers = self.net.layers
+        lo, hi = zlo, zhi
+        inter = []
+        for k in range(li, len(layers)):
+            inter.append((lo, hi))
+            lo, hi = _interval_act(layers[k].activation, lo, hi)
+            if k + 1 < len(layers):
+                W, b = layers[k + 1].weight, layers[k + 1].bias
+            else:
+                out = self.net.output
+                if out.name == "sum":
+                    return inter, lo.sum(axis=1), hi.sum(axis=1)
+                W, b = out.weight, out.bias
+            c = 0.5 * (lo + hi)
+            r = 0.5 * (hi - lo)
+            mid = c @ W.T
+            rad = r @ np.abs(W).T
+            if b is not None:
+                mid = mid + b
+            lo, hi = mid - rad, mid + rad
+        return inter, lo[:, 0], hi[:, 0]
+
+    def _geometry(self, cvv, off, cnt):
+        """Vertex centroid and bounding box of cells given their vertex lists."""
+        X = self.X.view
+        d = self.d
+        n = len(off)
+        cen = np.empty((n, d))
+        bmin = np.empty((n, d))
+        bmax = np.empty((n, d))
+        for k in range(d):
+            col = X[cvv, k]
+            cen[:, k] = np.add.reduceat(col, off) / cnt
+            bmin[:, k] = np.minimum.reduceat(col, off)
+            bmax[:, k] = np.maximum.reduceat(col, off)
+        return cen, bmin, bmax
+
+    def _symbolic_bound(self, li: int, zlo: np.ndarray, zhi: np.ndarray, cen, bmin, bmax,
+                        cvv, off, cnt):
+        """Bounds of f on cells by symbolic (affine in x) propagation, then back-substitution.
+
+        On a cell, layer ``li``'s pre-activations are exactly affine, ``z = z(c) + A (x - c)``
+        (``A`` from the cell's activation pattern at its vertex centroid ``c``). From there
+        every neuron is bounded by an affine function of ``x`` plus or minus a radius
+        (``T``: (cell, gradient rows + value at the centroid, neuron); ``E``: (cell, neuron)):
+        an activation with pre-activation range ``[l, u]`` is replaced by its parallel linear
+        relaxation (for ReLU, slope ``u / (u - l)`` and half the intercept as radius, as in
+        DeepZ), a layer maps centres by ``W`` and radii by ``|W|``. Every neuron is concretised
+        over the cell's bounding box and intersected with interval arithmetic, ``f``'s centre
+        is minimised/maximised over the cell's vertices, and the neuron bounds feed a
+        back-substitution (:meth:`_backward_bound`). ``zlo``/``zhi``: exact ranges of layer
+        ``li`` on the cells.
+        """
+        net = self.net
+        layers = net.layers
+        d = self.d
+        n = len(cen)
+        bc = 0.5 * (bmin + bmax) - cen
+        hw = 0.5 * (bmax - bmin)
+        h = cen
+        J = None
+        for k in range(li + 1):
+            W = layers[k].weight
+            z = h @ W.T
+            if layers[k].bias is not None:
+                z += layers[k].bias
+            if J is None:
+                Jz = np.broadcast_to(W.T[None, :, :], (n, d, W.shape[0]))
+            else:
+                Jz = (J.reshape(n * d, -1) @ W.T).reshape(n, d, -1)
+            if k == li:
+                break
+            act = layers[k].activation
+            if act.name == "relu":
+                mask = z > 0
+                h = np.where(mask, z, 0.0)
+                J = Jz * mask[:, None, :]
+            elif act.name == "abs_pow":
+                h = np.abs(z)
+                J = Jz * np.sign(z)[:, None, :]
+            else:
+                h = z
+                J = Jz
+        w = z.shape[1]
+        A0, z0 = Jz, z                        # layer li on the cells: z0 + A0 (x - centroid)
+        lc = np.repeat(np.arange(n), cnt)
+        rel = self.X.view[cvv] - cen[lc]
+        T = np.empty((n, d + 1, w))          # centre: gradient rows + value at centroid
+        T[:, :d] = Jz
+        T[:, d] = z
+        E = np.zeros((n, w))                  # radius
+        lo, hi = zlo, zhi
+        nl = len(layers)
+        inter = []
+        for k in range(li, nl):
+            inter.append((lo, hi))
+            act = layers[k].activation
+            if act.name == "relu":
+                on = lo >= 0
+                unst = (lo < 0) & (hi > 0)
+                lam = np.where(unst, hi / np.where(unst, hi - lo, 1.0), on)
+                mu = np.where(unst, -0.5 * lam * lo, 0.0)
+                Y = T * lam[:, None, :]
+                Y[:, d] += mu
+                Ey = E * lam + mu
+                ylo, yhi = np.maximum(lo, 0.0), np.maximum(hi, 0.0)
+            elif act.name == "abs_pow":
+                pos = lo >= 0
+                neg = hi <= 0
+                unst = ~pos & ~neg
+                s = np.where(unst, (hi + lo) / np.where(unst, hi - lo, 1.0), np.where(pos, 1.0, -1.0))
+                t = np.where(unst, -s * lo - lo, 0.0)
+                Y = T * s[:, None, :]
+                Y[:, d] += 0.5 * t
+                Ey = E * np.abs(s) + 0.5 * t
+                ylo = np.where(pos, lo, np.where(neg, -hi, 0.0))
+                yhi = np.maximum(np.abs(lo), np.abs(hi))
+            else:
+                Y, Ey, ylo, yhi = T, E, lo, hi
+            if k + 1 < nl:
+                W, b = layers[k + 1].weight, layers[k + 1].bias
+            elif net.output.name == "sum":
+                W, b = np.ones((1, layers[k].width)), None
+            else:
+                W, b = net.output.weight, net.output.bias
+            w2 = W.shape[0]
+            T = (Y.reshape(-1, Y.shape[2]) @ W.T).reshape(n, d + 1, w2)
+            E = Ey @ np.abs(W).T
+            if b is not None:
+                T[:, d] += b
+            c = 0.5 * (ylo + yhi)
+            r = 0.5 * (yhi - ylo)
+            mid = c @ W.T
+            if b is not None:
+                mid += b
+            rad = r @ np.abs(W).T
+            if k + 1 < nl:
+                G = T[:, :d]
+                cval = T[:, d] + np.einsum("nkw,nk->nw", G, bc)
+                spread = np.einsum("nkw,nk->nw", np.abs(G), hw) + E
+                lo = np.maximum(mid - rad, cval - spread)
+                hi = np.minimum(mid + rad, cval + spread)
+            else:
+                v = T[lc, d, 0] + np.einsum("vk,vk->v", rel, T[lc, :d, 0])
+                lo = np.maximum(mid[:, 0] - rad[:, 0], np.minimum.reduceat(v, off) - E[:, 0])
+                hi = np.minimum(mid[:, 0] + rad[:, 0], np.maximum.reduceat(v, off) + E[:, 0])
+        if self.backward:
+            blo, bhi = self._backward_bound(li, inter, A0, z0, rel, lc, off)
+            lo = np.maximum(lo, blo)
+            hi = np.minimum(hi, bhi)
+        return lo, hi
+
+    def _backward_bound(self, li, inter, A0, z0, rel, lc, off):
+        """Linear bounds of f by back-substitution (CROWN) down to layer ``li``.
+
+        ``inter[k - li]`` are bounds of layer k's pre-activations on the cells; the result is
+        a linear function of layer ``li``'s pre-activations, which are affine on each cell
+        (``z0 + A0 (x - centroid)``, ``A0``: (cell, dim, neuron)), so it is an affine function
+        of ``x`` there, minimised exactly over the cell's vertices (``rel``: their positions
+        relative to their cell's centroid, ``lc``: their cell).
+        """
+        net = self.net
+        layers = net.layers
+        nl = len(layers)
+        n = len(off)
+        if net.output.name == "sum":
+            w_out, b_out = np.ones(layers[-1].width), 0.0
+        else:
+            w_out = net.output.weight[0]
+            b_out = net.output.bias[0] if net.output.bias is not None else 0.0
+        # both passes at once: row 0 bounds f from below, row 1 bounds -f from below
+        lam = np.empty((2, n, len(w_out)))
+        lam[0] = w_out
+        lam[1] = -w_out
+        const = np.empty((2, n))
+        const[0] = b_out
+        const[1] = -b_out
+        for k in range(nl - 1, li - 1, -1):
+            lo, hi = inter[k - li]
+            act = layers[k].activation
+            if act.name == "identity":
+                mu = lam
+            else:
+                if act.name == "relu":
+                    on = lo >= 0
+                    unst = (lo < 0) & (hi > 0)
+                    su = np.where(unst, hi / np.where(unst, hi - lo, 1.0), 0.0)
+                    low_s = np.where(unst, (hi > -lo).astype(np.float64), on)   # lower relaxation
+                    up_s = np.where(unst, su, on)                               # upper chord
+                    up_c = -su * lo                                             # its intercept
+                else:                                                           # |z|
+                    pos = lo >= 0
+                    neg = hi <= 0
+                    unst = ~pos & ~neg
+                    su = np.where(unst, (hi + lo) / np.where(unst, hi - lo, 1.0), 0.0)
+                    fixed = np.where(pos, 1.0, -1.0)
+                    low_s = np.where(unst, np.where(hi > -lo, 1.0, -1.0), fixed)
+                    up_s = np.where(unst, su, fixed)
+                    up_c = np.where(unst, -su * lo - lo, 0.0)
+                negl = lam < 0
+                mu = lam * np.where(negl, up_s, low_s)
+                const = const + np.where(negl, lam * up_c, 0.0).sum(axis=2)
+            if k == li:
+                break
+            W, b = layers[k].weight, layers[k].bias
+            if b is not None:
+                const = const + mu @ b
+            lam = mu @ W
+        grad = np.einsum("ndw,snw->snd", A0, mu)
+        c0 = const + np.einsum("snw,nw->sn", mu, z0)
+        vals = np.einsum("vd,svd->sv", rel, grad[:, lc]) + c0[:, lc]
+        return np.minimum.reduceat(vals[0], off), -np.minimum.reduceat(vals[1], off)
+
+    def _forward(self, li: int, Zc: np.ndarray) -> np.ndarray:
+        """f from layer ``li``'s pre-activations (columns of ``Zc``, one per point)."""
+        layers = self.net.layers
+        h = _activate(layers[li].activation, Zc)
+        for k in range(li + 1, len(layers)):
+            z = layers[k].weight @ h
+            if layers[k].bias is not None:
+                z += layers[k].bias[:, None]
+            h = _activate(layers[k].activation, z)
+        out = self.net.output
+        if out.name == "sum":
+            return h.sum(axis=0)
+        f = out.weight[0] @ h
+        return f + out.bias[0] if out.bias is not None else f
+
+    def _keep(self, li: int, sel: np.ndarray, cvv, off, cnt, zmin, zmax, zscale, Z):
+        """Which of the cells ``sel`` may meet the level set (with caps: or are inside on the box).
+
+        Stages, cheapest first, each on the cells the previous ones left undecided: f at the
+        vertices (both signs: the cell certainly meets the level set), interval arithmetic,
+        then the symbolic bound with back-substitution (:meth:`_symbolic_bound`).
+        """
+        zlo, zhi = zmin - self.tol * zscale, zmax + self.tol * zscale
+        margin = self.tol * self.fscale_bound + 1e-300
+        c = self.level
+        n = len(off)
+        # f at the vertices (exact): a cell with vertices on both sides certainly meets f = c
+        uv, uinv = np.unique(cvv, return_inverse=True)
+        fv = self._forward(li, Z[:, uv])[uinv]
+        vmin = np.minimum.reduceat(fv, off)
+        vmax = np.maximum.reduceat(fv, off)
+        sure = (vmin < c - margin) & (vmax > c + margin)
+        flo = np.full(n, -np.inf)
+        fhi = np.full(n, np.inf)
+        open_ = np.nonzero(~sure)[0]
+
+        def undecided():
+            return np.nonzero(~sure & (flo <= c + margin) & (fhi >= c - margin))[0]
+
+        if len(open_):
+            _inter, blo, bhi = self._ibp_layers(li, zlo[open_], zhi[open_])
+            flo[open_] = blo
+            fhi[open_] = bhi
+        if self.symbolic:
+            ki = undecided()
+            if len(ki):
+                cen, bmin, bmax = self._geometry(cvv, off, cnt)
+                for a in range(0, len(ki), self.chunk):
+                    part = ki[a:a + self.chunk]
+                    scv, soff, scnt = self._subset(cvv, off, cnt, part)
+                    slo, shi = self._symbolic_bound(li, zlo[part], zhi[part], cen[part], bmin[part],
+                                                    bmax[part], scv, soff, scnt)
+                    # a bound that excludes an exact vertex value is unsound (a wrong activation
+                    # pattern on a cell thinner than round-off): keep interval arithmetic there
+                    sound = (slo <= vmin[part] + margin) & (shi >= vmax[part] - margin)
+                    flo[part] = np.where(sound, np.maximum(flo[part], slo), flo[part])
+                    fhi[part] = np.where(sound, np.minimum(fhi[part], shi), fhi[part])
+        keep = (flo <= c + margin) & (fhi >= c - margin)
+        if self.cap:
+            inside = (fhi < c - margin) if not self.flip else (flo > c + margin)
+            if inside.any():
+                cells = self.cells.view
+                st, ct = cells[sel, 0], cells[sel, 1]
+                rec = self.rec.view[_ranges(st, ct)]
+                onbox = (rec[:, 2] >= 0) & (rec[:, 2] < self.nb)
+                if self.d == 3:
+                    onbox |= (rec[:, 3] >= 0) & (rec[:, 3] < self.nb)
+                touch = np.logical_or.reduceat(onbox, np.cumsum(ct) - ct)
+                keep |= inside & touch
+        return keep
+
+    def _prune_pass(self, li, sel, Z, zscale, eps, cand, j_next):
+        """Bound the cells ``sel`` mid-layer; drop those that cannot meet the level set and
+        refresh their candidate flags from exact ranges."""
+        cvv, off, cnt = self._cell_vertices(sel)
+        zmin, zmax = self._minmax(Z.view, cvv, off)
+        keep = self._keep(li, sel, cvv, off, cnt, zmin, zmax, zscale, Z.view)
+        dead = sel[~keep]
+        self.alive.a[dead, 0] = False
+        cand.a[dead] = False
+        ks = sel[keep]
+        w = cand.a.shape[1]
+        cand.a[ks] = (zmin[keep] < -eps) & (zmax[keep] > eps) & (np.arange(w) >= j_next)[None, :]
+        self.dirty.a[sel, 0] = False
+        self.pruned_mid += len(dead)
+
+    # -- main loop ---------------------------------------------------------------------------
+    def run(self) -> PolyMesh:
+        t0 = time.perf_counter()
+        net = self.net
+        layers = net.layers
+        self._init_box()
+        # a loose a-priori magnitude of f, for the pruning margin
+        self.fscale_bound = self._magnitude_bound()
+        Z = None
+        for li, layer in enumerate(layers):
+            Wl, bl = layer.weight, layer.bias
+            if li == 0:
+                Zv = Wl @ self.X.view.T
+                hmax = np.maximum(np.abs(self.lo), np.abs(self.hi))
+            else:
+                H = _activate(layers[li - 1].activation, Z.view)
+                hmax = np.abs(H).max(axis=1) if H.shape[1] else np.zeros(H.shape[0])
+                Zv = Wl @ H
+            if bl is not None:
+                Zv += bl[:, None]
+            zscale = np.abs(Wl) @ hmax + (np.abs(bl) if bl is not None else 0.0)
+            eps = self.tol * zscale
+            Z = _GrowCols(Zv)
+            n_before = self.cells.n
+            allc = np.arange(n_before)
+            cvv, off, cnt = self._cell_vertices(allc)
+            zmin, zmax = self._minmax(Z.view, cvv, off)
+            if self.prune:
+                keep = self._keep(li, allc, cvv, off, cnt, zmin, zmax, zscale, Z.view)
+                if not keep.all():
+                    used = self._compact(keep)
+                    Z.reset(Z.view[:, used])
+                    zmin, zmax = zmin[keep], zmax[keep]
+            self.layer_stats.append({"layer": li, "cells": n_before, "kept": self.cells.n,
+                                     "seconds": round(time.perf_counter() - t0, 4)})
+            if self.cells.n == 0:
+                break
+            if not self.kinked[li]:
+                continue
+            nc = self.cells.n
+            cand = _Grow(layer.width, bool, cap=max(256, 2 * nc))
+            cand.extend((zmin < -eps) & (zmax > eps))
+            self.dirty = _Grow(1, bool, cap=max(256, 2 * nc))
+            self.dirty.extend(np.zeros((nc, 1), dtype=bool))
+            self.alive = _Grow(1, bool, cap=max(256, 2 * nc))
+            self.alive.extend(np.ones((nc, 1), dtype=bool))
+            base = self.label_offset[li]
+            last_pass = nc
+            for j in range(layer.width):
+                S = np.nonzero(cand.view[:, j])[0]
+                if len(S):
+                    self._cut_and_apply(S, Z.view[j], zscale[j], base + j, Zcur=Z, cand=cand, col=j)
+                self.done += 1
+                self._report()
+                if self.prune and j + 1 < layer.width:
+                    dirty = np.nonzero(self.dirty.view[:, 0])[0]
+                    if len(dirty) >= max(self.mid_min, self.mid_frac * last_pass):
+                        self._prune_pass(li, dirty, Z, zscale, eps, cand, j + 1)
+                        last_pass = int(self.alive.view.sum())
+            used = self._compact(self.alive.view[:, 0])
+            Z.reset(Z.view[:, used])
+            self.alive = None
+        # final: f at the vertices
+        if self.cells.n == 0:
+            return self._empty(t0)
+        H = _activate(layers[-1].activation, Z.view)
+        out = net.output
+        hm = np.abs(H).max(axis=1) if H.shape[1] else np.zeros(H.shape[0])
+        if out.name == "sum":
+            F = H.sum(axis=0)
+            fscale = float(hm.sum())
+        else:
+            F = out.weight[0] @ H
+            if out.bias is not None:
+                F = F + out.bias[0]
+            fscale = float(np.abs(out.weight[0]) @ hm + (abs(out.bias[0]) if out.bias is not None else 0.0))
+        self.fscale = fscale
+        G = F - self.level
+        if self.flip:
+            G = -G
+        return self._emit(G, fscale, t0)
+
+    def _magnitude_bound(self) -> float:
+        """An a-priori bound of |f| over the box (interval arithmetic), for pruning margins."""
+        layer = self.net.layers[0]
+        c = 0.5 * (self.lo + self.hi)
+        r = 0.5 * (self.hi - self.lo)
+        mid = layer.weight @ c + (layer.bias if layer.bias is not None else 0.0)
+        rad = np.abs(layer.weight) @ r
+        _inter, flo, fhi = self._ibp_layers(0, (mid - rad)[None, :], (mid + rad)[None, :])
+        return max(abs(float(flo[0])), abs(float(fhi[0])), 1e-300)
+
+    def _report(self):
+        if self.progress is None:
+            return
+        frac = self.done / max(self.n_kinked, 1)
+        r = self.progress(min(frac, 1.0))
+        if r is False:
+            raise Cancelled("level-set extraction cancelled")
+
+    # -- output ------------------------------------------------------------------------------
+    def _empty(self, t0):
+        d = self.d
+        mesh = PolyMesh(np.zeros((0, d)), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                        region_patterns=np.zeros((0, self.net.n_neurons), dtype=bool))
+        self._info(mesh, t0, 0, 0, 0.0)
+        return mesh
+
+    def _info(self, mesh, t0, regions, capfaces, fscale):
+        mesh.info.update({
+            "method": "exact", "level": self.level, "vertices": mesh.n_vertices,
+            "faces": mesh.n_faces, "regions_crossed": int(regions), "cap_faces": int(capfaces),
+            "seconds": time.perf_counter() - t0, "level_scale": float(fscale),
+            "cells_max": int(self.cells_max), "degenerate_cells": int(self.degenerate),
+            "layers": self.layer_stats, "pruned_mid_layer": int(self.pruned_mid),
+            "max_level_error": level_error(self.net, mesh, self.level, cap_faces=capfaces),
+            "closed": bool(mesh.n_faces > 0 and mesh.is_closed_manifold()),
+            "watertight": is_watertight(mesh),
+            "reoriented_faces": int(getattr(self, "flipped", 0)),
+        })
+
+    def _emit(self, G: np.ndarray, fscale: float, t0) -> PolyMesh:
+        """Emit the level set from the final cells; ``G = f - c`` (negated for inside=above)."""
+        d = self.d
+        cells = self.cells.view
+        nc = len(cells)
+        S = np.arange(nc)
+        X = self.X.view
+        nv = len(X)
+        cut, sv = self._robust_cut(S, G, fscale)
+        st, ct = cells[:, 0], cells[:, 1]
+        R = self.rec.view[_ranges(st, ct)]
+        lc = np.repeat(S, ct)
+        sa, sb = sv[R[:, 0]], sv[R[:, 1]]
+        off = np.cumsum(ct) - ct
+        cpos = np.logical_or.reduceat((sa > 0) | (sb > 0), off)
+        cneg = np.logical_or.reduceat((sa < 0) | (sb < 0), off)
+        crossed = cpos & cneg
+        # new vertices: one per crossing edge of the crossed cells (shared by all its cells)
+        if cut is not None:
+            ua, ub = cut.groups // nv, cut.groups % nv
+            t = (G[ua] / (G[ua] - G[ub]))[:, None]
+            Xall = np.concatenate([X, X[ua] + t * (X[ub] - X[ua])], axis=0)
+            good_cell = np.zeros(nc, dtype=bool)
+            good_cell[cut.cells[cut.good]] = True
+        else:
+            Xall = X
+            good_cell = np.zeros(nc, dtype=bool)
+        faces_v, faces_sz, faces_reg = [], [], []
+        NV = len(Xall)
+
+        def edge_point(u, v):
+            """The new vertex on the crossing edge (u, v), -1 for an edge not cut."""
+            key = np.minimum(u, v) * nv + np.maximum(u, v)
+            if cut is None or len(cut.groups) == 0:
+                return np.full(len(u), -1, dtype=np.int64)
+            pos_ = np.minimum(np.searchsorted(cut.groups, key), len(cut.groups) - 1)
+            return np.where(cut.groups[pos_] == key, nv + pos_, -1)
+
+        # the new vertex of every crossing record of the full record list
+        xm = (sa.astype(np.int16) * sb) < 0
+        m = np.full(len(R), -1, dtype=np.int64)
+        m[xm] = edge_point(R[xm, 0], R[xm, 1])
+
+        # (1) cross-sections of the crossed cells. Their corners and edges come from the cut
+        # (shared with the neighbours); their orientation from the signs around an oriented
+        # face of the cell, never from the direction of the level set's normal, which is
+        # meaningless where f is almost flat.
+        if cut is not None:
+            gl = cut.good[cut.lc]
+            cR, clc = cut.R, cut.lc
+            if d == 3:
+                zi = cut.zz_idx[gl[cut.zz_idx]]
+                chg = cut.good[cut.chord_lc]
+                ga = np.concatenate([cut.chord_lc[chg], clc[zi]])
+                ea = np.concatenate([cut.chords[chg, 0], cR[zi, 0]])
+                eb = np.concatenate([cut.chords[chg, 1], cR[zi, 1]])
+                nC = len(cut.cells)
+                okg, gid, vid = _link_cycles(ga, ea, eb, nC)
+                # faces of the good crossed cells that are cut, linked and oriented outwards
+                L = self.n_labels
+                hk = np.concatenate([clc * L + cR[:, 2], clc * L + cR[:, 3]])
+                hr = np.concatenate([np.arange(len(cR))] * 2)
+                fpos = np.zeros(nC * L, dtype=bool)
+                fneg = np.zeros(nC * L, dtype=bool)
+                rp = np.concatenate([(cut.sa > 0) | (cut.sb > 0)] * 2)
+                rn = np.concatenate([(cut.sa < 0) | (cut.sb < 0)] * 2)
+                fpos[hk[rp]] = True
+                fneg[hk[rn]] = True
+                sel = fpos[hk] & fneg[hk] & np.concatenate([gl, gl])
+                fk, finv = np.unique(hk[sel], return_inverse=True)
+                _fok, fgid, fvid = _link_cycles(finv.ravel(), cR[hr[sel], 0], cR[hr[sel], 1], len(fk))
+                fstarts = _cycle_layout(fgid)[0] if len(fgid) else np.zeros(0, np.int64)
+                fcyc = fgid[fstarts] if len(fgid) else np.zeros(0, np.int64)
+                if len(fgid):
+                    fn = _cycle_normals(fgid, fvid, X)
+                    # outward: from the cell's centroid to the face's
+                    cvv, coff, ccnt = self._cell_vertices(cut.cells)
+                    ccen = self._geometry(cvv, coff, ccnt)[0]
+                    fsz = _cycle_layout(fgid)[1]
+                    fcen = np.zeros((len(fstarts), 3))
+                    gnum = np.repeat(np.arange(len(fstarts)), fsz)
+                    for k in range(3):
+                        fcen[:, k] = np.bincount(gnum, weights=X[fvid, k]) / fsz
+                    fcell = fk[fcyc] // L
+                    outward = np.einsum("ij,ij->i", fn, fcen - ccen[fcell]) >= 0
+                    fvid = _reverse_cycles(fgid, fvid, ~outward)
+                    fp, fq, fpq = _transitions(fgid, fvid, sv, edge_point)
+                    # every cut face votes: the cross-section of the negative child runs the
+                    # face's chord the other way, i.e. contains the directed edge q_F -> p_F.
+                    # Weight: how clearly the face is outward (cosine of the centroid offset).
+                    offv = fcen - ccen[fcell]
+                    wgt = np.abs(np.einsum("ij,ij->i", fn, offv)) / np.maximum(
+                        np.linalg.norm(fn, axis=1) * np.linalg.norm(offv, axis=1), 1e-300)
+                    starts, sizes, gnum2, nxt = _cycle_layout(gid)
+                    ncyc = len(starts)
+                    cyc_cell = gid[starts]
+                    cyc_of_cell = np.full(nC, -1, dtype=np.int64)
+                    cyc_of_cell[cyc_cell] = np.arange(ncyc)
+                    ekey = np.minimum(vid, vid[nxt]) * NV + np.maximum(vid, vid[nxt])
+                    edir = vid < vid[nxt]                      # P runs min -> max here
+                    fc = cyc_of_cell[fcell]
+                    usable = fpq & (fc >= 0)
+                    qk = np.minimum(fp, fq) * NV + np.maximum(fp, fq)
+                    _uk, rk = np.unique(np.concatenate([ekey, qk]), return_inverse=True)
+                    rk = rk.ravel()
+                    nkey = len(_uk)
+                    comb_all = gnum2 * nkey + rk[:len(ekey)]
+                    eorder = np.argsort(comb_all, kind="stable")
+                    comb, ed_s = comb_all[eorder], edir[eorder]
+                    look = np.where(usable, fc, 0) * nkey + rk[len(ekey):]
+                    pos_ = np.minimum(np.searchsorted(comb, look), len(comb) - 1)
+                    found = usable & (comb[pos_] == look)
+                    # want q -> p: min -> max iff q < p
+                    agree = ed_s[pos_] == (fq < fp)
+                    vote = np.where(found, np.where(agree, 1.0, -1.0) * (wgt + 1e-3), 0.0)
+                    score = np.bincount(np.where(found, fc, 0), weights=vote, minlength=ncyc)
+                    vid = _reverse_cycles(gid, vid, score < 0)
+                    unor = np.zeros(nC, dtype=bool)
+                    unor[cyc_cell[score == 0]] = True
+                    okg &= ~unor
+                    keepc = okg[gid]
+                    gid, vid = gid[keepc], vid[keepc]
+                faces_v.append(vid)
+                ug, sz = np.unique(gid, return_counts=True)
+                faces_sz.append(sz)
+                faces_reg.append(cut.cells[ug])
+                broken = np.zeros(nc, dtype=bool)
+                broken[cut.cells[cut.good & ~okg]] = True
+            else:
+                # 2-D: the boundary of each good crossed cell, counter-clockwise
+                ga = clc[gl]
+                okg, gid, vid = _link_cycles(ga, cR[gl, 0], cR[gl, 1], len(cut.cells))
+                if len(gid):
+                    nrm = _cycle_normals(gid, vid, X)
+                    vid = _reverse_cycles(gid, vid, nrm[:, 2] < 0)
+                    p, q, okpq = _transitions(gid, vid, sv, edge_point)
+                    cyc = gid[_cycle_layout(gid)[0]]
+                    # inside (negative) on the left of p -> q
+                    faces_v.append(np.stack([p[okpq], q[okpq]], axis=1).ravel())
+                    faces_sz.append(np.full(int(okpq.sum()), 2, dtype=np.int64))
+                    faces_reg.append(cut.cells[cyc[okpq]])
+                    okg[cyc[~okpq]] = False
+                broken = np.zeros(nc, dtype=bool)
+                broken[cut.cells[cut.good & ~okg]] = True
+            # inconsistent cells (counted already): best effort, their zero points by angle
+            bad = (crossed & ~good_cell) | broken
+            self.degenerate += int(broken.sum())
+            if d == 3 and bad.any():
+                pc, nc_ = self._side_centroids(R, lc, sa, sb, X, nc)
+                br = bad[lc]
+                za_, zb_ = br & (sa == 0), br & (sb == 0)
+                xb = br & (m >= 0)
+                zk = np.unique(np.concatenate([lc[xb] * NV + m[xb], lc[za_] * NV + R[za_, 0],
+                                               lc[zb_] * NV + R[zb_, 1]]))
+                zc, zvtx = zk // NV, zk % NV
+                okb = np.bincount(zc, minlength=nc) >= 3
+                gid, vid = self._sort_polygons(zc, zvtx, Xall, pc - nc_, okb)
+                faces_v.append(vid)
+                ug, sz = np.unique(gid, return_counts=True)
+                faces_sz.append(sz)
+                faces_reg.append(ug)
+        n_cross = int(crossed.sum())
+        n_sec_parts = len(faces_sz)
+
+        # (2) faces lying in the level set (f == c on a whole face) of uncrossed cells
+        zf = self._zero_faces(R, lc, sa, sb, cpos, cneg, crossed, Xall, nc)
+        for arr, lst in zip(zf, (faces_v, faces_sz, faces_reg)):
+            lst.append(arr)
+
+        # (3) caps: box sides inside the solid
+        ncap = 0
+        if self.cap:
+            cv, csz, creg = self._caps(R, lc, sa, sb, Xall, edge_point)
+            faces_v.append(cv)
+            faces_sz.append(csz)
+            faces_reg.append(creg)
+            ncap = len(csz)
+
+        corners = np.concatenate(faces_v) if faces_v else np.zeros(0, np.int64)
+        sizes = np.concatenate(faces_sz) if faces_sz else np.zeros(0, np.int64)
+        regs = np.concatenate(faces_reg) if faces_reg else np.zeros(0, np.int64)
+        # orientation repair: the cross-sections (first n_sec faces) follow their neighbours
+        n_sec = int(sum(len(x) for x in faces_sz[:n_sec_parts]))
+        corners, flipped = _repair_orientation(corners, sizes, n_sec)
+        self.flipped = flipped
+        # keep only used vertices; region ids: 0.. over cells that emitted something
+        usedv = np.zeros(len(Xall), dtype=bool)
+        usedv[corners] = True
+        newv = np.cumsum(usedv) - 1
+        corners = newv[corners]
+        ureg, rinv = np.unique(regs, return_inverse=True)
+        patterns = self._patterns(ureg)
+        mesh = PolyMesh(Xall[usedv], corners, sizes, rinv.ravel(), region_patterns=patterns)
+        self._info(mesh, t0, n_cross, ncap, fscale)
+        return mesh
+
+    def _side_centroids(self, R, lc, sa, sb, X, nc):
+        """Mean position of the positive and of the negative vertices of each cell."""
+        d = self.d
+        pc = np.zeros((nc, d))
+        ncn = np.zeros((nc, d))
+        for ends, s in ((R[:, 0], sa), (R[:, 1], sb)):
+            p = s > 0
+            n = s < 0
+            for k in range(d):
+                pc[:, k] += np.bincount(lc[p], weights=X[ends[p], k], minlength=nc)
+                ncn[:, k] += np.bincount(lc[n], weights=X[ends[n], k], minlength=nc)
+        cp = np.bincount(lc[sa > 0], minlength=nc) + np.bincount(lc[sb > 0], minlength=nc)
+        cn = np.bincount(lc[sa < 0], minlength=nc) + np.bincount(lc[sb < 0], minlength=nc)
+        pc /= np.maximum(cp, 1)[:, None]
+        ncn /= np.maximum(cn, 1)[:, None]
+        return pc, ncn
+
+    @staticmethod
+    def _sort_polygons(gid, vid, X, normal, ok):
+        """Order the points of each group counter-clockwise around ``normal[gid]``.
+
+        Returns (gid, vid) in output order, groups ascending, only groups with ``ok``.
+        """
+        sel = ok[gid]
+        gid, vid = gid[sel], vid[sel]
+        if len(gid) == 0:
+            return gid, vid
+        P = X[vid]
+        cnt = np.bincount(gid, minlength=len(normal))
+        cen = np.zeros((len(normal), 3))
+        for k in range(3):
+            cen[:, k] = np.bincount(gid, weights=P[:, k], minlength=len(normal))
+        cen /= np.maximum(cnt, 1)[:, None]
+        n = normal / np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-300)
+        helper = np.where((np.abs(n[:, 0]) < 0.9)[:, None], np.array([[1.0, 0, 0]]),
+                          np.array([[0, 1.0, 0]]))
+        u = np.cross(n, helper)
+        u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-300)
+        w = np.cross(n, u)
+        rel = P - cen[gid]
+        ang = np.arctan2(np.einsum("ij,ij->i", rel, w[gid]), np.einsum("ij,ij->i", rel, u[gid]))
+        order = np.lexsort((ang, gid))
+        return gid[order], vid[order]
+
+    def _zero_faces(self, R, lc, sa, sb, cpos, cneg, crossed, Xall, nc):
+        """Faces (3-D) / edges (2-D) of uncrossed cells on which f == c, emitted per the rules."""
+        d = self.d
+        empty = (np.zeros(0, np.int64),) * 3
+        # cells not crossed with zero vertices
+        zrec = (~crossed[lc]) & (sa == 0) & (sb == 0)
+        if not zrec.any():
+            return empty
+        state = np.where(cneg, -1, np.where(cpos, 1, 0))      # -1 inside, +1 outside, 0 f == c
+        if d == 2:
+            idx = np.nonzero(zrec)[0]
+            a, b, lab, c = R[idx, 0], R[idx, 1], R[idx, 2], lc[idx]
+            key = a * len(Xall) + b
+            order = np.lexsort((c, key))
+            a, b, lab, c, key = a[order], b[order], lab[order], c[order], key[order]
+            out_v, out_r = [], []
+            i = 0
+            n = len(key)
+            while i < n:
+                j = i + 1
+                while j < n and key[j] == key[i]:
+                    j += 1
+                grp = list(range(i, j))
+                emit = None
+                if lab[i] < self.nb and lab[i] >= 0:
+                    cc = c[i]
+                    if state[cc] == -1 or (state[cc] == 1 and not self.cap):
+                        emit = (cc, state[cc])
+                else:
+                    sts = [state[c[k]] for k in grp]
+                    ins = [k for k in grp if state[c[k]] == -1]
+                    if len(ins) == 1 and len(grp) == 2:
+                        emit = (c[ins[0]], -1)
+                    elif len(grp) == 1 and sts[0] != 0:
+                        emit = (c[i], sts[0])
+                if emit is not None:
+                    cc, s = emit
+                    cen = self._cell_centroid(R, lc, cc, Xall)
+                    p, q = a[i], b[i]
+                    e = Xall[q] - Xall[p]
+                    r = cen - Xall[p]
+                    left = e[0] * r[1] - e[1] * r[0] > 0
+                    # inside cell (s=-1) must be on the left; outside cell (s=+1) on the right
+                    if (s == -1) != left:
+                        p, q = q, p
+                    out_v += [p, q]
+                    out_r.append(cc)
+                i = j
+            return (np.asarray(out_v, np.int64), np.full(len(out_r), 2, np.int64),
+                    np.asarray(out_r, np.int64))
+        # 3-D: group the half-records of candidate cells by (cell, face label)
+        cand = (~crossed) & np.bincount(lc[zrec], minlength=nc).astype(bool)
+        rsel = cand[lc]
+        idx = np.nonzero(rsel)[0]
+        L = self.n_labels
+        hk = np.concatenate([lc[idx] * L + R[idx, 2], lc[idx] * L + R[idx, 3]])
+        hz = np.concatenate([(sa[idx] == 0) & (sb[idx] == 0)] * 2)
+        hr = np.concatenate([idx, idx])
+        gkeys, ginv = np.unique(hk, return_inverse=True)
+        allz = np.ones(len(gkeys), dtype=bool)
+        np.logical_and.at(allz, ginv, hz)
+        faces = {}
+        sel = allz[ginv]
+        order = np.argsort(ginv[sel], kind="stable")
+        g_sorted = ginv[sel][order]
+        r_sorted = hr[sel][order]
+        bounds = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1], True]) if len(g_sorted) \
+            else np.zeros(1, dtype=np.int64)
+        for k in range(len(bounds) - 1):
+            recs = r_sorted[bounds[k]:bounds[k + 1]]
+            g = g_sorted[bounds[k]]
+            verts = np.unique(np.concatenate([R[recs, 0], R[recs, 1]]))
+            if len(verts) < 3:
+                continue
+            cc = int(gkeys[g] // L)
+            lab = int(gkeys[g] % L)
+            faces.setdefault((lab, tuple(verts.tolist())), []).append(cc)
+        out_v, out_sz, out_r = [], [], []
+        for (lab, verts), owners in faces.items():
+            emit = None
+            if lab < self.nb:
+                # a box side in the level set: part of the solid's boundary if the cell is
+                # inside; without caps also when it only touches (the level set is there)
+                cc = owners[0]
+                if state[cc] == -1 or (state[cc] == 1 and not self.cap):
+                    emit = (cc, state[cc])
+            else:
+                sts = [state[o] for o in owners]
+                if len(owners) == 2 and sorted(sts)[0] == -1 and sorted(sts)[1] != -1:
+                    emit = (owners[sts.index(-1)], -1)
+                elif len(owners) == 1 and sts[0] != 0:
+                    emit = (owners[0], sts[0])
+            if emit is None:
+                continue
+            cc, s = emit
+            verts = np.asarray(verts, np.int64)
+            cen = self._cell_centroid(R, lc, cc, Xall)
+            fc = Xall[verts].mean(axis=0)
+            # normal must point to the positive (outside) side
+            nrm = (fc - cen) if s == -1 else (cen - fc)
+            g, v = self._sort_polygons(np.zeros(len(verts), np.int64), verts, Xall, nrm[None, :],
+                                       np.ones(1, bool))
+            out_v.append(v)
+            out_sz.append(len(v))
+            out_r.append(cc)
+        if not out_v:
+            return empty
+        return (np.concatenate(out_v), np.asarray(out_sz, np.int64), np.asarray(out_r, np.int64))
+
+    def _cell_centroid(self, R, lc, c, X):
+        sel = lc == c
+        v = np.unique(np.concatenate([R[sel, 0], R[sel, 1]]))
+        return X[v].mean(axis=0)
+
+    def _caps(self, R, lc, sa, sb, Xall, edge_point):
+        """The parts of the box sides where f < c (3-D polygons, 2-D segments)."""
+        d = self.d
+        nb = self.nb
+        if d == 2:
+            onbox = (R[:, 2] >= 0) & (R[:, 2] < nb)
+            sel = onbox & ((sa < 0) | (sb < 0))
+            idx = np.nonzero(sel)[0]
+            a, b = R[idx, 0], R[idx, 1]
+            s_a, s_b = sa[idx], sb[idx]
+            xm = (s_a.astype(np.int16) * s_b) < 0
+            # keep the negative part of crossed edges
+            mm = np.full(len(idx), -1, dtype=np.int64)
+            mm[xm] = edge_point(a[xm], b[xm])
+            a2 = np.where(xm & (s_a > 0), mm, a)
+            b2 = np.where(xm & (s_b > 0), mm, b)
+            lab = R[idx, 2]
+            axis = lab // 2
+            side = lab % 2
+            # counter-clockwise around the box: bottom (y=lo) +x, right (x=hi) +y,
+            # top (y=hi) -x, left (x=lo) -y
+            along = 1 - axis
+            inc = np.where(axis == 1, side == 0, side == 1)   # coordinate increases along travel
+            pa = Xall[a2, along]
+            pb = Xall[b2, along]
+            fwd = (pb > pa) == inc
+            p = np.where(fwd, a2, b2)
+            q = np.where(fwd, b2, a2)
+            return (np.stack([p, q], axis=1).ravel(), np.full(len(idx), 2, np.int64), lc[idx])
+        # 3-D: each box face of a cell with a negative vertex, as an oriented cycle (outward
+        # box normal); its negative part is read off the signs around it.
+        nb = self.nb
+        keys, ra, rb = [], [], []
+        negk = []
+        for col in (2, 3):
+            on = (R[:, col] >= 0) & (R[:, col] < nb)
+            key = lc * nb + R[:, col]
+            negk.append(key[on & ((sa < 0) | (sb < 0))])
+            keys.append(key[on])
+            ra.append(R[on, 0])
+            rb.append(R[on, 1])
+        negk = np.unique(np.concatenate(negk))
+        keys = np.concatenate(keys)
+        sel = np.isin(keys, negk)
+        if not sel.any():
+            return (np.zeros(0, np.int64),) * 3
+        ukey, ginv = np.unique(keys[sel], return_inverse=True)
+        okg, gid, vid = _link_cycles(ginv.ravel(), np.concatenate(ra)[sel], np.concatenate(rb)[sel],
+                                     len(ukey))
+        self.degenerate += int((~okg).sum())
+        if len(gid) == 0:
+            return (np.zeros(0, np.int64),) * 3
+        labs = ukey % nb
+        normal = np.zeros((len(ukey), 3))
+        normal[np.arange(len(ukey)), labs // 2] = np.where(labs % 2 == 1, 1.0, -1.0)
+        gid, vid = _orient_cycles(gid, vid, Xall, normal)
+        nxt = _cycle_layout(gid)[3]
+        sv = np.zeros(len(Xall), dtype=np.int8)
+        sv[R[:, 0]] = sa
+        sv[R[:, 1]] = sb
+        s_ = sv[vid]
+        sn = s_[nxt]
+        keep_v = s_ <= 0
+        cross = (s_.astype(np.int16) * sn) < 0
+        # the crossing points: the new vertices numbered after the complex's vertices
+        mpt = edge_point(vid[cross], vid[nxt[cross]])
+        cnt = keep_v.astype(np.int64) + cross
+        outpos = np.cumsum(cnt) - cnt
+        total = int(cnt.sum())
+        out_v = np.empty(total, dtype=np.int64)
+        out_g = np.empty(total, dtype=np.int64)
+        out_v[outpos[keep_v]] = vid[keep_v]
+        out_g[outpos[keep_v]] = gid[keep_v]
+        cpos_ = outpos[cross] + keep_v[cross]
+        out_v[cpos_] = mpt
+        out_g[cpos_] = gid[cross]
+        ug, sz = np.unique(out_g, return_counts=True)
+        good = sz >= 3
+        keepg = np.isin(out_g, ug[good])
+        return out_v[keepg], sz[good], ukey[ug[good]] // nb
+
+    def _patterns(self, cell_ids: np.ndarray) -> np.ndarray:
+        """Activation pattern (z > tolerance) of each listed cell, at its vertex centroid."""
+        n = self.net.n_neurons
+        if len(cell_ids) == 0:
+            return np.zeros((0, n), dtype=bool)
+        cells = self.cells.view
+        st, ct = cells[cell_ids, 0], cells[cell_ids, 1]
+        R = self.rec.view[_ranges(st, ct)]
+        lc = np.repeat(np.arange(len(cell_ids)), ct)
+        X = self.X.view
+        # vertex centroid (vertices counted with multiplicity of edge ends: still interior)
+        cen = np.zeros((len(cell_ids), self.d))
+        cnt = np.bincount(lc, minlength=len(cell_ids)) * 2
+        for k in range(self.d):
+            cen[:, k] = (np.bincount(lc, weights=X[R[:, 0], k], minlength=len(cell_ids))
+                         + np.bincount(lc, weights=X[R[:, 1], k], minlength=len(cell_ids)))
+        cen /= np.maximum(cnt, 1)[:, None]
+        pats = []
+        h = cen
+        for layer in self.net.layers:
+            z = layer.preactivation(h)
+            pats.append(z > 0)
+            h = layer.activation(z)
+        return np.concatenate(pats, axis=1)
+
+
+def _link_cycles(grp: np.ndarray, a: np.ndarray, b: np.ndarray, ngroups: int):
+    """Chain undirected edges ``(a, b)`` of each group into one cycle.
+
+    Returns ``(ok, gid, vid)``: ``ok[g]`` is True when group ``g``'s edges form a single simple
+    cycle through at least 3 vertices; ``gid``/``vid`` list the vertices of the ok groups in
+    cycle order, groups ascending.
+    """
+    okg = np.zeros(ngroups, dtype=bool)
+    empty = (okg, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if len(a) == 0:
+        return empty
+    grp = np.asarray(grp, np.int64)
+    a = np.asarray(a, np.int64)
+    b = np.asarray(b, np.int64)
+    NV = int(max(a.max(), b.max())) + 1
+    keys = np.concatenate([grp * NV + a, grp * NV + b])
+    nbr = np.concatenate([b, a])
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    nbr = nbr[order]
+    uk, first, cnt = np.unique(keys, return_index=True, return_counts=True)
+    ug = uk // NV
+    nvert = np.bincount(ug, minlength=ngroups)
+    okg[ug] = True
+    okg[ug[cnt != 2]] = False
+    okg &= nvert >= 3
+    okg &= np.bincount(grp, minlength=ngroups) == nvert      # as many edges as vertices
+    gs = np.nonzero(okg)[0]
+    if len(gs) == 0:
+        return empty
+    n1 = nbr[first]
+    n2 = nbr[np.minimum(first + 1, len(nbr) - 1)]
+    L = nvert[gs]
+    Lmax = int(L.max())
+    ci = np.searchsorted(uk, gs * NV)          # first vertex of each group
+    start = uk[ci] % NV
+    cur = start.copy()
+    prev = np.full(len(gs), -1, dtype=np.int64)
+    out = np.full((len(gs), Lmax), -1, dtype=np.int64)
+    alive = np.ones(len(gs), dtype=bool)
+    for step in range(Lmax):
+        act = step < L
+        out[act, step] = cur[act]
+        nx = np.where(n1[ci] != prev, n1[ci], n2[ci])
+        prev, cur = cur, nx
+        ci = np.minimum(np.searchsorted(uk, gs * NV + cur), len(uk) - 1)
+        ci_ok = uk[ci] == gs * NV + cur
+        # must return to the start exactly after L steps, never earlier
+        early = (step + 1 < L) & (cur == start)
+        alive &= ci_ok | (step + 1 >= L)
+        alive &= ~early
+        done = step + 1 == L
+        alive[done] &= cur[done] == start[done]
+    okg[gs[~alive]] = False
+    keep = alive
+    gs, L, out = gs[keep], L[keep], out[keep]
+    gid = np.repeat(gs, L)
+    vid = out[out >= 0] if len(out) else np.zeros(0, np.int64)
+    return okg, gid, vid
+
+
+def _repair_orientation(corners: np.ndarray, sizes: np.ndarray, n_free: int, iters: int = 20):
+    """Make adjacent faces agree: flip free faces that run most shared edges the wrong way.
+
+    Faces ``0 .. n_free-1`` may be flipped, later ones (caps, faces in box sides or level
+    planes, oriented exactly) are fixed. Two faces agree on a shared edge when they traverse
+    it in opposite directions (2-D segments: when one ends where the other starts); only
+    edges (vertices) shared by exactly two faces vote. Returns (corners, number flipped).
+    """
+    F = len(sizes)
+    if F == 0 or n_free == 0:
+        return corners, 0
+    corners = corners.copy()
+    starts = np.cumsum(sizes) - sizes
+    face_of = np.repeat(np.arange(F), sizes)
+    nxt = np.arange(len(corners)) + 1
+    nxt[starts + sizes - 1] = starts
+    two_d = bool(np.all(sizes == 2))
+    flipped_total = np.zeros(F, dtype=bool)
+    for _ in range(iters):
+        if two_d:
+            seg = corners.reshape(-1, 2)
+            key = np.concatenate([seg[:, 0], seg[:, 1]])          # shared vertex
+            role = np.concatenate([np.ones(F, bool), np.zeros(F, bool)])   # True: starts here
+            fid = np.concatenate([np.arange(F), np.arange(F)])
+        else:
+            u, v = corners, corners[nxt]
+            nvv = int(corners.max()) + 1
+            key = np.minimum(u, v) * nvv + np.maximum(u, v)
+            role = u < v
+            fid = face_of
+        order = np.argsort(key, kind="stable")
+        ks, rs, fs = key[order], role[order], fid[order]
+        _u, first, cnt = np.unique(ks, return_index=True, return_counts=True)
+        pair = first[cnt == 2]
+        fa, fb = fs[pair], fs[pair + 1]
+        ok = fa != fb
+        fa, fb = fa[ok], fb[ok]
+        agree = rs[pair][ok] != rs[pair + 1][ok]
+        bad = np.bincount(fa[~agree], minlength=F) + np.bincount(fb[~agree], minlength=F)
+        good = np.bincount(fa[agree], minlength=F) + np.bincount(fb[agree], minlength=F)
+        flip = bad > good
+        flip[n_free:] = False
+        if not flip.any():
+            break
+        flipped_total ^= flip
+        pos = np.arange(len(corners))
+        st = starts[face_of]
+        rev = st + sizes[face_of] - 1 - (pos - st)
+        corners = corners[np.where(flip[face_of], rev, pos)]
+    return corners, int(flipped_total.sum())
+
+
+def _cycle_layout(gid):
+    """Start, size, cycle number per position and successor position of listed cycles."""
+    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
+    sizes = np.diff(np.r_[starts, len(gid)])
+    gnum = np.repeat(np.arange(len(starts)), sizes)
+    nxt = np.arange(len(gid)) + 1
+    nxt[starts + sizes - 1] = starts
+    return starts, sizes, gnum, nxt
+
+
+def _cycle_normals(gid, vid, X):
+    """Newell normal of every cycle (2-D points get z = 0, so z is twice the signed area)."""
+    starts, _sizes, gnum, nxt = _cycle_layout(gid)
+    if X.shape[1] == 2:
+        X = np.concatenate([X, np.zeros((len(X), 1))], axis=1)
+    P, Q = X[vid], X[vid[nxt]]
+    cr = np.stack([(P[:, 1] - Q[:, 1]) * (P[:, 2] + Q[:, 2]),
+                   (P[:, 2] - Q[:, 2]) * (P[:, 0] + Q[:, 0]),
+                   (P[:, 0] - Q[:, 0]) * (P[:, 1] + Q[:, 1])], axis=1)
+    nrm = np.zeros((len(starts), 3))
+    for k in range(3):
+        nrm[:, k] = np.bincount(gnum, weights=cr[:, k], minlength=len(starts))
+    return nrm
+
+
+def _reverse_cycles(gid, vid, flip):
+    """Reverse the cycles (in listed order) where ``flip`` is True."""
+    if not np.any(flip):
+        return vid
+    starts, sizes, gnum, _nxt = _cycle_layout(gid)
+    pos = np.arange(len(vid))
+    st = starts[gnum]
+    rev = st + sizes[gnum] - 1 - (pos - st)
+    return vid[np.where(flip[gnum], rev, pos)]
+
+
+def _orient_cycles(gid, vid, X, ref):
+    """Reverse the cycles whose Newell normal points against ``ref[group]`` (3-D)."""
+    if len(gid) == 0:
+        return gid, vid
+    nrm = _cycle_normals(gid, vid, X)
+    starts = _cycle_layout(gid)[0]
+    flip = np.einsum("ij,ij->i", nrm, ref[gid[starts]]) < 0
+    return gid, _reverse_cycles(gid, vid, flip)
+
+
+def _transitions(gid, vid, sv, edge_point):
+    """Where oriented cycles pass from negative to positive (p) and back (q).
+
+    ``sv``: vertex signs; ``edge_point(u, v)``: the vertex on a crossing edge. Returns per
+    cycle (in listed order) ``p``, ``q`` and whether exactly one of each was found.
+    """
+    starts, _sizes, gnum, nxt = _cycle_layout(gid)
+    s = sv[vid].astype(np.int64)
+    sn = s[nxt]
+    n = len(starts)
+    pmask = (s < 0) & (sn >= 0)
+    qmask = (s > 0) & (sn <= 0)
+    ok = (np.bincount(gnum[pmask], minlength=n) == 1) & (np.bincount(gnum[qmask], minlength=n) == 1)
+    p = np.full(n, -1, dtype=np.int64)
+    q = np.full(n, -1, dtype=np.int64)
+    for mask, out in ((pmask, p), (qmask, q)):
+        idx = np.nonzero(mask)[0]
+        u, v = vid[idx], vid[nxt[idx]]
+        pt = np.where(sn[idx] == 0, v, edge_point(u, v))
+        out[gnum[idx]] = pt
+    return p, q, ok & (p >= 0) & (q >= 0)
+
+
+# ---------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------
+def level_error(net: Network, mesh: PolyMesh, level: float, cap_faces: int = 0) -> float:
+    """max |f(v) - level| over the vertices of ``mesh`` not used only by cap faces."""
+    if mesh.n_vertices == 0:
+        return 0.0
+    nsurf = mesh.n_faces - int(cap_faces)
+    if nsurf <= 0:
+        return 0.0
+    ncorner = int(mesh.face_sizes[:nsurf].sum())
+    used = np.unique(mesh.corners[:ncorner])
+    X = mesh.original_coordinates()[used]
+    vals = net.evaluate(X)
+    return float(np.max(np.abs(vals - level))) if len(vals) else 0.0
+
+
+def extract_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, cap: bool = False,
+                  inside: str = "below", merge_coplanar: bool = False,
+                  tolerance: float = TOLERANCE, progress=None, prune: bool = True) -> PolyMesh:
+    """Exact level set ``f = level`` of a piecewise-linear network in a box.
+
+    See the module docstring for the method, the tolerance policy and the output. Parameters
+    are those of :func:`extract_level_set`; ``prune=False`` refines the whole box (for testing).
+
+    Raises
+    ------
+    ExtractionError
+        If the network has a non-piecewise-linear activation, or its input is not 2-D or 3-D.
+    Cancelled
+        If ``progress`` returned False.
+    """
+    _check_common(net, level, inside)
+    for i, layer in enumerate(net.layers):
+        if not layer.activation.piecewise_linear:
+            a = layer.activation
+            what = a.name if a.name != "abs_pow" else f"abs_pow with p = {a.p:g}"
+            raise ExtractionError(
+                f"exact extraction needs piecewise-linear activations (relu, identity, abs_pow with "
+                f"p = 1); layer {i} is {what}: use method='marching'")
+    if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < 1e-3):
+        raise ExtractionError(f"tolerance must be a number in [0, 1e-3), got {tolerance!r}")
+    lo, hi = parse_bbox(bbox, net.dim)
+    ex = _ExactExtractor(net, level, lo, hi, cap, inside, tolerance, progress, prune)
+    mesh = ex.run()
+    if merge_coplanar and net.dim == 3 and mesh.n_faces:
+        info = dict(mesh.info)
+        n_surf = mesh.n_faces - info["cap_faces"]
+        merged, groups = _merge_coplanar(mesh)
+        # a merged face is a cap face when all its pieces were; caps stay last
+        is_cap = np.array([min(g) >= n_surf for g in groups], dtype=bool)
+        order = np.argsort(is_cap, kind="stable")
+        faces = merged.faces
+        mesh = PolyMesh.from_faces(merged.vertices, [faces[i] for i in order], merged.region_ids[order],
+                                   region_patterns=merged.region_patterns)
+        info.update(vertices=mesh.n_vertices, faces=mesh.n_faces, cap_faces=int(is_cap.sum()),
+                    closed=bool(mesh.is_closed_manifold()), watertight=is_watertight(mesh),
+                    max_level_error=level_error(net, mesh, level, cap_faces=int(is_cap.sum())))
+        mesh.info = info
+    return mesh
+
+
+def _check_common(net, level, inside):
+    if not isinstance(net, Network):
+        raise ExtractionError(f"expected a Network, got {type(net).__name__}")
+    if net.dim not in (2, 3):
+        raise ExtractionError(
+            f"level sets are extracted for 2-D and 3-D inputs; this network has {net.dim} inputs "
+            "(restrict it to a slice first, see neuralpoly_core.slicing)")
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(float(level)):
+        raise ExtractionError(f"level must be a finite number, got {level!r}")
+    if inside not in ("below", "above"):
+        raise ExtractionError(f"inside must be 'below' (f < level) or 'above', got {inside!r}")
+
+
+def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, method: str = "exact",
+                      resolution: int = 64, cap: bool = False, inside: str = "below",
+                      merge_coplanar: bool = False, newton_steps: int = 3,
+                      progress=None) -> PolyMesh:
+    """The level set ``f = level`` of a network inside a box, as a mesh.
+
+    Parameters
+    ----------
+    net : Network
+        A network with 2 or 3 inputs.
+    level : float
+        The level ``c``.
+    bbox : (lo, hi) or (d, 2) array
+        The cube ``[lo, hi]^d`` or per-axis bounds.
+    method : {'exact', 'marching'}
+        ``exact`` for piecewise-linear networks (see module docstring); ``marching`` samples a
+        grid (any network, see :mod:`neuralpoly_core.marching`).
+    resolution : int
+        Grid cells per axis for ``marching``.
+    cap : bool
+        Close the surface with the box sides inside the solid.
+    inside : {'below', 'above'}
+        Which side is the solid: ``f < level`` (default, signed-distance convention) or
+        ``f > level``. Faces are oriented with normals out of the solid.
+    merge_coplanar : bool
+        (3-D exact) merge adjacent coplanar faces into one polygon and drop the vertices that
+        become straight-angle on every face (see :func:`merge_coplanar_faces`).
+    newton_steps : int
+        ``marching`` only: Newton steps moving vertices onto the level set.
+    progress : callable, optional
+        ``progress(fraction)`` is called during the work; returning False cancels
+        (:class:`~neuralpoly_core.errors.Cancelled`).
+
+    Returns
+    -------
+    PolyMesh
+        With ``info``: method, vertices, faces, regions_crossed, seconds, max_level_error, ...
+    """
+    if method == "exact":
+        return extract_exact(net, level, bbox, cap=cap, inside=inside,
+                             merge_coplanar=merge_coplanar, progress=progress)
+    if method == "marching":
+        from .marching import extract_marching
+        return extract_marching(net, level, bbox, resolution, newton_steps=newton_steps, cap=cap,
+                                inside=inside, progress=progress)
+    raise ExtractionError(f"unknown method {method!r}; expected 'exact' or 'marching'")
+
+
+def is_watertight(mesh: PolyMesh) -> bool:
+    """Every edge is used equally often in both directions (2-D: every vertex has as many
+    segments arriving as leaving).
+
+    Weaker than :meth:`PolyMesh.is_closed_manifold`: it also accepts closed surfaces that
+    touch themselves along an edge or at a vertex, which the boundary of a degenerate solid
+    can do. An empty mesh is not watertight.
+    """
+    if mesh.n_faces == 0:
+        return False
+    fe = mesh.face_edges()
+    if mesh.dim == 2:
+        fe = mesh.corners.reshape(-1, 2) if np.all(mesh.face_sizes == 2) else fe
+        n = mesh.n_vertices
+        return bool(np.array_equal(np.bincount(fe[:, 0], minlength=n), np.bincount(fe[:, 1], minlength=n)))
+    n = mesh.n_vertices
+    fwd = fe[:, 0] * n + fe[:, 1]
+    rev = fe[:, 1] * n + fe[:, 0]
+    a, ca = np.unique(fwd, return_counts=True)
+    b, cb = np.unique(rev, return_counts=True)
+    return bool(np.array_equal(a, b) and np.array_equal(ca, cb))
+
+
+def curve_loops(mesh: PolyMesh) -> list[tuple[np.ndarray, bool]]:
+    """Chain the segments of a 2-D level-set mesh into polylines.
+
+    Returns
+    -------
+    list of (indices, closed)
+        Vertex indices of each polyline in order (following the segment orientation) and
+        whether it closes on itself (the last vertex then connects back to the first).
+    """
+    if mesh.dim != 2:
+        raise ExtractionError("curve_loops takes a 2-D level-set mesh (segments)")
+    if mesh.n_faces and np.any(mesh.face_sizes != 2):
+        raise ExtractionError("curve_loops needs a mesh of 2-corner segments")
+    seg = mesh.corners.reshape(-1, 2)
+    nxt = {}
+    has_pred = set()
+    for a, b in seg.tolist():
+        nxt.setdefault(a, []).append(b)
+        has_pred.add(b)
+    used = set()
+    loops = []
+
+    def walk(start):
+        path = [start]
+        cur = start
+        while True:
+            outs = [b for b in nxt.get(cur, []) if (cur, b) not in used]
+            if not outs:
+                return path, False
+            b = outs[0]
+            used.add((cur, b))
+            if b == start:
+                return path, True
+            path.append(b)
+            cur = b
+
+    starts = [a for a in nxt if a not in has_pred]
+    for s in starts:
+        while any((s, b) not in used for b in nxt.get(s, [])):
+            path, closed = walk(s)
+            loops.append((np.asarray(path, np.int64), closed))
+    for a, b in seg.tolist():
+        if (a, b) not in used:
+            path, closed = walk(a)
+            loops.append((np.asarray(path, np.int64), closed))
+    return loops
+
+
+def merge_coplanar_faces(mesh: PolyMesh, tolerance: float = 1e-9) -> PolyMesh:
+    """Merge adjacent coplanar faces of a 3-D mesh into single polygons.
+
+    Faces sharing an edge whose planes agree (unit normals within ``tolerance`` and offsets
+    within ``tolerance`` times the mesh size) are merged when their union is bounded by one
+    cycle (a group whose union has holes stays as it is). Afterwards every vertex that is a
+    straight-angle corner of *every* face using it is removed, which keeps the mesh watertight.
+    The merged face keeps the smallest region id of its pieces. Useful where kinks that do not
+    change ``f``'s plane cut a face into pieces (e.g. the min/max trees of
+    :mod:`neuralpoly_core.boolean`).
+    """
+    return _merge_coplanar(mesh, tolerance)[0]
+
+
+def _merge_coplanar(mesh: PolyMesh, tolerance: float = 1e-9):
+    """:func:`merge_coplanar_faces` plus, per output face, the input faces merged into it."""
+    if mesh.dim != 3 or mesh.n_faces == 0:
+        return mesh.copy(), [[i] for i in range(mesh.n_faces)]
+    V = mesh.vertices
+    F = mesh.n_faces
+    normals = mesh.face_normals()
+    starts = mesh.face_starts
+    offs = np.einsum("ij,ij->i", normals, V[mesh.corners[starts]])
+    size = max(float(np.ptp(V, axis=0).max()), 1e-300)
+    fe = mesh.face_edges()
+    face_of = np.repeat(np.arange(F), mesh.face_sizes)
+    nV = len(V)
+    ekey = np.minimum(fe[:, 0], fe[:, 1]) * nV + np.maximum(fe[:, 0], fe[:, 1])
+    order = np.argsort(ekey, kind="stable")
+    ks = ekey[order]
+    same = ks[1:] == ks[:-1]
+    fa, fb = face_of[order[:-1]][same], face_of[order[1:]][same]
+    # only edges with exactly two faces
+    cnt = np.bincount(np.searchsorted(np.unique(ks), ks))
+    twice = np.repeat(cnt == 2, cnt)
+    pair_ok = twice[:-1][same]
+    fa, fb = fa[pair_ok], fb[pair_ok]
+    cop = (np.einsum("ij,ij->i", normals[fa], normals[fb]) > 1 - tolerance) & \
+          (np.abs(offs[fa] - offs[fb]) <= tolerance * size)
+    fa, fb = fa[cop], fb[cop]
+    parent = np.arange(F)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in zip(fa.tolist(), fb.tolist()):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    root = np.array([find(i) for i in range(F)])
+    faces = mesh.faces
+    new_faces, new_regions, new_members = [], [], []
+    groups = {}
+    for i, r in enumerate(root.tolist()):
+        groups.setdefault(r, []).append(i)
+    for r, members in groups.items():
+        if len(members) == 1:
+            new_faces.append(faces[members[0]])
+            new_regions.append(mesh.region_ids[members[0]])
+            new_members.append(members)
+            continue
+        # boundary = directed edges whose reverse is not in the group
+        edges = {}
+        for fi in members:
+            f = faces[fi]
+            for a, b in zip(f.tolist(), np.roll(f, -1).tolist()):
+                edges[(a, b)] = True
+        bnd = [(a, b) for (a, b) in edges if (b, a) not in edges]
+        nxt = {}
+        ok = True
+        for a, b in bnd:
+            if a in nxt:
+                ok = False
+                break
+            nxt[a] = b
+        if ok and bnd:
+            start = bnd[0][0]
+            cyc = [start]
+            cur = nxt[start]
+            while cur != start and len(cyc) <= len(bnd):
+                cyc.append(cur)
+                cur = nxt.get(cur, start)
+            ok = len(cyc) == len(bnd)
+        if not ok:
+            for fi in members:
+                new_faces.append(faces[fi])
+                new_regions.append(mesh.region_ids[fi])
+                new_members.append([fi])
+            continue
+        new_faces.append(np.asarray(cyc, np.int64))
+        new_regions.append(min(mesh.region_ids[fi] for fi in members))
+        new_members.append(members)
+    # drop vertices that are straight-angle corners of every face using them
+    straight = np.ones(nV, dtype=bool)
+    used = np.zeros(nV, dtype=bool)
+    for f in new_faces:
+        P = V[f]
+        e1 = P - np.roll(P, 1, axis=0)
+        e2 = np.roll(P, -1, axis=0) - P
+        cr = np.linalg.norm(np.cross(e1, e2), axis=1)
+        dot = np.einsum("ij,ij->i", e1, e2)
+        lin = (cr <= tolerance * np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1) + 1e-300) & \
+              (dot > 0)
+        straight[f[~lin]] = False
+        used[f] = True
+    drop = straight & used
+    out_faces, out_reg, out_members = [], [], []
+    for f, r, mem in zip(new_faces, new_regions, new_members):
+        g = f[~drop[f]]
+        if len(g) >= 3:
+            out_faces.append(g)
+            out_reg.append(r)
+            out_members.append(mem)
+    keepv = np.zeros(nV, dtype=bool)
+    for f in out_faces:
+        keepv[f] = True
+    newid = np.cumsum(keepv) - 1
+    out = PolyMesh.from_faces(V[keepv], [newid[f] for f in out_faces], np.asarray(out_reg, np.int64),
+                              region_patterns=mesh.region_patterns, basis=mesh.basis)
+    out.info = dict(mesh.info)
+    return out, out_members
