@@ -5,6 +5,7 @@ Commands
 generate   train a neural polytope and extract its mesh
 extract    extract a mesh from an existing model file
 gallery    train and extract every network of one or more paper figures
+boolean    build a network from a JSON description of solids (boolean algebra of neurons)
 info       describe a model file
 """
 
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--bbox", type=_finite_float, nargs=2, metavar=("LO", "HI"), default=None,
                    help="extract f = c inside the cube [LO,HI]^d (networks with biases, any level)")
     e.add_argument("--cap", action="store_true", help="box level sets: close the surface at the box")
+    e.add_argument("--merge-coplanar", action="store_true",
+                   help="box level sets, exact: merge coplanar faces across linear regions")
     _add_extraction_args(e, polytope_only=False)
 
     gal = sub.add_parser("gallery", help="all networks of paper figures: meshes, models, PNG overview")
@@ -96,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     gal.add_argument("--no-png", action="store_true", help="skip the PNG overview")
     gal.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     gal.add_argument("--json", action="store_true")
+
+    b = sub.add_parser("boolean", help="build a network from a JSON description of solids "
+                                       "(boolean algebra of neurons)")
+    b.add_argument("description", type=Path, help="neuralpoly.boolean JSON description (see README)")
+    b.add_argument("--model-out", type=Path, help="write the compiled network (model JSON)")
+    b.add_argument("--bbox", type=_finite_float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="box for extracting the solid's surface (default: the description's "
+                        "domain, else [-1, 1])")
+    b.add_argument("--resolution", type=_positive_int, default=64,
+                   help="soft mode: marching-cubes cells per axis (default 64)")
+    b.add_argument("--cap", action="store_true", help="close the surface where it leaves the box")
+    b.add_argument("--out", type=Path, help="mesh file of the solid's surface: .obj, .stl, .ply")
+    b.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     i = sub.add_parser("info", help="describe a model file")
     i.add_argument("model", type=Path)
@@ -181,6 +197,23 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _level_set_summary(net, mesh, *, meta: dict, level: float) -> dict:
+    """Summary of a box level set; a 2-D level curve counts its curves as 'faces'."""
+    from .extract import summarize
+    if mesh.dim == 2 and mesh.n_faces and (mesh.face_sizes == 2).all():
+        from .extract import level_error
+        from .levelset import curve_loops
+        loops = curve_loops(mesh)
+        return {"type": meta.get("type"), "dim": net.dim, "loss": meta.get("loss"),
+                "vertices": mesh.n_vertices, "edges": mesh.n_faces, "faces": len(loops),
+                "f_vector": [mesh.n_vertices, mesh.n_faces], "face_sizes": {}, "name": None,
+                "regular": None, "closed_curves": sum(1 for _, closed in loops if closed),
+                "euler_characteristic": mesh.n_vertices - mesh.n_faces,
+                "max_level_error": level_error(net, mesh, level), "method": mesh.info.get("method"),
+                "regions": int(len(set(mesh.region_ids[mesh.region_ids >= 0].tolist())))}
+    return summarize(net, mesh, arch=meta.get("type"), loss=meta.get("loss"), level=level)
+
+
 def cmd_extract(args) -> int:
     from .extract import extract_polytope, summarize
     from .modelfile import load_model_with_meta
@@ -208,14 +241,16 @@ def cmd_extract(args) -> int:
         if method == "radial":
             raise NeuralPolyError("--method radial is for neural polytopes; use exact or marching with --bbox")
         mesh = extract_level_set(net, level, (lo, hi), method=method,
-                                 resolution=args.resolution or 64, cap=args.cap)
+                                 resolution=args.resolution or 64, cap=args.cap,
+                                 merge_coplanar=args.merge_coplanar)
         mesh.info.setdefault("method", method)
     else:
         level = 1.0 if args.level is None else args.level
         basis = _slice_basis(net.dim, args.slice_theta)
         mesh = extract_polytope(net, args.method, resolution=args.resolution or 32,
                                 refine=not args.no_refine, basis=basis, level=level)
-    summary = summarize(net, mesh, arch=meta.get("type"), loss=meta.get("loss"), level=level)
+    summary = (_level_set_summary(net, mesh, meta=meta, level=level) if box else
+               summarize(net, mesh, arch=meta.get("type"), loss=meta.get("loss"), level=level))
     _write_mesh(mesh, args.out, meta.get("type") and f"NeuralPolytope {meta['type']}" or args.model.stem)
     _print_summary(summary, args.json)
     return 0
@@ -243,6 +278,51 @@ def cmd_gallery(args) -> int:
     return 0
 
 
+def cmd_boolean(args) -> int:
+    from .boolean import network_from_description
+    from .errors import ModelFormatError
+    from .levelset import extract_level_set
+    from .modelfile import save_model
+
+    try:
+        desc = json.loads(args.description.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NeuralPolyError(f"description file {str(args.description)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFormatError(f"{args.description.name}: not a valid JSON description: {e}") from None
+    try:
+        net = network_from_description(desc)
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{args.description.name}: {e}") from None
+    for path in (args.out, args.model_out):
+        if path is not None and not path.parent.resolve().is_dir():
+            raise NeuralPolyError(f"folder {str(path.parent)!r} does not exist (for {str(path)!r})")
+    if args.out is not None:
+        from .export import check_format
+        check_format(args.out)
+    mode = desc.get("mode", "hard")
+    meta = {"type": f"boolean ({mode})", "source": desc}
+    if args.model_out is not None:
+        save_model(net, args.model_out, meta=meta)
+    if args.bbox is not None:
+        bbox = tuple(args.bbox)
+        if not bbox[0] < bbox[1]:
+            raise NeuralPolyError(f"--bbox needs LO < HI, got {bbox[0]:g} {bbox[1]:g}")
+    else:
+        bbox = desc.get("domain", (-1.0, 1.0))
+    if mode == "hard":
+        mesh = extract_level_set(net, 0.0, bbox, method="exact", cap=args.cap, merge_coplanar=True)
+    else:
+        mesh = extract_level_set(net, 0.0, bbox, method="marching", resolution=args.resolution,
+                                 cap=args.cap)
+    summary = _level_set_summary(net, mesh, meta={"type": meta["type"]}, level=0.0)
+    if mesh.dim == 3:
+        summary["volume"] = abs(mesh.volume()) if mesh.is_closed_manifold() else None
+    _write_mesh(mesh, args.out, args.description.stem)
+    _print_summary(summary, args.json)
+    return 0
+
+
 def cmd_info(args) -> int:
     from .modelfile import load_model_with_meta
     net, meta = load_model_with_meta(args.model)
@@ -258,7 +338,8 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "extract": cmd_extract, "gallery": cmd_gallery, "info": cmd_info}
+COMMANDS = {"generate": cmd_generate, "extract": cmd_extract, "gallery": cmd_gallery,
+            "boolean": cmd_boolean, "info": cmd_info}
 
 
 def main(argv=None) -> int:

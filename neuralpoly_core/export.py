@@ -40,8 +40,15 @@ def _version() -> str:
 # --------------------------------------------------------------------------------------
 # checks shared by the writers
 # --------------------------------------------------------------------------------------
-def _check_mesh(mesh: PolyMesh) -> np.ndarray:
-    """Validate a mesh for writing; returns its vertices as (V, 3)."""
+def _is_curve(mesh: PolyMesh) -> bool:
+    """A 2-D level curve: segments (2-corner faces), as box level sets of 2-input nets give."""
+    return mesh.dim == 2 and mesh.n_faces > 0 and bool(np.all(mesh.face_sizes == 2))
+
+
+def _check_mesh(mesh: PolyMesh, *, curves: bool = False) -> np.ndarray:
+    """Validate a mesh for writing; returns its vertices as (V, 3).
+
+    ``curves``: the format can store 2-D level curves (OBJ ``l`` lines)."""
     if not isinstance(mesh, PolyMesh):
         raise NeuralPolyError(f"expected a PolyMesh to write, got {type(mesh).__name__}")
     if mesh.n_faces == 0:
@@ -52,6 +59,11 @@ def _check_mesh(mesh: PolyMesh) -> np.ndarray:
         raise NeuralPolyError(
             f"the mesh has {len(bad)} vertices with NaN or infinite coordinates (first: vertex "
             f"{bad[0]} = {mesh.vertices[bad[0]].tolist()}); refusing to write it")
+    if curves and _is_curve(mesh):
+        return mesh.vertices3d()
+    if _is_curve(mesh):
+        raise NeuralPolyError("a 2-D level curve (line segments) has no faces to write in this "
+                              "format; write it as .obj (line elements)")
     if mesh.dim == 2 and np.any(mesh.face_sizes < 3):
         raise NeuralPolyError("a polygon needs at least 3 corners to be written as a face")
     return mesh.vertices3d()
@@ -90,7 +102,8 @@ def _face_lines(prefix: str, mesh: PolyMesh, offset: int) -> str:
 # OBJ
 # --------------------------------------------------------------------------------------
 def write_obj(mesh: PolyMesh, path, *, name: str | None = None) -> Path:
-    """Write a Wavefront OBJ file: ``v`` lines and one ``f`` line per n-gon face.
+    """Write a Wavefront OBJ file: ``v`` lines and one ``f`` line per n-gon face
+    (``l`` line elements for a 2-D level curve made of segments).
 
     Parameters
     ----------
@@ -107,7 +120,7 @@ def write_obj(mesh: PolyMesh, path, *, name: str | None = None) -> Path:
         The written path.
     """
     path = Path(path)
-    V = _check_mesh(mesh)
+    V = _check_mesh(mesh, curves=True)
     _check_folder(path)
     if name is not None:
         name = " ".join(str(name).split()) or None     # one line, no empty names
@@ -116,7 +129,7 @@ def write_obj(mesh: PolyMesh, path, *, name: str | None = None) -> Path:
         if name:
             fh.write(f"o {name}\n")
         fh.write(_fmt_rows("v %.17g %.17g %.17g\n", V))
-        fh.write(_face_lines("f", mesh, 1))
+        fh.write(_face_lines("l" if _is_curve(mesh) else "f", mesh, 1))
     return path
 
 

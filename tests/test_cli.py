@@ -117,3 +117,56 @@ def test_python_m_entry_point(tmp_path):
                         "--json"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["name"] == "regular hexagon"
+
+
+DONUT_3D = {"format": "neuralpoly.boolean", "version": 1, "dim": 3,
+            "solid": {"difference": [{"box": {"lo": [0.1, 0.1, 0.1], "hi": [0.9, 0.9, 0.9]}},
+                                     {"box": {"lo": [0.3, 0.3, 0.3], "hi": [0.7, 0.7, 0.7]}}]}}
+
+
+def test_boolean_cube_minus_cube_and_extract_from_model(tmp_path, capsys):
+    desc = tmp_path / "donut.json"
+    desc.write_text(json.dumps(DONUT_3D))
+    model = tmp_path / "donut_net.json"
+    code, out, err = run(capsys, "boolean", desc, "--model-out", model, "--out", tmp_path / "d.obj", "--json")
+    assert code == 0, err
+    s = last_json(out)
+    # two nested cube surfaces: 12 quads, Euler characteristic 2 + 2, volume 0.8^3 - 0.4^3
+    assert (s["vertices"], s["edges"], s["faces"]) == (16, 24, 12) and s["face_sizes"] == {"4": 12}
+    assert s["euler_characteristic"] == 4 and s["volume"] == pytest.approx(0.448, abs=1e-12)
+    assert s["max_level_error"] <= 1e-9
+    # the saved network extracted again through `extract`, exact and marching
+    code, out, err = run(capsys, "extract", model, "--bbox", -1, 1, "--merge-coplanar", "--json")
+    assert code == 0, err
+    assert last_json(out)["f_vector"] == [16, 24, 12]
+    code, out, err = run(capsys, "extract", model, "--bbox", -1, 1, "--method", "marching",
+                         "--resolution", 24, "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert s["method"] == "marching" and s["euler_characteristic"] == 4
+    code, out, err = run(capsys, "extract", model, "--json")
+    assert code == 2 and "--bbox" in err
+
+
+def test_boolean_2d_donut_writes_line_elements(tmp_path, capsys):
+    d2 = {"format": "neuralpoly.boolean", "version": 1, "dim": 2,
+          "solid": {"difference": [{"box": {"lo": [0.1, 0.1], "hi": [0.9, 0.9]}},
+                                   {"box": {"lo": [0.3, 0.3], "hi": [0.7, 0.7]}}]}}
+    desc = tmp_path / "d2.json"
+    desc.write_text(json.dumps(d2))
+    code, out, err = run(capsys, "boolean", desc, "--out", tmp_path / "d2.obj", "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert s["faces"] == 2 and s["closed_curves"] == 2 and s["vertices"] == 16
+    lines = (tmp_path / "d2.obj").read_text().splitlines()
+    assert sum(l.startswith("l ") for l in lines) == 16 and not any(l.startswith("f ") for l in lines)
+    code, out, err = run(capsys, "boolean", desc, "--out", tmp_path / "d2.stl")
+    assert code == 2 and "level curve" in err and not (tmp_path / "d2.stl").exists()
+
+
+def test_boolean_rejects_bad_description(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "neuralpoly.boolean", "version": 1, "dim": 4, "solid": {}}))
+    code, out, err = run(capsys, "boolean", bad, "--model-out", tmp_path / "m.json")
+    assert code == 2 and "bad.json" in err and "'dim' must be 2 or 3" in err
+    assert not (tmp_path / "m.json").exists()
