@@ -26,7 +26,7 @@ import json
 import bpy
 import numpy as np
 
-from . import levelset_objects, model_store
+from . import blender_mesh, levelset_objects, model_store
 from .levelset_objects import LevelSetSettings
 from .neuralpoly_core.boolean import network_from_description
 from .neuralpoly_core.errors import ModelFormatError, NeuralPolyError
@@ -50,18 +50,12 @@ def world_mesh(obj: bpy.types.Object, depsgraph) -> tuple[np.ndarray, list[list[
     evaluated = obj.evaluated_get(depsgraph)
     me = evaluated.to_mesh()
     try:
-        co = np.empty(len(me.vertices) * 3, dtype=np.float32)
-        me.vertices.foreach_get("co", co)
-        corners = np.empty(len(me.loops), dtype=np.int32)
-        me.loops.foreach_get("vertex_index", corners)
-        sizes = np.empty(len(me.polygons), dtype=np.int32)
-        me.polygons.foreach_get("loop_total", sizes)
+        co, corners, sizes = blender_mesh.mesh_arrays(me)
     finally:
         evaluated.to_mesh_clear()
     M = np.array(obj.matrix_world, dtype=np.float64)
-    V = co.reshape(-1, 3).astype(np.float64) @ M[:3, :3].T + M[:3, 3]
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if len(sizes) else np.zeros(0, np.int64)
-    faces = [corners[s:s + n].astype(np.int64).tolist() for s, n in zip(starts.tolist(), sizes.tolist())]
+    V = co @ M[:3, :3].T + M[:3, 3]
+    faces = [f.tolist() for f in np.split(corners, np.cumsum(sizes)[:-1])] if len(sizes) else []
     return V, faces
 
 
