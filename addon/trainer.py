@@ -25,7 +25,7 @@ CACHE_SIZE = 64
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """How to train: seed, random restarts (0 = automatic: 8 for one hidden layer, 16 for
+    """How to train: seed, random restarts (0 = automatic: 8 for one hidden layer, 32 for
     deeper types), step limit (0 = until converged), device."""
 
     seed: int = 0

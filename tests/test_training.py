@@ -362,6 +362,6 @@ def test_normal_equations_in_point_chunks_are_exact(monkeypatch):
 
 def test_default_restarts_depend_on_depth():
     from neuralpoly_core.training import default_restarts
-    assert default_restarts((4,)) == 8 and default_restarts((6, 2)) == 16
+    assert default_restarts((4,)) == 8 and default_restarts((6, 2)) == 32
     r = train_polytope(3, "(4,2;1)", n_points=800, max_steps=5)
-    assert r.restarts == 16 and r.meta()["restarts"] == 16
+    assert r.restarts == 32 and r.meta()["restarts"] == 32
