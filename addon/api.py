@@ -178,7 +178,7 @@ def insert_polytope(context, net: Network, meta: dict, ex: ExtractSettings | Non
     return obj
 
 
-def add_polytope(context=None, *, dim: int = 3, widths="4", p="1", seed: int = 0, restarts: int = 0,
+def add_polytope(context=None, *, dim: int = 3, widths="4", p="1", seed: int = 0, restarts: int = 8,
                  steps: int = 0, device: str = "auto", method: str = "auto", resolution: int = 32,
                  slice_theta: float | None = None, size: float = 1.0, location=None,
                  progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> bpy.types.Object:
@@ -282,7 +282,7 @@ def reextract(obj: bpy.types.Object, *, method: str | None = None, resolution: i
 # ----------------------------------------------------------------------------------------
 # paper presets
 # ----------------------------------------------------------------------------------------
-def add_figure(context=None, figure: int = 7, *, seed: int = 0, restarts: int = 0, steps: int = 0,
+def add_figure(context=None, figure: int = 7, *, seed: int = 0, restarts: int = 8, steps: int = 0,
                device: str = "auto", method: str = "auto", resolution: int = 32, size: float = 1.0,
                gap: float = 0.6, location=None, progress: Progress | None = None,
                cancel: Callable[[], bool] | None = None) -> list[bpy.types.Object]:
@@ -343,7 +343,7 @@ def sweep_label(models: Sequence[tuple[Network, dict]]) -> str:
 
 def animate_sweep(context=None, models: Iterable[tuple[Network, dict]] | None = None, *,
                   figure: int | None = None, objects: Iterable[bpy.types.Object] | None = None,
-                  seed: int = 0, restarts: int = 0, steps: int = 0, device: str = "auto",
+                  seed: int = 0, restarts: int = 8, steps: int = 0, device: str = "auto",
                   resolution: int = 16, size: float = 1.0, frame_start: int | None = None,
                   frames_per_step: int = 24, location=None, progress: Progress | None = None,
                   cancel: Callable[[], bool] | None = None) -> bpy.types.Object:

@@ -45,9 +45,8 @@ class ModelProps:
 class TrainProps:
     seed: IntProperty(name="Seed", default=0, soft_min=0,  # type: ignore[valid-type]
                       description="Random seed: the same settings give the same polytope")
-    restarts: IntProperty(name="Restarts", default=0, min=0, soft_max=64,  # type: ignore[valid-type]
-                          description="Random starts trained together; the best is kept "
-                                      "(0 = automatic: 8 for one hidden layer, 32 for deeper types)")
+    restarts: IntProperty(name="Restarts", default=8, soft_min=1, soft_max=64,  # type: ignore[valid-type]
+                          description="Random starts trained together; the best is kept")
     steps: IntProperty(name="Max Steps", default=0, soft_min=0, soft_max=2000,  # type: ignore[valid-type]
                        description="Training length: most optimiser steps (0 = until converged)")
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="AUTO")  # type: ignore[valid-type]

@@ -25,19 +25,18 @@ CACHE_SIZE = 64
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """How to train: seed, random restarts (0 = automatic: 8 for one hidden layer, 32 for
-    deeper types), step limit (0 = until converged), device."""
+    """How to train: seed, random restarts, step limit (0 = until converged), device."""
 
     seed: int = 0
-    restarts: int = 0
+    restarts: int = 8
     steps: int = 0
     device: str = "auto"
 
     def validated(self) -> "TrainSettings":
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise NeuralPolyError(f"seed must be a whole number >= 0, got {self.seed!r}")
-        if isinstance(self.restarts, bool) or not isinstance(self.restarts, int) or self.restarts < 0:
-            raise NeuralPolyError(f"restarts must be >= 0 (0 = automatic), got {self.restarts!r}")
+        if isinstance(self.restarts, bool) or not isinstance(self.restarts, int) or self.restarts < 1:
+            raise NeuralPolyError(f"restarts must be at least 1, got {self.restarts!r}")
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
             raise NeuralPolyError(f"training steps must be >= 0 (0 = until converged), got {self.steps!r}")
         device = str(self.device).lower()
@@ -47,7 +46,7 @@ class TrainSettings:
 
     def options(self) -> dict:
         """Keyword arguments of ``neuralpoly_core.training.train_sweep``."""
-        return {"seed": self.seed, "restarts": self.restarts or None,
+        return {"seed": self.seed, "restarts": self.restarts,
                 "max_steps": self.steps or None, "device": self.device}
 
 

@@ -758,17 +758,7 @@ def _search_points(n_points: int, n_params: int) -> int:
     return min(n_points, max(n_points // SEARCH_FRACTION, SEARCH_PER_WEIGHT * n_params))
 
 
-def default_restarts(widths) -> int:
-    """Random starts per spec when none are given: 8 for one hidden layer, 32 for deeper nets.
-
-    One-layer types reach the same polytope from every seed with 8 starts; the landscapes of
-    (n,2;1) types have many more local minima (measured: with 8 starts two seeds' losses differ
-    by up to 22 % for n >= 7, with 32 starts by under 0.4 % up to n = 9).
-    """
-    return 8 if len(tuple(widths)) == 1 else 32
-
-
-def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int | None = None, n_points: int | None = None,
+def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int = 8, n_points: int | None = None,
                 sampling: str = "quasi", optimizer: str = "auto", max_steps: int | None = None,
                 tol: float | None = None, dtype: str = "float64", device: str = "auto",
                 progress: Callable[[float, str], None] | None = None,
@@ -785,10 +775,9 @@ def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int | None = None, 
     seed : int
         Seeds the training points and the random starts; the same seed gives the same
         weights (on the same device and dtype).
-    restarts : int, optional
-        Random starts per spec (default :func:`default_restarts`: 8 for one hidden layer,
-        32 for deeper types). All are searched; the best (lowest search loss) is polished
-        and kept.
+    restarts : int
+        Random starts per spec. All are searched; the best (lowest search loss) is
+        polished and kept.
     n_points : int, optional
         Number of training points on the sphere (default :func:`default_n_points`: 2048 on
         the circle, 4000 on S^2, 4000 (d - 2) beyond); the search phase uses a coarser set
@@ -839,8 +828,7 @@ def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int | None = None, 
     torch = _torch()
     t_start = time.perf_counter()
     seed = _check_int(seed, "seed", 0)
-    if restarts is not None:
-        restarts = _check_int(restarts, "restarts", 1)
+    restarts = _check_int(restarts, "restarts", 1)
     if n_points is not None:
         n_points = _check_int(n_points, "n_points", 8)
     if sampling not in METHODS:
@@ -878,17 +866,16 @@ def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int | None = None, 
         groups.setdefault((s[0], s[1].widths), []).append(s)
     chunks = []
     for (dim, widths), members in groups.items():
-        R = restarts if restarts is not None else default_restarts(widths)
         M = n_points or default_n_points(dim)
         P = sum(a * b for a, b in zip(widths, (dim,) + widths[:-1]))
         Mc = _search_points(M, P)
-        per_spec = R * Mc * (P + sum(widths)) + M * (P + sum(widths))
+        per_spec = restarts * Mc * (P + sum(widths)) + M * (P + sum(widths))
         per_chunk = max(1, _CHUNK_ELEMENTS // max(per_spec, 1))
         for i in range(0, len(members), per_chunk):
             part = members[i:i + per_chunk]
-            search = len(part) * R * Mc * P * P          # rough cost of an iteration
-            polish = len(part) * min(POLISH_TOP, R) * M * P * P
-            chunks.append(dict(dim=dim, widths=widths, part=part, restarts=R, M=M, Mc=Mc, P=P,
+            search = len(part) * restarts * Mc * P * P          # rough cost of an iteration
+            polish = len(part) * min(POLISH_TOP, restarts) * M * P * P
+            chunks.append(dict(dim=dim, widths=widths, part=part, M=M, Mc=Mc, P=P,
                                cost=search + polish, search_cost=search))
     ticker = _Ticker(cancel, progress, sum(c["cost"] for c in chunks))
     ticker.check()
@@ -899,7 +886,7 @@ def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int | None = None, 
         torch.set_num_threads(_check_int(threads, "threads", 1))
     try:
         for ch in chunks:
-            results.update(_train_chunk(ch, restarts=ch["restarts"], seed=seed, sampling=sampling, tdtype=tdtype,
+            results.update(_train_chunk(ch, restarts=restarts, seed=seed, sampling=sampling, tdtype=tdtype,
                                         dev=dev, opt=opt, max_steps=max_steps, tol=tol, lr=lr, ticker=ticker))
     finally:
         torch.set_num_threads(previous_threads)
@@ -983,7 +970,7 @@ def _train_chunk(ch, *, restarts, seed, sampling, tdtype, dev, opt, max_steps, t
     return out
 
 
-def train_polytope(dim: int, arch, *, seed: int = 0, restarts: int | None = None, n_points: int | None = None,
+def train_polytope(dim: int, arch, *, seed: int = 0, restarts: int = 8, n_points: int | None = None,
                    sampling: str = "quasi", optimizer: str = "auto", max_steps: int | None = None,
                    tol: float | None = None, dtype: str = "float64", device: str = "auto",
                    progress: Callable[[float, str], None] | None = None,

@@ -358,10 +358,3 @@ def test_normal_equations_in_point_chunks_are_exact(monkeypatch):
         monkeypatch.undo()
         for u, v in zip(whole, chunked):
             assert torch.allclose(u, v, rtol=1e-12, atol=1e-12 * float(u.abs().max()))
-
-
-def test_default_restarts_depend_on_depth():
-    from neuralpoly_core.training import default_restarts
-    assert default_restarts((4,)) == 8 and default_restarts((6, 2)) == 32
-    r = train_polytope(3, "(4,2;1)", n_points=800, max_steps=5)
-    assert r.restarts == 32 and r.meta()["restarts"] == 32

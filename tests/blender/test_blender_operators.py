@@ -121,6 +121,7 @@ def test_slice_of_a_5_polytope(addon):
     (dict(p="2", method="EXACT"), "exact extraction needs p = 1"),
     (dict(resolution=2, method="RADIAL"), "resolution must be a whole number >= 3"),
     (dict(size=0.0), "size must be a number > 0"),
+    (dict(restarts=0), "restarts must be at least 1"),
     (dict(seed=-1), "seed must be a whole number >= 0"),
 ])
 def test_bad_settings_are_refused_and_change_nothing(addon, settings, message):
