@@ -161,6 +161,17 @@ class TrainingWorker:
         self.reader = _LineReader(self.process.stdout)
         self._started_at = time.monotonic()
 
+    def _close_streams(self) -> None:
+        """Close the worker's pipes (if any), ignoring errors of a dead process."""
+        if self.process is None:
+            return
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
     def _reset_process(self) -> None:
         self.process = None
         self.reader = None
@@ -198,12 +209,7 @@ class TrainingWorker:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 pass
-            for stream in (self.process.stdin, self.process.stdout):
-                try:
-                    if stream is not None:
-                        stream.close()
-                except OSError:
-                    pass
+            self._close_streams()
         self._fail_all(None)
         self._reset_process()
 
@@ -276,13 +282,7 @@ class TrainingWorker:
         if tail:
             msg += f": {tail.splitlines()[-1]}"
         self._fail_all(msg)
-        if self.process is not None:
-            for stream in (self.process.stdin, self.process.stdout):
-                try:
-                    if stream is not None:
-                        stream.close()
-                except OSError:
-                    pass
+        self._close_streams()
         self._reset_process()
 
     def kill_with_error(self, message: str) -> None:

@@ -289,20 +289,25 @@ def _subdivide_3d(net: Network, tol: float):
     return V, faces, S
 
 
+def _min_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each of n nodes, the smallest node index of its component (edges a[i]-b[i])."""
+    lab = np.arange(n)
+    if not len(a):
+        return lab
+    while True:
+        m = np.minimum(lab[a], lab[b])
+        new = lab.copy()
+        np.minimum.at(new, a, m)
+        np.minimum.at(new, b, m)
+        new = new[new]
+        if np.array_equal(new, lab):
+            return lab
+        lab = new
+
+
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected-component labels (0..K-1) of the graph on n nodes with edges a[i]-b[i]."""
-    lab = np.arange(n)
-    if len(a):
-        while True:
-            m = np.minimum(lab[a], lab[b])
-            new = lab.copy()
-            np.minimum.at(new, a, m)
-            np.minimum.at(new, b, m)
-            new = new[new]
-            if np.array_equal(new, lab):
-                break
-            lab = new
-    return np.unique(lab, return_inverse=True)[1].ravel()
+    return np.unique(_min_labels(n, a, b), return_inverse=True)[1].ravel()
 
 
 def _trace_loop(us: list[int], ws: list[int]) -> list[int] | None:
@@ -345,19 +350,7 @@ def _near_duplicate_groups(P: np.ndarray, dist: float) -> np.ndarray:
         k += 1
     if not pairs_a:
         return rep
-    a, b = np.concatenate(pairs_a), np.concatenate(pairs_b)
-    if not len(a):
-        return rep
-    lab = np.arange(n)
-    while True:
-        m = np.minimum(lab[a], lab[b])
-        new = lab.copy()
-        np.minimum.at(new, a, m)
-        np.minimum.at(new, b, m)
-        new = new[new]
-        if np.array_equal(new, lab):
-            return lab
-        lab = new
+    return _min_labels(n, np.concatenate(pairs_a), np.concatenate(pairs_b))
 
 
 def _direction_text(v: np.ndarray, basis) -> str:
