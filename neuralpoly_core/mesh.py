@@ -172,12 +172,20 @@ class PolyMesh:
         return n / np.where(norm > 0, norm, 1.0)
 
     def volume(self) -> float:
-        """Signed volume enclosed by a closed, outward-oriented 3-D mesh (area for a polygon)."""
-        tri = self.triangulate()
+        """Signed volume enclosed by a closed, outward-oriented 3-D mesh.
+
+        In 2-D: the signed area enclosed by the polygon's loop, or by the oriented segments
+        (2-corner faces) of a level curve, counter-clockwise positive.
+        """
         v = self.vertices
         if self.dim == 2:
-            x, y = v[self.corners, 0], v[self.corners, 1]
-            return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+            if self.n_faces and np.all(self.face_sizes == 2):
+                e = self.corners.reshape(-1, 2)      # oriented segments
+            else:
+                e = self.face_edges()
+            a, b = v[e[:, 0]], v[e[:, 1]]
+            return 0.5 * float(np.sum(a[:, 0] * b[:, 1] - b[:, 0] * a[:, 1]))
+        tri = self.triangulate()
         a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]
         return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
 

@@ -139,3 +139,15 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         save_model(net, tmp_path / "nope" / "m.json")
+
+
+def test_polymesh_area_of_polygon_and_of_oriented_segments():
+    from neuralpoly_core import PolyMesh
+    sq = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 1.0], [0.0, 1.0]])
+    assert PolyMesh(sq, [0, 1, 2, 3], [4]).volume() == 2.0
+    assert PolyMesh(sq, [3, 2, 1, 0], [4]).volume() == -2.0
+    # the same square as a level curve of four oriented segments, plus a clockwise hole
+    hole = np.array([[0.5, 0.25], [1.5, 0.25], [1.5, 0.75], [0.5, 0.75]])
+    V = np.concatenate([sq, hole])
+    segs = [0, 1, 1, 2, 2, 3, 3, 0, 4, 7, 7, 6, 6, 5, 5, 4]
+    assert PolyMesh(V, segs, [2] * 8).volume() == pytest.approx(2.0 - 0.5)
