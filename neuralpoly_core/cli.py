@@ -201,15 +201,17 @@ def _level_set_summary(net, mesh, *, meta: dict, level: float) -> dict:
     """Summary of a box level set; a 2-D level curve counts its curves as 'faces'."""
     from .extract import summarize
     if mesh.dim == 2 and mesh.n_faces and (mesh.face_sizes == 2).all():
-        from .extract import level_error
         from .levelset import curve_loops
+        from .polytope import max_level_error
         loops = curve_loops(mesh)
         return {"type": meta.get("type"), "dim": net.dim, "loss": meta.get("loss"),
                 "vertices": mesh.n_vertices, "edges": mesh.n_faces, "faces": len(loops),
                 "f_vector": [mesh.n_vertices, mesh.n_faces], "face_sizes": {}, "name": None,
                 "regular": None, "closed_curves": sum(1 for _, closed in loops if closed),
                 "euler_characteristic": mesh.n_vertices - mesh.n_faces,
-                "max_level_error": level_error(net, mesh, level), "method": mesh.info.get("method"),
+                "max_level_error": float(mesh.info["max_level_error"] if "max_level_error" in mesh.info
+                                         else max_level_error(net, mesh, level)),
+                "method": mesh.info.get("method"),
                 "regions": int(len(set(mesh.region_ids[mesh.region_ids >= 0].tolist())))}
     return summarize(net, mesh, arch=meta.get("type"), loss=meta.get("loss"), level=level)
 

@@ -91,13 +91,6 @@ def extract_polytope(net: Network, method: str = "auto", *, resolution: int = 32
     return mesh
 
 
-def level_error(net: Network, mesh: PolyMesh, level: float = 1.0) -> float:
-    """max |f(v) - level| over the mesh vertices, in the network's input coordinates."""
-    if mesh.n_vertices == 0:
-        return 0.0
-    return float(np.max(np.abs(net(mesh.original_coordinates()) - level)))
-
-
 def summarize(net: Network, mesh: PolyMesh, *, arch=None, loss=None, level: float = 1.0) -> dict:
     """The facts of an extracted mesh as a JSON-able dict.
 
@@ -106,7 +99,10 @@ def summarize(net: Network, mesh: PolyMesh, *, arch=None, loss=None, level: floa
     ``max_level_error``, ``method``, ``regions``.
     """
     from .naming import describe
+    from .polytope import max_level_error
     d = describe(mesh)
+    # extractors that know better (box level sets leave cap vertices out) record their own
+    err = mesh.info.get("max_level_error")
     V, E = mesh.n_vertices, mesh.n_edges
     F = mesh.n_faces if mesh.dim == 3 else 1
     return {
@@ -121,7 +117,7 @@ def summarize(net: Network, mesh: PolyMesh, *, arch=None, loss=None, level: floa
         "name": d.get("name"),
         "regular": d.get("regular"),
         "euler_characteristic": mesh.euler_characteristic,
-        "max_level_error": level_error(net, mesh, level),
+        "max_level_error": float(max_level_error(net, mesh, level) if err is None else err),
         "method": mesh.info.get("method"),
         "regions": int(len(np.unique(mesh.region_ids[mesh.region_ids >= 0]))),
     }
