@@ -222,13 +222,8 @@ def add_boolean(context, objects, *, active: bpy.types.Object | None = None, ope
 
 def stored_description(obj: bpy.types.Object) -> dict:
     """The boolean description a BOOLEAN object remembers."""
-    if model_store.kind_of(obj) != "BOOLEAN":
-        raise ModelFormatError(f"object {obj.name!r} is not a neural boolean")
-    try:
-        desc = json.loads(model_store.props(obj).source_json)
-    except ValueError as e:
-        raise ModelFormatError(f"the boolean description stored in {obj.name!r} is damaged: {e}") from None
-    if not isinstance(desc, dict) or not isinstance(desc.get("solid"), dict):
+    desc = model_store.stored_source(obj, "BOOLEAN", "neural boolean", "boolean description")
+    if not isinstance(desc.get("solid"), dict):
         raise ModelFormatError(f"the boolean description stored in {obj.name!r} is damaged")
     return desc
 

@@ -72,13 +72,8 @@ def blob_centres(blobs: int, seed: int, size: float, radius: float) -> np.ndarra
 
 def parameters(obj: bpy.types.Object) -> dict:
     """The heightmap settings a HEIGHTMAP object remembers."""
-    if model_store.kind_of(obj) != "HEIGHTMAP":
-        raise ModelFormatError(f"object {obj.name!r} is not a metaball heightmap")
-    try:
-        d = json.loads(model_store.props(obj).source_json)
-    except ValueError as e:
-        raise ModelFormatError(f"the heightmap settings stored in {obj.name!r} are damaged: {e}") from None
-    if not isinstance(d, dict) or not {"size", "resolution"} <= set(d):
+    d = model_store.stored_source(obj, "HEIGHTMAP", "metaball heightmap", "heightmap settings")
+    if not {"size", "resolution"} <= set(d):
         raise ModelFormatError(f"the heightmap settings stored in {obj.name!r} are damaged")
     return d
 

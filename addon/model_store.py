@@ -155,3 +155,19 @@ def store_facts(obj: bpy.types.Object, summary: dict, *, method: str, resolution
     p.face_sizes = ", ".join(f"{c}\u00d7{k}-gon" for k, c in (summary.get("face_sizes") or {}).items())
     p.max_level_error = float(summary.get("max_level_error") or 0.0)
     p.regions = int(summary.get("regions") or 0)
+
+
+def stored_source(obj: bpy.types.Object, kind: str, noun: str, what: str) -> dict:
+    """The JSON object a ``kind`` object keeps in ``source_json``.
+
+    ``noun`` names the kind of object and ``what`` the stored data in error messages.
+    """
+    if kind_of(obj) != kind:
+        raise ModelFormatError(f"object {obj.name!r} is not a {noun}")
+    try:
+        d = json.loads(props(obj).source_json)
+    except ValueError as e:
+        raise ModelFormatError(f"the {what} stored in {obj.name!r} cannot be read: {e}") from None
+    if not isinstance(d, dict):
+        raise ModelFormatError(f"the {what} stored in {obj.name!r} cannot be read: not a JSON object")
+    return d
