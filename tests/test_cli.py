@@ -170,3 +170,15 @@ def test_boolean_rejects_bad_description(tmp_path, capsys):
     code, out, err = run(capsys, "boolean", bad, "--model-out", tmp_path / "m.json")
     assert code == 2 and "bad.json" in err and "'dim' must be 2 or 3" in err
     assert not (tmp_path / "m.json").exists()
+
+
+def test_capped_level_set_reports_the_surface_level_error(tmp_path, capsys):
+    desc = tmp_path / "donut.json"
+    desc.write_text(json.dumps(DONUT_3D))
+    model = tmp_path / "net.json"
+    assert run(capsys, "boolean", desc, "--model-out", model)[0] == 0
+    # the box cuts the solid: cap vertices lie off the level set and must not count
+    code, out, err = run(capsys, "extract", model, "--bbox", 0.2, 1, "--cap", "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert s["euler_characteristic"] == 4 and s["max_level_error"] <= 1e-9
