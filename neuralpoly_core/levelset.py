@@ -87,8 +87,11 @@ cells held at once), ``degenerate_cells``, ``reoriented_faces``, ``pruned_mid_la
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -96,7 +99,7 @@ from .errors import Cancelled, ExtractionError
 from .mesh import PolyMesh
 from .network import Network
 
-__all__ = ["TOLERANCE", "extract_level_set", "extract_exact", "parse_bbox", "curve_loops",
+__all__ = ["TOLERANCE", "extract_level_set", "extract_exact", "default_workers", "parse_bbox", "curve_loops",
            "is_watertight", "merge_coplanar_faces", "level_error"]
 
 #: Relative tolerance of the zero test (see the module docstring).
@@ -142,6 +145,17 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(starts - offs, counts) + np.arange(total, dtype=np.int64)
 
 
+def _unique_inv(keys: np.ndarray, size: int):
+    """``np.unique(keys, return_inverse=True)`` for integer keys in ``[0, size)``: by marking
+    a dense table when ``size`` is small next to the number of keys (no sort), else sorting."""
+    if size > 4 * len(keys) + 4096:
+        return np.unique(keys, return_inverse=True)
+    mark = np.zeros(size, dtype=bool)
+    mark[keys] = True
+    rank = np.cumsum(mark) - 1
+    return np.flatnonzero(mark), rank[keys]
+
+
 def _activate(act, z: np.ndarray) -> np.ndarray:
     if act.name == "relu":
         return np.maximum(z, 0.0)
@@ -157,6 +171,52 @@ def _interval_act(act, lo, hi):
         alo = np.where(lo > 0, lo, np.where(hi < 0, -hi, 0.0))
         return alo, np.maximum(np.abs(lo), np.abs(hi))
     return lo, hi
+
+
+def default_workers() -> int:
+    """Threads used by exact extraction by default: the usable cores, at most 4."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
+
+
+def _single_threaded_blas():
+    """Limit BLAS to one thread (threadpoolctl) while our own threads run; a no-op context
+    when threadpoolctl is not installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _relaxation(act, lo, hi):
+    """Linear relaxation of an activation on pre-activation ranges ``[lo, hi]`` (per neuron).
+
+    Returns ``(up_s, up_c, low_s)``: the upper chord ``up_s * z + up_c`` and the lower line
+    ``low_s * z`` through the origin (the better of the two supporting lines for an unstable
+    unit, as in CROWN); the parallel relaxation of the forward symbolic bound is the chord
+    with half its intercept as radius (DeepZ). None for ``identity`` (nothing to relax).
+    """
+    if act.name == "relu":
+        on = lo >= 0
+        unst = (lo < 0) & (hi > 0)
+        su = np.where(unst, hi / np.where(unst, hi - lo, 1.0), 0.0)
+        up_s = np.where(unst, su, on)
+        low_s = np.where(unst, hi > -lo, on).astype(np.float64)
+        return up_s, -su * lo, low_s
+    if act.name == "abs_pow":
+        pos = lo >= 0
+        neg = hi <= 0
+        unst = ~pos & ~neg
+        su = np.where(unst, (hi + lo) / np.where(unst, hi - lo, 1.0), 0.0)
+        fixed = np.where(pos, 1.0, -1.0)
+        up_s = np.where(unst, su, fixed)
+        low_s = np.where(unst, np.where(hi > -lo, 1.0, -1.0), fixed)
+        return up_s, np.where(unst, -su * lo - lo, 0.0), low_s
+    return None
 
 
 class _Grow:
@@ -241,7 +301,7 @@ class _ExactExtractor:
     """
 
     def __init__(self, net: Network, level: float, lo, hi, cap: bool, inside: str,
-                 tolerance: float, progress, prune: bool):
+                 tolerance: float, progress, prune: bool, workers: int = 1):
         self.net = net
         self.d = net.dim
         self.level = float(level)
@@ -268,8 +328,20 @@ class _ExactExtractor:
         self.mid_min = 256          # mid-layer pruning: at least this many new cells ...
         self.mid_frac = 1.0         # ... and this fraction of the cells alive at the last pass
         self.chunk = 1024           # cells per block in the symbolic bounds (cache-sized)
+        self.workers = workers      # threads bounding blocks at once
+        self._map = map
         self.pruned_mid = 0
         self.backward = True
+        # per layer k (and k = n_layers for the head): W, |W|, bias; and [W | b] for
+        # back-substitution
+        mats = [(l.weight, np.abs(l.weight), l.bias) for l in net.layers]
+        if net.output.name == "sum":
+            mats.append((np.ones((1, net.layers[-1].width)), np.ones((1, net.layers[-1].width)), None))
+        else:
+            mats.append((net.output.weight, np.abs(net.output.weight), net.output.bias))
+        self._mats = mats
+        self._wb = [np.concatenate([W, (b if b is not None else np.zeros(len(W)))[:, None]], axis=1)
+                    for W, _a, b in mats[:-1]]
 
     # -- complex set-up --------------------------------------------------------------
     def _init_box(self):
@@ -307,17 +379,20 @@ class _ExactExtractor:
         cnt = np.bincount(keys // nv, minlength=n)
         return keys % nv, np.cumsum(cnt) - cnt, cnt
 
-    @staticmethod
-    def _minmax(V: np.ndarray, cvv: np.ndarray, off: np.ndarray):
+    def _minmax(self, V: np.ndarray, cvv: np.ndarray, off: np.ndarray):
         """Per-cell min and max of the rows of ``V`` (shape (k, nv)) over the cells' vertices."""
         k = V.shape[0]
         n = len(off)
         mn = np.empty((n, k))
         mx = np.empty((n, k))
-        for j in range(k):
-            col = V[j][cvv]
-            mn[:, j] = np.minimum.reduceat(col, off)
-            mx[:, j] = np.maximum.reduceat(col, off)
+
+        def rows(js):
+            for j in js:
+                col = V[j][cvv]
+                mn[:, j] = np.minimum.reduceat(col, off)
+                mx[:, j] = np.maximum.reduceat(col, off)
+
+        list(self._map(rows, np.array_split(np.arange(k), max(1, min(self.workers, k)))))
         return mn, mx
 
     def _compact(self, keep: np.ndarray | None = None):
@@ -387,7 +462,7 @@ class _ExactExtractor:
         if self.d == 3:
             L = self.n_labels
             hk = np.concatenate([lc * L + R[:, 2], lc * L + R[:, 3]])
-            gkeys, ginv = np.unique(hk, return_inverse=True)
+            gkeys, ginv = _unique_inv(hk, nC * L)
             ng = len(gkeys)
             nrec = len(R)
             g1, g2 = ginv[:nrec], ginv[nrec:]
@@ -635,7 +710,7 @@ class _ExactExtractor:
         On a cell, layer ``li``'s pre-activations are exactly affine, ``z = z(c) + A (x - c)``
         (``A`` from the cell's activation pattern at its vertex centroid ``c``). From there
         every neuron is bounded by an affine function of ``x`` plus or minus a radius
-        (``T``: (cell, gradient rows + value at the centroid, neuron); ``E``: (cell, neuron)):
+        (``T``: (gradient rows + value at the centroid, cell, neuron); ``E``: (cell, neuron)):
         an activation with pre-activation range ``[l, u]`` is replaced by its parallel linear
         relaxation (for ReLU, slope ``u / (u - l)`` and half the intercept as radius, as in
         DeepZ), a layer maps centres by ``W`` and radii by ``|W|``. Every neuron is concretised
@@ -644,12 +719,12 @@ class _ExactExtractor:
         back-substitution (:meth:`_backward_bound`). ``zlo``/``zhi``: exact ranges of layer
         ``li`` on the cells.
         """
-        net = self.net
-        layers = net.layers
+        layers = self.net.layers
         d = self.d
         n = len(cen)
         bc = 0.5 * (bmin + bmax) - cen
         hw = 0.5 * (bmax - bmin)
+        # layer li's pre-activations on each cell: value z at the centroid, gradient rows J
         h = cen
         J = None
         for k in range(li + 1):
@@ -658,109 +733,96 @@ class _ExactExtractor:
             if layers[k].bias is not None:
                 z += layers[k].bias
             if J is None:
-                Jz = np.broadcast_to(W.T[None, :, :], (n, d, W.shape[0]))
+                Jz = np.broadcast_to(W.T[:, None, :], (d, n, W.shape[0]))
             else:
-                Jz = (J.reshape(n * d, -1) @ W.T).reshape(n, d, -1)
+                Jz = (J.reshape(d * n, -1) @ W.T).reshape(d, n, -1)
             if k == li:
                 break
             act = layers[k].activation
             if act.name == "relu":
                 mask = z > 0
-                h = np.where(mask, z, 0.0)
-                J = Jz * mask[:, None, :]
+                h = z * mask
+                J = Jz * mask
             elif act.name == "abs_pow":
-                h = np.abs(z)
-                J = Jz * np.sign(z)[:, None, :]
+                sg = np.sign(z)
+                h = z * sg
+                J = Jz * sg
             else:
                 h = z
                 J = Jz
-        w = z.shape[1]
         A0, z0 = Jz, z                        # layer li on the cells: z0 + A0 (x - centroid)
         lc = np.repeat(np.arange(n), cnt)
         rel = self.X.view[cvv] - cen[lc]
-        T = np.empty((n, d + 1, w))          # centre: gradient rows + value at centroid
-        T[:, :d] = Jz
-        T[:, d] = z
-        E = np.zeros((n, w))                  # radius
+        w = z.shape[1]
+        # U rows: d gradient rows and the value at the centroid (the affine centre), then the
+        # interval centre; V rows: the radius of the affine form, then the interval radius
+        U = np.empty((d + 2, n, w))
+        U[:d] = Jz
+        U[d] = z
+        E = None
         lo, hi = zlo, zhi
         nl = len(layers)
         inter = []
+        relax = []
         for k in range(li, nl):
             inter.append((lo, hi))
-            act = layers[k].activation
-            if act.name == "relu":
-                on = lo >= 0
-                unst = (lo < 0) & (hi > 0)
-                lam = np.where(unst, hi / np.where(unst, hi - lo, 1.0), on)
-                mu = np.where(unst, -0.5 * lam * lo, 0.0)
-                Y = T * lam[:, None, :]
-                Y[:, d] += mu
-                Ey = E * lam + mu
-                ylo, yhi = np.maximum(lo, 0.0), np.maximum(hi, 0.0)
-            elif act.name == "abs_pow":
-                pos = lo >= 0
-                neg = hi <= 0
-                unst = ~pos & ~neg
-                s = np.where(unst, (hi + lo) / np.where(unst, hi - lo, 1.0), np.where(pos, 1.0, -1.0))
-                t = np.where(unst, -s * lo - lo, 0.0)
-                Y = T * s[:, None, :]
-                Y[:, d] += 0.5 * t
-                Ey = E * np.abs(s) + 0.5 * t
-                ylo = np.where(pos, lo, np.where(neg, -hi, 0.0))
-                yhi = np.maximum(np.abs(lo), np.abs(hi))
-            else:
-                Y, Ey, ylo, yhi = T, E, lo, hi
-            if k + 1 < nl:
-                W, b = layers[k + 1].weight, layers[k + 1].bias
-            elif net.output.name == "sum":
-                W, b = np.ones((1, layers[k].width)), None
-            else:
-                W, b = net.output.weight, net.output.bias
-            w2 = W.shape[0]
-            T = (Y.reshape(-1, Y.shape[2]) @ W.T).reshape(n, d + 1, w2)
-            E = Ey @ np.abs(W).T
+            rx = _relaxation(layers[k].activation, lo, hi)
+            relax.append(rx)
+            ylo, yhi = _interval_act(layers[k].activation, lo, hi)
+            if rx is not None:
+                up_s, up_c, _low = rx
+                U[:d + 1] *= up_s
+                half = 0.5 * up_c
+                U[d] += half
+                E = half if E is None else E * np.abs(up_s) + half
+            U[d + 1] = 0.5 * (ylo + yhi)
+            Wm, Wa, b = self._mats[k + 1]
+            w2 = Wm.shape[0]
+            U = (U.reshape(-1, U.shape[2]) @ Wm.T).reshape(d + 2, n, w2)
             if b is not None:
-                T[:, d] += b
-            c = 0.5 * (ylo + yhi)
-            r = 0.5 * (yhi - ylo)
-            mid = c @ W.T
-            if b is not None:
-                mid += b
-            rad = r @ np.abs(W).T
+                U[d] += b
+                U[d + 1] += b
+            R = 0.5 * (yhi - ylo)
+            if E is None:
+                rad = R @ Wa.T
+            else:
+                V = (np.stack([E, R]).reshape(2 * n, -1) @ Wa.T).reshape(2, n, w2)
+                E, rad = V[0], V[1]
+            mid = U[d + 1]
             if k + 1 < nl:
-                G = T[:, :d]
-                cval = T[:, d] + np.einsum("nkw,nk->nw", G, bc)
-                spread = np.einsum("nkw,nk->nw", np.abs(G), hw) + E
+                cval = U[d].copy()
+                spread = np.zeros((n, w2)) if E is None else E.copy()
+                for a in range(d):
+                    cval += U[a] * bc[:, a:a + 1]
+                    spread += np.abs(U[a]) * hw[:, a:a + 1]
                 lo = np.maximum(mid - rad, cval - spread)
                 hi = np.minimum(mid + rad, cval + spread)
             else:
-                v = T[lc, d, 0] + np.einsum("vk,vk->v", rel, T[lc, :d, 0])
-                lo = np.maximum(mid[:, 0] - rad[:, 0], np.minimum.reduceat(v, off) - E[:, 0])
-                hi = np.minimum(mid[:, 0] + rad[:, 0], np.maximum.reduceat(v, off) + E[:, 0])
+                v = U[d, lc, 0] + np.einsum("vk,kv->v", rel, U[:d, lc, 0])
+                e0 = 0.0 if E is None else E[:, 0]
+                lo = np.maximum(mid[:, 0] - rad[:, 0], np.minimum.reduceat(v, off) - e0)
+                hi = np.minimum(mid[:, 0] + rad[:, 0], np.maximum.reduceat(v, off) + e0)
         if self.backward:
-            blo, bhi = self._backward_bound(li, inter, A0, z0, rel, lc, off)
+            blo, bhi = self._backward_bound(li, relax, A0, z0, rel, lc, off)
             lo = np.maximum(lo, blo)
             hi = np.minimum(hi, bhi)
         return lo, hi
 
-    def _backward_bound(self, li, inter, A0, z0, rel, lc, off):
+    def _backward_bound(self, li, relax, A0, z0, rel, lc, off):
         """Linear bounds of f by back-substitution (CROWN) down to layer ``li``.
 
-        ``inter[k - li]`` are bounds of layer k's pre-activations on the cells; the result is
-        a linear function of layer ``li``'s pre-activations, which are affine on each cell
-        (``z0 + A0 (x - centroid)``, ``A0``: (cell, dim, neuron)), so it is an affine function
+        ``relax[k - li]`` is the relaxation of layer k's activation on the cells
+        (:func:`_relaxation`, from bounds of its pre-activations); the result is a linear
+        function of layer ``li``'s pre-activations, which are affine on each cell
+        (``z0 + A0 (x - centroid)``, ``A0``: (dim, cell, neuron)), so it is an affine function
         of ``x`` there, minimised exactly over the cell's vertices (``rel``: their positions
         relative to their cell's centroid, ``lc``: their cell).
         """
-        net = self.net
-        layers = net.layers
-        nl = len(layers)
+        nl = len(self.net.layers)
         n = len(off)
-        if net.output.name == "sum":
-            w_out, b_out = np.ones(layers[-1].width), 0.0
-        else:
-            w_out = net.output.weight[0]
-            b_out = net.output.bias[0] if net.output.bias is not None else 0.0
+        Wm, _Wa, b = self._mats[nl]
+        w_out = Wm[0]
+        b_out = float(b[0]) if b is not None else 0.0
         # both passes at once: row 0 bounds f from below, row 1 bounds -f from below
         lam = np.empty((2, n, len(w_out)))
         lam[0] = w_out
@@ -769,37 +831,21 @@ class _ExactExtractor:
         const[0] = b_out
         const[1] = -b_out
         for k in range(nl - 1, li - 1, -1):
-            lo, hi = inter[k - li]
-            act = layers[k].activation
-            if act.name == "identity":
+            rx = relax[k - li]
+            if rx is None:
                 mu = lam
             else:
-                if act.name == "relu":
-                    on = lo >= 0
-                    unst = (lo < 0) & (hi > 0)
-                    su = np.where(unst, hi / np.where(unst, hi - lo, 1.0), 0.0)
-                    low_s = np.where(unst, (hi > -lo).astype(np.float64), on)   # lower relaxation
-                    up_s = np.where(unst, su, on)                               # upper chord
-                    up_c = -su * lo                                             # its intercept
-                else:                                                           # |z|
-                    pos = lo >= 0
-                    neg = hi <= 0
-                    unst = ~pos & ~neg
-                    su = np.where(unst, (hi + lo) / np.where(unst, hi - lo, 1.0), 0.0)
-                    fixed = np.where(pos, 1.0, -1.0)
-                    low_s = np.where(unst, np.where(hi > -lo, 1.0, -1.0), fixed)
-                    up_s = np.where(unst, su, fixed)
-                    up_c = np.where(unst, -su * lo - lo, 0.0)
+                up_s, up_c, low_s = rx
                 negl = lam < 0
                 mu = lam * np.where(negl, up_s, low_s)
-                const = const + np.where(negl, lam * up_c, 0.0).sum(axis=2)
+                const += np.einsum("snw,nw->sn", lam * negl, up_c)
             if k == li:
                 break
-            W, b = layers[k].weight, layers[k].bias
-            if b is not None:
-                const = const + mu @ b
-            lam = mu @ W
-        grad = np.einsum("ndw,snw->snd", A0, mu)
+            Wb = self._wb[k]
+            lb = (mu.reshape(2 * n, -1) @ Wb).reshape(2, n, -1)
+            lam = lb[:, :, :-1]
+            const += lb[:, :, -1]
+        grad = np.einsum("dnw,snw->snd", A0, mu)
         c0 = const + np.einsum("snw,nw->sn", mu, z0)
         vals = np.einsum("vd,svd->sv", rel, grad[:, lc]) + c0[:, lc]
         return np.minimum.reduceat(vals[0], off), -np.minimum.reduceat(vals[1], off)
@@ -824,43 +870,45 @@ class _ExactExtractor:
 
         Stages, cheapest first, each on the cells the previous ones left undecided: f at the
         vertices (both signs: the cell certainly meets the level set), interval arithmetic,
-        then the symbolic bound with back-substitution (:meth:`_symbolic_bound`).
+        then the symbolic bound with back-substitution (:meth:`_symbolic_bound`). The last two
+        run on blocks of cells, in parallel threads when there are several workers.
         """
         zlo, zhi = zmin - self.tol * zscale, zmax + self.tol * zscale
         margin = self.tol * self.fscale_bound + 1e-300
         c = self.level
         n = len(off)
         # f at the vertices (exact): a cell with vertices on both sides certainly meets f = c
-        uv, uinv = np.unique(cvv, return_inverse=True)
-        fv = self._forward(li, Z[:, uv])[uinv]
+        uv, uinv = _unique_inv(cvv, Z.shape[1])
+        fv = self._vertex_f(li, uv, Z)[uinv]
         vmin = np.minimum.reduceat(fv, off)
         vmax = np.maximum.reduceat(fv, off)
         sure = (vmin < c - margin) & (vmax > c + margin)
         flo = np.full(n, -np.inf)
         fhi = np.full(n, np.inf)
+
+        def bound(part):
+            _inter, blo, bhi = self._ibp_layers(li, zlo[part], zhi[part])
+            if not self.symbolic:
+                return blo, bhi
+            und = np.nonzero((blo <= c + margin) & (bhi >= c - margin))[0]
+            if len(und):
+                sub = part[und]
+                scv, soff, scnt = self._subset(cvv, off, cnt, sub)
+                cen, bmin, bmax = self._geometry(scv, soff, scnt)
+                slo, shi = self._symbolic_bound(li, zlo[sub], zhi[sub], cen, bmin, bmax,
+                                                scv, soff, scnt)
+                # a bound that excludes an exact vertex value is unsound (a wrong activation
+                # pattern on a cell thinner than round-off): keep interval arithmetic there
+                sound = (slo <= vmin[sub] + margin) & (shi >= vmax[sub] - margin)
+                blo[und] = np.where(sound, np.maximum(blo[und], slo), blo[und])
+                bhi[und] = np.where(sound, np.minimum(bhi[und], shi), bhi[und])
+            return blo, bhi
+
         open_ = np.nonzero(~sure)[0]
-
-        def undecided():
-            return np.nonzero(~sure & (flo <= c + margin) & (fhi >= c - margin))[0]
-
-        if len(open_):
-            _inter, blo, bhi = self._ibp_layers(li, zlo[open_], zhi[open_])
-            flo[open_] = blo
-            fhi[open_] = bhi
-        if self.symbolic:
-            ki = undecided()
-            if len(ki):
-                cen, bmin, bmax = self._geometry(cvv, off, cnt)
-                for a in range(0, len(ki), self.chunk):
-                    part = ki[a:a + self.chunk]
-                    scv, soff, scnt = self._subset(cvv, off, cnt, part)
-                    slo, shi = self._symbolic_bound(li, zlo[part], zhi[part], cen[part], bmin[part],
-                                                    bmax[part], scv, soff, scnt)
-                    # a bound that excludes an exact vertex value is unsound (a wrong activation
-                    # pattern on a cell thinner than round-off): keep interval arithmetic there
-                    sound = (slo <= vmin[part] + margin) & (shi >= vmax[part] - margin)
-                    flo[part] = np.where(sound, np.maximum(flo[part], slo), flo[part])
-                    fhi[part] = np.where(sound, np.minimum(fhi[part], shi), fhi[part])
+        parts = [open_[a:a + self.chunk] for a in range(0, len(open_), self.chunk)]
+        for part, (blo, bhi) in zip(parts, self._map(bound, parts)):
+            flo[part] = blo
+            fhi[part] = bhi
         keep = (flo <= c + margin) & (fhi >= c - margin)
         if self.cap:
             inside = (fhi < c - margin) if not self.flip else (flo > c + margin)
@@ -874,6 +922,19 @@ class _ExactExtractor:
                 touch = np.logical_or.reduceat(onbox, np.cumsum(ct) - ct)
                 keep |= inside & touch
         return keep
+
+    def _vertex_f(self, li: int, uv: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """f at the vertices ``uv`` from their layer-``li`` pre-activations (columns of ``Z``),
+        cached per vertex for the layer (``self._fcache``, NaN where not yet computed)."""
+        nv = Z.shape[1]
+        fc = self._fcache
+        if len(fc) < nv:
+            fc = np.concatenate([fc, np.full(max(nv, 2 * len(fc)) - len(fc), np.nan)])
+            self._fcache = fc
+        need = uv[np.isnan(fc[uv])]
+        if len(need):
+            fc[need] = self._forward(li, Z[:, need])
+        return fc[uv]
 
     def _prune_pass(self, li, sel, Z, zscale, eps, cand, j_next):
         """Bound the cells ``sel`` mid-layer; drop those that cannot meet the level set and
@@ -892,6 +953,20 @@ class _ExactExtractor:
 
     # -- main loop ---------------------------------------------------------------------------
     def run(self) -> PolyMesh:
+        # BLAS runs single-threaded: its threads would oversubscribe the cores with ours, and
+        # spin on the small products used here; this also makes the result independent of the
+        # number of threads (blocks of cells are bounded in parallel, numpy releases the GIL)
+        with _single_threaded_blas():
+            if self.workers <= 1:
+                return self._run()
+            with ThreadPoolExecutor(self.workers) as pool:
+                self._map = pool.map
+                try:
+                    return self._run()
+                finally:
+                    self._map = map
+
+    def _run(self) -> PolyMesh:
         t0 = time.perf_counter()
         net = self.net
         layers = net.layers
@@ -913,6 +988,7 @@ class _ExactExtractor:
             zscale = np.abs(Wl) @ hmax + (np.abs(bl) if bl is not None else 0.0)
             eps = self.tol * zscale
             Z = _GrowCols(Zv)
+            self._fcache = np.zeros(0)
             n_before = self.cells.n
             allc = np.arange(n_before)
             cvv, off, cnt = self._cell_vertices(allc)
@@ -922,6 +998,7 @@ class _ExactExtractor:
                 if not keep.all():
                     used = self._compact(keep)
                     Z.reset(Z.view[:, used])
+                    self._fcache = self._fcache[:len(used)][used]
                     zmin, zmax = zmin[keep], zmax[keep]
             self.layer_stats.append({"layer": li, "cells": n_before, "kept": self.cells.n,
                                      "seconds": round(time.perf_counter() - t0, 4)})
@@ -1673,7 +1750,8 @@ def level_error(net: Network, mesh: PolyMesh, level: float, cap_faces: int = 0) 
 
 def extract_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, cap: bool = False,
                   inside: str = "below", merge_coplanar: bool = False,
-                  tolerance: float = TOLERANCE, progress=None, prune: bool = True) -> PolyMesh:
+                  tolerance: float = TOLERANCE, progress=None, prune: bool = True,
+                  workers: int | None = None) -> PolyMesh:
     """Exact level set ``f = level`` of a piecewise-linear network in a box.
 
     See the module docstring for the method, the tolerance policy and the output. Parameters
@@ -1697,7 +1775,11 @@ def extract_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, cap: bo
     if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < 1e-3):
         raise ExtractionError(f"tolerance must be a number in [0, 1e-3), got {tolerance!r}")
     lo, hi = parse_bbox(bbox, net.dim)
-    ex = _ExactExtractor(net, level, lo, hi, cap, inside, tolerance, progress, prune)
+    if workers is None:
+        workers = default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ExtractionError(f"workers must be a positive integer, got {workers!r}")
+    ex = _ExactExtractor(net, level, lo, hi, cap, inside, tolerance, progress, prune, int(workers))
     mesh = ex.run()
     if merge_coplanar and net.dim == 3 and mesh.n_faces:
         info = dict(mesh.info)
@@ -1733,7 +1815,7 @@ def _check_common(net, level, inside):
 def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, method: str = "exact",
                       resolution: int = 64, cap: bool = False, inside: str = "below",
                       merge_coplanar: bool = False, newton_steps: int = 3,
-                      progress=None) -> PolyMesh:
+                      progress=None, workers: int | None = None) -> PolyMesh:
     """The level set ``f = level`` of a network inside a box, as a mesh.
 
     Parameters
@@ -1762,6 +1844,9 @@ def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, met
     progress : callable, optional
         ``progress(fraction)`` is called during the work; returning False cancels
         (:class:`~neuralpoly_core.errors.Cancelled`).
+    workers : int, optional
+        ``exact`` only: threads that bound blocks of cells at once (default
+        :func:`default_workers`: the usable cores, at most 4). The result does not depend on it.
 
     Returns
     -------
@@ -1770,7 +1855,7 @@ def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, met
     """
     if method == "exact":
         return extract_exact(net, level, bbox, cap=cap, inside=inside,
-                             merge_coplanar=merge_coplanar, progress=progress)
+                             merge_coplanar=merge_coplanar, progress=progress, workers=workers)
     if method == "marching":
         from .marching import extract_marching
         return extract_marching(net, level, bbox, resolution, newton_steps=newton_steps, cap=cap,
