@@ -198,16 +198,22 @@ def cmd_generate(args) -> int:
 
 
 def _level_set_summary(net, mesh, *, meta: dict, level: float) -> dict:
-    """Summary of a box level set; a 2-D level curve counts its curves as 'faces'."""
+    """Summary of a box level set. A 2-D level curve counts its curves as 'faces', is named
+    by :func:`neuralpoly_core.naming.describe` ("square with a square hole", "2 squares";
+    None while a curve is open) and, when every curve is closed, gives the ``area`` it
+    encloses."""
     from .extract import summarize
-    if mesh.dim == 2 and mesh.n_faces and (mesh.face_sizes == 2).all():
+    if mesh.is_curve():
         from .levelset import curve_loops
+        from .naming import describe
         from .polytope import max_level_error
         loops = curve_loops(mesh)
+        d = describe(mesh)
         return {"type": meta.get("type"), "dim": net.dim, "loss": meta.get("loss"),
                 "vertices": mesh.n_vertices, "edges": mesh.n_faces, "faces": len(loops),
-                "f_vector": [mesh.n_vertices, mesh.n_faces], "face_sizes": {}, "name": None,
-                "regular": None, "closed_curves": sum(1 for _, closed in loops if closed),
+                "f_vector": [mesh.n_vertices, mesh.n_faces], "face_sizes": {}, "name": d["name"],
+                "regular": d["regular"], "closed_curves": sum(1 for _, closed in loops if closed),
+                "area": None if d["open_curves"] else float(mesh.volume()),
                 "euler_characteristic": mesh.n_vertices - mesh.n_faces,
                 "max_level_error": float(mesh.info["max_level_error"] if "max_level_error" in mesh.info
                                          else max_level_error(net, mesh, level)),

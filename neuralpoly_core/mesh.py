@@ -2,7 +2,13 @@
 
 A :class:`PolyMesh` keeps n-gon faces as flat arrays (``corners`` and ``face_sizes``), the
 layout Blender's ``foreach_set`` wants, plus a per-face ``region_id``. A 2-D polygon is a
-mesh with 2-D vertices and a single face (its closed loop).
+mesh with 2-D vertices and a single face (its closed loop). A 2-D *level curve* (box level
+sets of 2-input networks) is a mesh whose faces are all oriented segments (two corners each,
+the inside on the left); its closed loops may be several: outer boundaries counter-clockwise,
+holes clockwise, islands inside holes counter-clockwise again (:meth:`PolyMesh.curve_components`).
+
+Triangulation (:meth:`PolyMesh.triangulate`) is exact and adds no vertex; see
+:mod:`neuralpoly_core.planar`.
 """
 
 from __future__ import annotations
@@ -10,6 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .errors import NeuralPolyError
+from .planar import CurveRegions, ear_clip
 
 __all__ = ["PolyMesh"]
 
@@ -26,7 +35,7 @@ class PolyMesh:
         Vertex index of each face corner, faces one after another, counter-clockwise
         seen from outside.
     face_sizes : (F,) int64
-        Number of corners of each face.
+        Number of corners of each face (2 for the oriented segments of a level curve).
     region_ids : (F,) int64
         Index of the linear region a face lies in (-1 where not defined, e.g. radial meshes).
     region_patterns : (R, N) bool, optional
@@ -189,11 +198,70 @@ class PolyMesh:
         a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]
         return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
 
+    def is_curve(self) -> bool:
+        """A 2-D level curve: every face is an oriented segment (two corners)."""
+        return self.dim == 2 and self.n_faces > 0 and bool(np.all(self.face_sizes == 2))
+
+    def curve_components(self) -> list[list[np.ndarray]]:
+        """The regions enclosed by a 2-D level curve, one list of loops per component.
+
+        The segments are chained into closed loops (at a vertex where loops touch, each
+        incoming segment continues with the first outgoing segment clockwise from it, so loops
+        never cross), and every clockwise loop (a hole) is assigned to the counter-clockwise
+        loop that bounds the same connected piece of the inside (found by a bridge: a segment
+        to a visible vertex further left). Islands inside holes are components of their own.
+
+        Returns
+        -------
+        list of list of (n,) int64 arrays
+            Per component (from left to right, by the lowest leftmost vertex of each outer
+            loop): its outer loop first (counter-clockwise), then its holes (clockwise, by
+            their leftmost vertex), each as vertex ids in segment order. Loops enclosing zero
+            area are left out.
+
+        Raises
+        ------
+        NeuralPolyError
+            If the mesh is not a level curve, a curve is open (it ends on the box: extract
+            with ``cap=True``), or a clockwise loop lies in no counter-clockwise one (the
+            curves do not enclose a bounded region).
+        """
+        if not self.is_curve():
+            raise NeuralPolyError("curve_components takes a 2-D level curve (a mesh of oriented "
+                                  "2-corner segments)")
+        return CurveRegions(self.vertices, self.corners.reshape(-1, 2)).components()
+
     def triangulate(self) -> np.ndarray:
-        """(T, 3) triangles covering every face; non-convex faces are ear-clipped."""
+        """(T, 3) vertex-index triangles covering every face, counter-clockwise seen from
+        outside (in 2-D: with the orientation of the polygon).
+
+        Convex faces are fanned, other faces ear-clipped. A 2-D level curve (oriented
+        segments, the inside on the left) is triangulated as the region it encloses: outer
+        loops, holes, several components, islands inside holes, collinear runs of segments,
+        loops touching at a vertex. Its triangles are counter-clockwise, their areas add up
+        to :meth:`volume`, every segment is an edge of one triangle, no vertex is added, and
+        slivers of nearly collinear corners are flipped away; only a spike (a segment that
+        turns back along itself) leaves a flat triangle.
+
+        Raises
+        ------
+        NeuralPolyError
+            For a level curve that does not enclose a bounded region: open curves (ending on
+            the box; extract with ``cap=True`` to close them along the box), or a hole outside
+            every outer loop; or, should the ear clipping fail, with the reason.
+        """
+        if self.n_faces == 0:
+            return np.zeros((0, 3), dtype=np.int64)
         if self.dim == 2:
-            loop = self.corners
-            return _ear_clip(self.vertices[loop], loop)
+            if np.any(self.face_sizes == 2):
+                if not np.all(self.face_sizes == 2):
+                    raise NeuralPolyError("a 2-D mesh mixes segments (2-corner faces) with polygons; "
+                                          "it cannot be triangulated")
+                return CurveRegions(self.vertices, self.corners.reshape(-1, 2)).triangulate()
+            if self.n_faces == 1:
+                loop = self.corners
+                return ear_clip(self.vertices[loop], loop)
+            return np.concatenate([ear_clip(self.vertices[f], f) for f in self.faces], axis=0)
         sizes = self.face_sizes
         out = []
         tri_mask = sizes == 3
@@ -211,7 +279,7 @@ class PolyMesh:
             u /= np.linalg.norm(u)
             w = np.cross(n, u)
             p2 = np.stack([v[idx] @ u, v[idx] @ w], axis=1)
-            out.append(_ear_clip(p2, idx))
+            out.append(ear_clip(p2, idx))
         return np.concatenate(out, axis=0) if out else np.zeros((0, 3), dtype=np.int64)
 
     def copy(self) -> "PolyMesh":
@@ -219,49 +287,3 @@ class PolyMesh:
                         self.region_ids.copy(),
                         None if self.region_patterns is None else self.region_patterns.copy(),
                         None if self.basis is None else self.basis.copy(), dict(self.info))
-
-
-def _ear_clip(p2: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Triangulate a simple counter-clockwise polygon given in 2-D; returns index triples."""
-    n = len(idx)
-    if n < 3:
-        return np.zeros((0, 3), dtype=np.int64)
-    # fan is exact for convex polygons, the common case
-    e = np.roll(p2, -1, axis=0) - p2
-    turn = e[:, 0] * np.roll(e, -1, axis=0)[:, 1] - e[:, 1] * np.roll(e, -1, axis=0)[:, 0]
-    area2 = np.sum(p2[:, 0] * np.roll(p2[:, 1], -1) - np.roll(p2[:, 0], -1) * p2[:, 1])
-    sign = 1.0 if area2 >= 0 else -1.0
-    scale = max(np.abs(p2).max(), 1e-300)
-    if np.all(sign * turn >= -1e-12 * scale * scale):
-        return np.stack([np.full(n - 2, idx[0]), idx[1:-1], idx[2:]], axis=1)
-    order = list(range(n))
-    tris = []
-
-    def inside(pt, a, b, c):
-        d1 = (b[0] - a[0]) * (pt[1] - a[1]) - (b[1] - a[1]) * (pt[0] - a[0])
-        d2 = (c[0] - b[0]) * (pt[1] - b[1]) - (c[1] - b[1]) * (pt[0] - b[0])
-        d3 = (a[0] - c[0]) * (pt[1] - c[1]) - (a[1] - c[1]) * (pt[0] - c[0])
-        return sign * d1 >= 0 and sign * d2 >= 0 and sign * d3 >= 0
-
-    guard = 0
-    while len(order) > 3 and guard < 10 * n * n:
-        guard += 1
-        m = len(order)
-        clipped = False
-        for k in range(m):
-            i0, i1, i2 = order[k - 1], order[k], order[(k + 1) % m]
-            a, b, c = p2[i0], p2[i1], p2[i2]
-            cr = (b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0])
-            if sign * cr <= 0:
-                continue
-            if any(inside(p2[j], a, b, c) for j in order if j not in (i0, i1, i2)):
-                continue
-            tris.append((idx[i0], idx[i1], idx[i2]))
-            order.pop(k)
-            clipped = True
-            break
-        if not clipped:  # degenerate: fall back to a fan of what is left
-            break
-    for k in range(1, len(order) - 1):
-        tris.append((idx[order[0]], idx[order[k]], idx[order[k + 1]]))
-    return np.asarray(tris, dtype=np.int64).reshape(-1, 3)

@@ -13,7 +13,9 @@ so networks trained by :mod:`.training` give edge lengths off by up to ~6 % (ang
 0.025 -- while weights perturbed by 0.2 give 0.2-1.0. Pass ``tol=1e-2`` for a strict test.
 
 
-Recognised: regular polygons (2-D); in 3-D the 5 Platonic solids, the 13 Archimedean solids
+Recognised: regular polygons (2-D), and 2-D level curves with several loops by their
+topology and shapes ("square with a square hole", "2 squares", see :func:`describe`); in
+3-D the 5 Platonic solids, the 13 Archimedean solids
 (the two chiral snubs named "snub cube" / "snub dodecahedron"), uniform n-gonal prisms
 and antiprisms, and n-gonal bipyramids (equatorial regular n-gon, apices symmetric about
 it, triangles not necessarily equilateral). Where two names fit, the Platonic one wins:
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import NeuralPolyError
 from .mesh import PolyMesh
 
 __all__ = ["describe", "name_polytope", "polygon_name", "DEFAULT_TOL", "POLYGON_NAMES",
@@ -81,6 +84,8 @@ DEFAULT_TOL = 0.1
 _CONVEX_TOL = 1e-6
 # A polygon corner turning by less than this (radians) is a straight-through vertex.
 _STRAIGHT_TOL = 1e-9
+# A level curve with more components than this is named "N components" without the list.
+_MAX_LISTED = 4
 
 
 def polygon_name(n: int) -> str:
@@ -153,14 +158,12 @@ def _faces_regular(mesh: PolyMesh, tol: float) -> np.ndarray:
 # 2-D
 # ---------------------------------------------------------------------------------------
 
-def _describe_polygon(mesh: PolyMesh, tol: float) -> dict:
-    out: dict[str, Any] = {
-        "f_vector": mesh.f_vector, "n_sides": None, "name": None, "regular": False,
-        "vertex_configuration": None, "euler_characteristic": mesh.euler_characteristic,
-        "convex": False}
-    if mesh.n_faces != 1 or mesh.face_sizes[0] < 3:
+def _describe_loop(pts: np.ndarray, tol: float) -> dict:
+    """``n_sides``, ``name``, ``regular`` and ``convex`` of one closed loop of points (either
+    orientation); straight-through vertices (collinear consecutive sides) are merged away."""
+    out: dict[str, Any] = {"n_sides": None, "name": None, "regular": False, "convex": False}
+    if len(pts) < 3:
         return out
-    pts = mesh.vertices[mesh.corners]
     # drop straight-through vertices (not corners)
     e = np.roll(pts, -1, axis=0) - pts
     ep = np.roll(e, 1, axis=0)
@@ -176,6 +179,79 @@ def _describe_polygon(mesh: PolyMesh, tol: float) -> dict:
     out["regular"] = bool(out["convex"] and _regular_polygon(pts, tol))
     if out["regular"]:
         out["name"] = {3: "equilateral triangle", 4: "square"}.get(n, f"regular {polygon_name(n)}")
+    return out
+
+
+def _describe_polygon(mesh: PolyMesh, tol: float) -> dict:
+    out: dict[str, Any] = {
+        "f_vector": mesh.f_vector, "n_sides": None, "name": None, "regular": False,
+        "vertex_configuration": None, "euler_characteristic": mesh.euler_characteristic,
+        "convex": False}
+    if mesh.n_faces != 1 or mesh.face_sizes[0] < 3:
+        return out
+    out.update(_describe_loop(mesh.vertices[mesh.corners], tol))
+    return out
+
+
+# -- level curves (2-D meshes of oriented segments) ------------------------------------
+
+def _article(word: str) -> str:
+    """"a" or "an" before ``word`` (by its sound: "an octagonal", "an 18-gonal")."""
+    head = word.split("-")[0]
+    if head.isdigit():
+        return "an" if head.startswith("8") or head in ("11", "18") else "a"
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _holes_phrase(holes: list[dict]) -> str:
+    """"a square hole", "3 hexagonal holes", "2 holes" (shapes differ or are irregular)."""
+    kinds = {h["n_sides"] if h["regular"] else None for h in holes}
+    kind = kinds.pop() if len(kinds) == 1 else None
+    adj = "" if kind is None else _adjective(kind) + " "
+    if len(holes) == 1:
+        return f"{_article(adj or 'hole')} {adj}hole"
+    return f"{len(holes)} {adj}holes"
+
+
+def _component_phrase(outer: dict, holes: list[dict], plural: int = 0) -> str:
+    noun = outer["name"] if outer["regular"] else "region"
+    if plural:
+        noun = f"{plural} {noun}s"
+        return f"{noun}, each with {_holes_phrase(holes)}" if holes else noun
+    return f"{noun} with {_holes_phrase(holes)}" if holes else noun
+
+
+def _describe_curves(mesh: PolyMesh, tol: float) -> dict:
+    out: dict[str, Any] = {
+        "f_vector": mesh.f_vector, "n_sides": None, "name": None, "regular": False,
+        "vertex_configuration": None, "euler_characteristic": mesh.euler_characteristic,
+        "convex": False, "open_curves": 0, "components": []}
+    seg = mesh.corners.reshape(-1, 2)
+    ends = np.bincount(seg[:, 0], minlength=mesh.n_vertices) - np.bincount(seg[:, 1], minlength=mesh.n_vertices)
+    out["open_curves"] = int(np.sum(np.maximum(ends, 0)))
+    if out["open_curves"]:
+        return out                                  # curves ending on the box bound nothing
+    try:
+        comps = mesh.curve_components()
+    except NeuralPolyError:
+        return out                                  # e.g. a hole outside every outer loop
+    if not comps:
+        return out
+    v = mesh.vertices
+    loops = [[_describe_loop(v[loop], tol) for loop in comp] for comp in comps]
+    phrases = [_component_phrase(d[0], d[1:]) for d in loops]
+    out["components"] = [dict(d[0], name=ph, holes=d[1:]) for d, ph in zip(loops, phrases)]
+    out["regular"] = all(d["regular"] for comp in loops for d in comp)
+    if len(loops) == 1 and len(loops[0]) == 1:     # one loop: named like the polygon it is
+        out.update(loops[0][0])
+        return out
+    if len(set(phrases)) == 1:
+        out["name"] = phrases[0] if len(phrases) == 1 else \
+            _component_phrase(loops[0][0], loops[0][1:], plural=len(phrases))
+    elif len(phrases) <= _MAX_LISTED:
+        out["name"] = f"{len(phrases)} components: {'; '.join(phrases)}"
+    else:
+        out["name"] = f"{len(phrases)} components"
     return out
 
 
@@ -370,12 +446,14 @@ def _vertex_transitive_signature(mesh: PolyMesh, topo: _Topology, cycles) -> boo
 # ---------------------------------------------------------------------------------------
 
 def describe(mesh: PolyMesh, tol: float = DEFAULT_TOL) -> dict:
-    """Combinatorial and metric description of a polygon or polyhedron.
+    """Combinatorial and metric description of a polygon, a level curve or a polyhedron.
 
     Parameters
     ----------
     mesh : PolyMesh
-        A polygon (2-D vertices, one face) or a closed polyhedral surface (3-D).
+        A polygon (2-D vertices, one face), a 2-D level curve (oriented 2-corner segments,
+        see :func:`neuralpoly_core.levelset.extract_level_set`) or a closed polyhedral
+        surface (3-D).
     tol : float
         Relative regularity tolerance on edge lengths, angles and planarity (default
         :data:`DEFAULT_TOL`, sized for trained networks; 1e-2 is strict).
@@ -388,9 +466,31 @@ def describe(mesh: PolyMesh, tol: float = DEFAULT_TOL) -> dict:
         polygon, all edges of one length), ``vertex_configuration`` (e.g. ``"3.4.3.4"``,
         when every vertex has the same one; None otherwise and in 2-D),
         ``euler_characteristic`` (int) and ``convex`` (bool).
+
+        A level curve also has ``open_curves`` (curves ending on the box) and
+        ``components``: one dict per connected piece of the enclosed region, with its outer
+        loop's ``n_sides``, ``regular``, ``convex``, its ``name`` (the phrase below) and
+        ``holes`` (``n_sides``, ``name``, ``regular``, ``convex`` of each). Loops are
+        described after merging collinear consecutive segments, so a square drawn with 8
+        segments has 4 sides. Names:
+
+        * one closed loop: named like the polygon it is ("square", "regular hexagon",
+          None when irregular), with its ``n_sides`` and ``convex``;
+        * one component with holes: "square with a square hole", "regular hexagon with 2
+          triangular holes", "square with 3 holes" (hole shapes differ or are irregular);
+          an outer loop that is not a regular polygon is a "region" ("region with a hole");
+        * several components: "2 squares", "2 squares, each with a square hole" when all
+          read the same, else "2 components: square with a square hole; square" (listed
+          from left to right, up to 4; more: "7 components"). An island inside a hole is a
+          component too.
+        * open curves (``cap=False`` where the curve leaves the box): no name.
+
+        ``regular`` is True when every loop is a regular polygon.
     """
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a positive number, got {tol!r}")
+    if mesh.is_curve():
+        return _describe_curves(mesh, float(tol))
     if mesh.dim == 2:
         return _describe_polygon(mesh, float(tol))
     return _describe_polyhedron(mesh, float(tol))

@@ -22,10 +22,13 @@ def _pyplot():
 
 
 def _draw_polygon(ax, mesh: PolyMesh) -> None:
+    """A polygon (each face a closed loop) or a level curve (each face a segment, however
+    many loops they form), with the unit circle for scale."""
+    from matplotlib.collections import LineCollection
     t = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(t), np.sin(t), color="0.75", lw=1.0)
-    loop = mesh.vertices[np.r_[mesh.corners, mesh.corners[:1]]]
-    ax.plot(loop[:, 0], loop[:, 1], color="black", lw=2.0)
+    lines = [mesh.vertices[f if len(f) == 2 else np.r_[f, f[:1]]] for f in mesh.faces]
+    ax.add_collection(LineCollection(lines, colors="black", linewidths=2.0))
     r = max(1.05, float(np.abs(mesh.vertices).max()) * 1.05)
     ax.set_xlim(-r, r)
     ax.set_ylim(-r, r)

@@ -164,6 +164,30 @@ def test_boolean_2d_donut_writes_line_elements(tmp_path, capsys):
     assert code == 2 and "level curve" in err and not (tmp_path / "d2.stl").exists()
 
 
+def test_level_curves_are_named_and_give_their_area(tmp_path, capsys):
+    two = {"format": "neuralpoly.boolean", "version": 1, "dim": 2,
+           "solid": {"union": [{"difference": [{"box": {"lo": [0.1, 0.1], "hi": [0.4, 0.4]}},
+                                               {"box": {"lo": [0.2, 0.2], "hi": [0.3, 0.3]}}]},
+                               {"difference": [{"box": {"lo": [0.6, 0.6], "hi": [0.9, 0.9]}},
+                                               {"box": {"lo": [0.7, 0.7], "hi": [0.8, 0.8]}}]}]}}
+    desc, model = tmp_path / "two.json", tmp_path / "two_net.json"
+    desc.write_text(json.dumps(two))
+    code, out, err = run(capsys, "boolean", desc, "--model-out", model, "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert s["name"] == "2 squares, each with a square hole" and s["regular"] is True
+    assert s["closed_curves"] == 4 and s["area"] == pytest.approx(2 * (0.09 - 0.01), rel=1e-12)
+    # the saved network through `extract`: capped at a box through the right donut's hole
+    # (what is left of it is an L-shaped region), then open
+    code, out, err = run(capsys, "extract", model, "--bbox", 0, 0.75, "--cap")
+    assert code == 0, err
+    assert ": 2 components: square with a square hole; region; f-vector" in out.splitlines()[0]
+    code, out, err = run(capsys, "extract", model, "--bbox", 0, 0.75, "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert s["name"] is None and s["area"] is None and s["closed_curves"] == 2
+
+
 def test_boolean_rejects_bad_description(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": "neuralpoly.boolean", "version": 1, "dim": 4, "solid": {}}))
