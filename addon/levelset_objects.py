@@ -28,6 +28,7 @@ from . import blender_mesh, model_store
 from .neuralpoly_core.errors import ExtractionError, NeuralPolyError
 from .neuralpoly_core.levelset import extract_level_set, parse_bbox
 from .neuralpoly_core.mesh import PolyMesh
+from .neuralpoly_core.naming import describe as describe_shape
 from .neuralpoly_core.network import Network
 
 __all__ = ["METHODS", "DEFAULT_BBOX", "MAX_RESOLUTION", "LevelSetSettings", "extract", "settings_from_meta",
@@ -183,7 +184,8 @@ def describe(mesh: PolyMesh) -> dict:
                        if mesh.dim == 3 and mesh.info.get("method") == "exact" else {}),
         "max_level_error": float(mesh.info.get("max_level_error") or 0.0),
         "regions": int(len(np.unique(regions))),
-        "name": None,
+        # "cube", "square with a square hole", ... (None for unnamed shapes and open curves)
+        "name": describe_shape(mesh)["name"] if mesh.n_faces else None,
     }
 
 

@@ -49,6 +49,7 @@ def test_relu_model_with_biases_loads_and_extracts_exactly(addon, tmp_path):
     me = obj.data
     assert (len(me.vertices), len(me.edges), len(me.polygons)) == (6, 12, 8)
     assert p.f_vector == "6, 12, 8" and p.max_level_error < 1e-12      # on the float64 mesh
+    assert p.polytope_name == "octahedron"
     V = blender_vertices(addon, obj)
     assert np.max(np.abs(net.evaluate(V))) < 1e-6                        # float32 in Blender
     np.testing.assert_allclose(np.sort(np.abs(V - [0.2, -0.1, 0.3]).sum(axis=1)), np.ones(6), atol=1e-6)
@@ -138,6 +139,7 @@ def test_two_dimensional_model_is_a_curve(addon, tmp_path):
     obj = bpy.context.active_object
     me = obj.data
     assert len(me.polygons) == 0 and len(me.edges) == len(me.vertices) == 4   # the diamond |x|_1 = 1
+    assert obj.neuralpoly.polytope_name == "square"
     V = blender_vertices(addon, obj)
     np.testing.assert_allclose(np.abs(V[:, :2]).sum(axis=1), 1.0, atol=1e-6)
     assert np.all(V[:, 2] == 0.0)
