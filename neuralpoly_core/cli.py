@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--cap", action="store_true", help="box level sets: close the surface at the box")
     e.add_argument("--merge-coplanar", action="store_true",
                    help="box level sets, exact: merge coplanar faces across linear regions")
+    e.add_argument("--workers", type=_positive_int, default=None,
+                   help="box level sets, exact: threads bounding cells at once (default: the usable "
+                        "cores, at most 4; the result does not depend on it)")
     _add_extraction_args(e, polytope_only=False)
 
     gal = sub.add_parser("gallery", help="all networks of paper figures: meshes, models, PNG overview")
@@ -250,7 +253,7 @@ def cmd_extract(args) -> int:
             raise NeuralPolyError("--method radial is for neural polytopes; use exact or marching with --bbox")
         mesh = extract_level_set(net, level, (lo, hi), method=method,
                                  resolution=args.resolution or 64, cap=args.cap,
-                                 merge_coplanar=args.merge_coplanar)
+                                 merge_coplanar=args.merge_coplanar, workers=args.workers)
         mesh.info.setdefault("method", method)
     else:
         level = 1.0 if args.level is None else args.level

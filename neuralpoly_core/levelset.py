@@ -238,6 +238,19 @@ class _Grow:
         self.n = need
         return start
 
+    def extend_taken(self, rows: np.ndarray, order: np.ndarray) -> int:
+        """``extend(rows[order])`` without the intermediate copy."""
+        k = len(order)
+        start = self.n
+        need = start + k
+        if need > len(self.a):
+            new = np.empty((max(need, 2 * len(self.a)), self.a.shape[1]), dtype=self.a.dtype)
+            new[:start] = self.a[:start]
+            self.a = new
+        np.take(rows, order, axis=0, out=self.a[start:need])
+        self.n = need
+        return start
+
     @property
     def view(self) -> np.ndarray:
         return self.a[:self.n]
@@ -593,7 +606,7 @@ class _ExactExtractor:
         allrec = np.concatenate(parts, axis=0)
         order = np.argsort(child, kind="stable")
         child = child[order]
-        start = self.rec.extend(allrec[order])
+        start = self.rec.extend_taken(allrec, order)
         nC = len(cut.cells)
         counts = np.bincount(child, minlength=2 * nC)
         starts = start + np.cumsum(counts) - counts

@@ -139,6 +139,14 @@ def test_boolean_cube_minus_cube_and_extract_from_model(tmp_path, capsys):
     code, out, err = run(capsys, "extract", model, "--bbox", -1, 1, "--merge-coplanar", "--json")
     assert code == 0, err
     assert last_json(out)["f_vector"] == [16, 24, 12]
+    for workers in (1, 3):          # threads change nothing in the result
+        code, out, err = run(capsys, "extract", model, "--bbox", -1, 1, "--merge-coplanar",
+                             "--workers", workers, "--json")
+        assert code == 0, err
+        assert last_json(out)["f_vector"] == [16, 24, 12]
+    with pytest.raises(SystemExit) as exc:
+        run(capsys, "extract", model, "--bbox", -1, 1, "--workers", 0)
+    assert exc.value.code == 2 and "--workers: expected a number >= 1" in capsys.readouterr().err
     code, out, err = run(capsys, "extract", model, "--bbox", -1, 1, "--method", "marching",
                          "--resolution", 24, "--json")
     assert code == 0, err
