@@ -38,26 +38,54 @@ by neuron** (Berzins 2023; Kim 2024), with pruning:
    corners and edges are those of the cut, shared with the neighbouring cells; its orientation
    comes from the signs around oriented faces of the cell (a weighted vote of the cut faces),
    never from the direction of the level set's normal, which is meaningless where ``f`` is
-   almost flat; a final pass flips any cross-section that disagrees with most of its
-   neighbours.
+   almost flat; a final pass flips any cross-section (and any face too small for its
+   coordinates to tell its orientation) that disagrees with most of its neighbours.
 
 Tolerance policy
 ----------------
-Float64 throughout. A value ``z`` of a neuron (or ``f - c``) at a vertex counts as **zero** when
-``|z| <= TOLERANCE * scale`` (``TOLERANCE = 1e-12``), where ``scale`` is the rounding scale of
-that neuron, the sum of the magnitudes of its terms ``sum_i |w_i| max|h_i| + |b|`` over the
-vertices of the complex. A zero vertex lies *on* the hyperplane: edges are cut only between
-strictly positive and strictly negative ends, so exact ties (vertices on a hyperplane,
-duplicate and parallel neurons, hyperplanes through box corners and edges, surfaces in a box
-side, dead neurons and zero rows) never create slivers or duplicate vertices, and a cut
-through an existing vertex or edge reuses it. Each cut is checked for combinatorial
-consistency (every cut face has two zero points, the in-plane edges separate the two sides,
-the cross-section is a single cycle); a cell that fails is cut again with the near-zero
-vertices of the failing cells given their strict signs (for every cell sharing them), and left
-uncut and counted in ``info["degenerate_cells"]`` if that fails too. Only values within a
-small factor of the tolerance (near-ties at about 1e-12 to 1e-11 of the scale) can cause that;
-``info["watertight"]`` then tells whether the result is still closed. Pruning bounds keep a
-margin of the same tolerance.
+Float64 throughout, one relative tolerance ``TOLERANCE = 1e-12``.
+
+*Scale.* Every neuron (and ``f - c``) has a **rounding scale** ``s = sum_i |w_i| m_i + |b|``:
+``m_i`` is the largest magnitude of input ``i`` over the vertices of the complex, or, if
+larger, the rounding scale of input ``i``'s own terms (``sum_k |w_ik| max|h_k| + |b_i|``; an
+input that is a small difference of large terms carries their round-off, one layer deep); for
+the first layer ``m_i`` is the box's extent. ``info["level_scale"]`` is the scale of ``f``.
+
+*Zero.* A value ``z`` at a vertex counts as **zero** when ``|z| <= TOLERANCE * s``. A zero
+vertex lies *on* the hyperplane: edges are cut only between strictly positive and strictly
+negative ends, so exact ties (vertices on a hyperplane, duplicate and parallel neurons,
+hyperplanes through box corners and edges, surfaces in a box side, dead neurons and zero rows)
+never create slivers or duplicate vertices, and a cut through an existing vertex or edge
+reuses it.
+
+*Consistency.* Every crossed cell's signs must be those of a plane through a convex polytope:
+no face lies in the plane; a face with both signs has exactly two zero points (crossing edges
+or zero corners); the zero corners of a one-sided face form one chain of in-plane edges
+(straight where it has three corners or more: a straight-angle corner is where several planes
+meet along one line); an in-plane edge has one face on each side; the cross-section is one
+cycle through at least three points.
+
+*Near-ties.* Values within a few tolerances of zero (ties broken by 1e-13 to 1e-10 of the
+scale) can make the zero test, or the rounded coordinates of tiny cells, disagree with the
+cells' combinatorics. When a cut has inconsistent cells, its signs are chosen again, **for
+every vertex at once** (each vertex has one sign, seen by every cell that contains it, so the
+complex stays conforming), and every cell whose signs change is cut again: first zero bands
+``|z| <= t`` with ``t`` in the widest gaps between the magnitudes of the inconsistent cells'
+values (strict signs included, values under the rounding floor ``1e-16 * s`` staying zero),
+then strict signs of ``z - d`` (the plane moved by ``d``, signs an affine function always
+realizes) with ``d`` in the widest gaps between those values; the first choice that makes
+every cell consistent is used. Thresholds and moves stay within
+``100 * TOLERANCE * s`` of zero and new vertices are placed where ``z`` equals the cut's level
+on their edge, so no vertex is further than that from its plane, and the surface's vertices
+stay within about ``1e-10 * level_scale`` of the level set (``info["max_level_error"]``,
+measured). A cell still inconsistent stays uncut and is counted in
+``info["degenerate_cells"]`` (``info["watertight"]`` then tells whether the result is closed).
+
+*Orientation.* Faces are linked along the cells' edges (never sorted by angle) and oriented by
+their coordinates where the area is above round-off (a bound ``256 * eps * box extent`` on the
+coordinates' error); faces smaller than that (corners that round onto a line) follow their
+neighbours. Pruning bounds keep a margin of the same tolerance; a face in the level set whose
+other cell was pruned bounds the solid according to the strict signs of ``f - c`` on it.
 
 Which level set
 ---------------
@@ -295,6 +323,12 @@ def _sign(z: np.ndarray, eps) -> np.ndarray:
     return (z > eps).astype(np.int8) - (z < -eps).astype(np.int8)
 
 
+def _crossing(za: np.ndarray, zb: np.ndarray, level: float = 0.0) -> np.ndarray:
+    """Where ``z = level`` on edges whose ends' values ``za``, ``zb`` lie strictly on either
+    side of ``level`` (the fraction of the way from ``a``, in (0, 1))."""
+    return (za - level) / (za - zb) if level else za / (za - zb)
+
+
 # ---------------------------------------------------------------------------------------
 # the exact extractor
 # ---------------------------------------------------------------------------------------
@@ -302,7 +336,7 @@ class _Cut:
     """The outcome of cutting a set of cells by one affine-per-cell function."""
 
     __slots__ = ("cells", "good", "R", "lc", "sa", "sb", "m", "xmask", "groups", "chords",
-                 "chord_lc", "zz_idx", "zz_plus", "zz_minus")
+                 "chord_lc", "zz_idx", "zz_plus", "zz_minus", "level")
 
 
 class _ExactExtractor:
@@ -355,6 +389,7 @@ class _ExactExtractor:
         self._mats = mats
         self._wb = [np.concatenate([W, (b if b is not None else np.zeros(len(W)))[:, None]], axis=1)
                     for W, _a, b in mats[:-1]]
+        self._terms = None          # rounding scale of the previous layer's terms
 
     # -- complex set-up --------------------------------------------------------------
     def _init_box(self):
@@ -455,6 +490,7 @@ class _ExactExtractor:
         sb = sb[keep]
         lc = local[lc_all[keep]]
         cut = _Cut()
+        cut.level = 0.0
         cut.cells = S[crossed]
         nC = len(cut.cells)
         nv = self.X.n
@@ -493,6 +529,18 @@ class _ExactExtractor:
             bad[glc[~fpos & ~fneg]] = True
             split = fpos & fneg
             zg = np.concatenate([g1[xmask], g2[xmask], g1[za], g2[za], g1[zb], g2[zb]])
+            nx2 = 2 * int(np.count_nonzero(xmask))
+            if len(zg) > nx2:
+                # a one-sided face meets the plane in nothing, a vertex or a segment of its
+                # boundary (one edge, or a chain of collinear edges): its zero vertices (each
+                # counted at its two edges of the face) must form one chain of in-plane edges
+                nzv = np.bincount(zg[nx2:], minlength=ng) // 2
+                nzz = np.bincount(np.concatenate([g1[zz], g2[zz]]), minlength=ng)
+                onesided = fpos ^ fneg
+                bad[glc[onesided & (nzv >= 2) & (nzz != nzv - 1)]] = True
+                chains = np.nonzero(onesided & (nzv >= 3) & (nzz == nzv - 1))[0]
+                if len(chains):
+                    bad[glc[self._bent_chains(chains, g1[zz], g2[zz], R[zz, 0], R[zz, 1])]] = True
             zvv = np.concatenate([m[xmask], m[xmask], R[za, 0], R[za, 0], R[zb, 1], R[zb, 1]])
             sel = split[zg]
             zk = np.unique(zg[sel] * (nv + len(ukeys)) + zvv[sel])
@@ -546,11 +594,41 @@ class _ExactExtractor:
             else:
                 deg = np.zeros(len(zpts), dtype=np.int64)
             bad[(zpts[deg != 2]) // (nv + len(ukeys))] = True
+            # ... through at least three points (two chords between the same two points
+            # cut a corner of degree two, a straight-angle corner, off nothing)
+            bad[np.bincount(zpts // (nv + len(ukeys)), minlength=nC) < 3] = True
         cut.good = ~bad
         cut.R, cut.lc, cut.sa, cut.sb = R, lc, sa, sb
         cut.chords, cut.chord_lc = chords, chord_lc
         cut.zz_idx, cut.zz_plus, cut.zz_minus = zz_idx, zz_plus, zz_minus
         return cut
+
+    def _bent_chains(self, groups, h1, h2, a, b, straight=1e-6):
+        """Which chains of in-plane edges are not straight.
+
+        ``groups``: faces whose zero corners form one chain of three or more; ``h1``/``h2``:
+        the two faces of each in-plane edge ``(a, b)``. A plane meets a convex face in a
+        segment, so the inner corners of such a chain must be straight-angle corners (where
+        several planes meet along one line): the two chain edges at each must point in
+        opposite directions, up to a relative ``straight`` plus the coordinates' round-off.
+        """
+        X = self.X.view
+        delta = self._round_off()
+        out = np.zeros(len(groups), dtype=bool)
+        for i, g in enumerate(groups.tolist()):
+            sel = (h1 == g) | (h2 == g)
+            nbr = {}
+            for u, v in zip(a[sel].tolist(), b[sel].tolist()):
+                nbr.setdefault(u, []).append(v)
+                nbr.setdefault(v, []).append(u)
+            for m, (u, w) in ((m, n) for m, n in nbr.items() if len(n) == 2):
+                e1, e2 = X[u] - X[m], X[w] - X[m]
+                l1, l2 = float(np.linalg.norm(e1)), float(np.linalg.norm(e2))
+                cr = float(np.linalg.norm(np.cross(e1, e2)))
+                if float(e1 @ e2) >= 0 or cr > straight * l1 * l2 + delta * (l1 + l2):
+                    out[i] = True
+                    break
+        return groups[out]
 
     def _new_vertices(self, cut: _Cut, zv: np.ndarray, Zcur: _Grow | None, col: int = 0):
         """Append the cut's new vertices (interpolated) to X (and rows of ``Zcur``).
@@ -561,7 +639,7 @@ class _ExactExtractor:
         ua = cut.groups // nv
         ub = cut.groups % nv
         za, zb = zv[ua], zv[ub]
-        t = (za / (za - zb))[:, None]
+        t = _crossing(za, zb, cut.level)[:, None]
         X = self.X.view
         self.X.extend(X[ua] + t * (X[ub] - X[ua]))
         if Zcur is not None:
@@ -629,38 +707,75 @@ class _ExactExtractor:
     def _robust_cut(self, S, zv, scale):
         """Signs and cut of the cells ``S`` by the function with vertex values ``zv``.
 
-        Values with ``|z| <= tolerance * scale`` count as zero. Cells whose cut is inconsistent
-        (only near-zero values at the tolerance can cause it) are cut again with the
-        near-zero vertices of those cells given their strict signs (globally, so that every
-        cell sharing such a vertex agrees); cells still inconsistent stay uncut and are
-        counted in ``degenerate``. Returns ``(cut or None, signs)``.
+        Values with ``|z| <= tolerance * scale`` count as zero. When some cell's cut is
+        inconsistent (near-ties), other zero bands and levels are tried for every vertex at
+        once (:meth:`_thresholds`), every cell whose signs change being cut again; the first
+        that makes every cell consistent is used, else the one with the fewest inconsistent
+        cells, which stay uncut and are counted in ``degenerate``. See the module docstring.
+        Returns ``(cut or None, signs)``; ``cut.level`` is the level of the cut (where the
+        new vertices go).
         """
-        cells = self.cells.view
-        sv = _sign(zv, self.tol * scale)
+        eps = self.tol * scale
+        sv = _sign(zv, eps)
         cut = self._cut(S, zv, sv)
         if cut is None or cut.good.all():
             return cut, sv
-        badc = cut.cells[~cut.good]
+        best = (int((~cut.good).sum()), cut, sv)
+        cells = self.cells.view
+        allc = np.nonzero(self.alive.view[:, 0])[0] if self.alive is not None \
+            else np.arange(len(cells))
+        ct2 = cells[allc, 1]
+        rec = self.rec.view[_ranges(cells[allc, 0], ct2)]
+        owner = np.repeat(allc, ct2)
+        for lo, hi in self._thresholds(cut, zv, eps, scale):
+            sv2 = (zv > hi).astype(np.int8) - (zv < lo).astype(np.int8)
+            changed = sv2 != sv
+            touched = changed[rec[:, 0]] | changed[rec[:, 1]]
+            S2 = np.union1d(S, owner[touched])
+            cut2 = self._cut(S2, zv, sv2)
+            if cut2 is not None and lo == hi:
+                cut2.level = lo
+            if cut2 is None or cut2.good.all():
+                return cut2, sv2
+            nbad = int((~cut2.good).sum())
+            if nbad < best[0]:
+                best = (nbad, cut2, sv2)
+        self.degenerate += best[0]
+        return best[1], best[2]
+
+    def _thresholds(self, cut, zv, eps, scale, tries=8, reach=100.0):
+        """Zero bands ``(lo, hi)`` to try after ``cut`` (made with ``(-eps, eps)``) had
+        inconsistent cells: a value is negative below ``lo``, positive above ``hi``, else zero.
+
+        From the values at the inconsistent cells' corners within ``reach * eps`` of zero:
+        first symmetric bands ``(-t, t)`` with ``t`` in the middle (geometrically) of a gap
+        between consecutive magnitudes, or below the smallest (strict signs; magnitudes
+        under the rounding floor ``1e-16 * scale`` stay zero), widest gaps first; then strict
+        signs about a level ``s`` in the middle of a gap between consecutive values
+        (``lo = hi = s``: the signs of the plane moved by ``s``, which an affine function
+        always realizes), widest gaps first. At most ``tries`` of each.
+        """
         badr = ~cut.good[cut.lc]
-        vz = np.unique(np.concatenate([cut.R[badr, 0], cut.R[badr, 1]]))
-        vz = vz[sv[vz] == 0]
-        strict = np.sign(zv[vz]).astype(np.int8)
-        flip = vz[strict != 0]
-        if len(flip):
-            sv[vz] = strict
-            rec = self.rec.view
-            allc = np.nonzero(self.alive.view[:, 0])[0] if self.alive is not None \
-                else np.arange(len(cells))
-            ct2 = cells[allc, 1]
-            idx = _ranges(cells[allc, 0], ct2)
-            owner = np.repeat(allc, ct2)
-            touched = np.isin(rec[idx, 0], flip) | np.isin(rec[idx, 1], flip)
-            S2 = np.union1d(S, np.union1d(badc, owner[touched]))
-            cut = self._cut(S2, zv, sv)
-            if cut is None:
-                return None, sv
-        self.degenerate += int((~cut.good).sum())
-        return cut, sv
+        vb = np.unique(cut.R[badr, :2])
+        floor = 1e-16 * scale
+        top = reach * eps
+        vals = zv[vb]
+        mags = np.unique(np.abs(vals))
+        nxt = mags[mags > top]
+        mags = mags[(mags > floor) & (mags <= top)]
+        lo = np.concatenate([[floor], mags])
+        hi = np.concatenate([mags, [nxt[0] if len(nxt) else np.inf]])
+        tau = np.sqrt(lo * np.minimum(hi, top))
+        tau[0] = floor
+        ratio = hi / lo
+        keep = (tau != eps) & (tau <= top)
+        tau, ratio = tau[keep], ratio[keep]
+        sym = tau[np.argsort(-ratio, kind="stable")][:tries]
+        v = np.unique(vals[np.abs(vals) <= top])
+        v = np.concatenate([[-top], v[(v > -top) & (v < top)], [top]])
+        mid = 0.5 * (v[:-1] + v[1:])
+        mid = mid[np.argsort(-np.diff(v), kind="stable")][:tries]
+        return [(-t, t) for t in sym.tolist()] + [(m, m) for m in mid.tolist()]
 
     def _cut_and_apply(self, S, zv, scale, label, Zcur=None, cand=None, col=0):
         cut, _sv = self._robust_cut(S, zv, scale)
@@ -998,7 +1113,7 @@ class _ExactExtractor:
                 Zv = Wl @ H
             if bl is not None:
                 Zv += bl[:, None]
-            zscale = np.abs(Wl) @ hmax + (np.abs(bl) if bl is not None else 0.0)
+            zscale = self._rounding_scale(Wl, bl, hmax)
             eps = self.tol * zscale
             Z = _GrowCols(Zv)
             self._fcache = np.zeros(0)
@@ -1050,17 +1165,29 @@ class _ExactExtractor:
         hm = np.abs(H).max(axis=1) if H.shape[1] else np.zeros(H.shape[0])
         if out.name == "sum":
             F = H.sum(axis=0)
-            fscale = float(hm.sum())
+            fscale = float(self._rounding_scale(np.ones((1, len(hm))), None, hm)[0])
         else:
             F = out.weight[0] @ H
             if out.bias is not None:
                 F = F + out.bias[0]
-            fscale = float(np.abs(out.weight[0]) @ hm + (abs(out.bias[0]) if out.bias is not None else 0.0))
+            fscale = float(self._rounding_scale(out.weight[:1], out.bias, hm)[0])
         self.fscale = fscale
         G = F - self.level
         if self.flip:
             G = -G
         return self._emit(G, fscale, t0)
+
+    def _rounding_scale(self, W, b, hmax):
+        """Rounding scale of the affine map ``W h + b`` of the next layer (or the output), see
+        the module docstring: ``|W| m + |b|`` with ``m`` the larger of the inputs' largest
+        magnitudes ``hmax`` and the rounding scales of the inputs' own terms (an input that is
+        a small difference of large terms carries their round-off). Remembers the terms'
+        scale for the next call; call once per layer, in order.
+        """
+        absb = np.abs(b) if b is not None else 0.0
+        m = hmax if self._terms is None else np.maximum(hmax, self._terms)
+        self._terms = np.abs(W) @ hmax + absb
+        return np.abs(W) @ m + absb
 
     def _magnitude_bound(self) -> float:
         """An a-priori bound of |f| over the box (interval arithmetic), for pruning margins."""
@@ -1121,7 +1248,7 @@ class _ExactExtractor:
         # new vertices: one per crossing edge of the crossed cells (shared by all its cells)
         if cut is not None:
             ua, ub = cut.groups // nv, cut.groups % nv
-            t = (G[ua] / (G[ua] - G[ub]))[:, None]
+            t = _crossing(G[ua], G[ub], cut.level)[:, None]
             Xall = np.concatenate([X, X[ua] + t * (X[ub] - X[ua])], axis=0)
             good_cell = np.zeros(nc, dtype=bool)
             good_cell[cut.cells[cut.good]] = True
@@ -1217,10 +1344,10 @@ class _ExactExtractor:
                     agree = ed_s[pos_] == (fq < fp)
                     vote = np.where(found, np.where(agree, 1.0, -1.0) * (wgt + 1e-3), 0.0)
                     score = np.bincount(np.where(found, fc, 0), weights=vote, minlength=ncyc)
+                    # a cycle without a vote (every cut face too thin to tell its outward
+                    # side) keeps its linked order: the repair below orients it from its
+                    # neighbours, as every cross-section
                     vid = _reverse_cycles(gid, vid, score < 0)
-                    unor = np.zeros(nC, dtype=bool)
-                    unor[cyc_cell[score == 0]] = True
-                    okg &= ~unor
                     keepc = okg[gid]
                     gid, vid = gid[keepc], vid[keepc]
                 faces_v.append(vid)
@@ -1266,14 +1393,15 @@ class _ExactExtractor:
         n_sec_parts = len(faces_sz)
 
         # (2) faces lying in the level set (f == c on a whole face) of uncrossed cells
-        zf = self._zero_faces(R, lc, sa, sb, cpos, cneg, crossed, Xall, nc)
+        zf = self._zero_faces(R, lc, sa, sb, cpos, cneg, crossed, Xall, nc, G)
         for arr, lst in zip(zf, (faces_v, faces_sz, faces_reg)):
             lst.append(arr)
+        zero_free = zf[3]
 
         # (3) caps: box sides inside the solid
         ncap = 0
         if self.cap:
-            cv, csz, creg = self._caps(R, lc, sa, sb, Xall, edge_point)
+            cv, csz, creg, cap_free = self._caps(R, lc, sa, sb, Xall, edge_point)
             faces_v.append(cv)
             faces_sz.append(csz)
             faces_reg.append(creg)
@@ -1282,9 +1410,15 @@ class _ExactExtractor:
         corners = np.concatenate(faces_v) if faces_v else np.zeros(0, np.int64)
         sizes = np.concatenate(faces_sz) if faces_sz else np.zeros(0, np.int64)
         regs = np.concatenate(faces_reg) if faces_reg else np.zeros(0, np.int64)
-        # orientation repair: the cross-sections (first n_sec faces) follow their neighbours
+        # orientation repair: the cross-sections (first n_sec faces) and the caps too small
+        # for their orientation to be read off their coordinates follow their neighbours
         n_sec = int(sum(len(x) for x in faces_sz[:n_sec_parts]))
-        corners, flipped = _repair_orientation(corners, sizes, n_sec)
+        free = np.zeros(len(sizes), dtype=bool)
+        free[:n_sec] = True
+        free[n_sec:n_sec + len(zero_free)] = zero_free
+        if ncap:
+            free[len(sizes) - ncap:] = cap_free
+        corners, flipped = _repair_orientation(corners, sizes, free)
         self.flipped = flipped
         # keep only used vertices; region ids: 0.. over cells that emitted something
         usedv = np.zeros(len(Xall), dtype=bool)
@@ -1341,22 +1475,38 @@ class _ExactExtractor:
         order = np.lexsort((ang, gid))
         return gid[order], vid[order]
 
-    def _zero_faces(self, R, lc, sa, sb, cpos, cneg, crossed, Xall, nc):
-        """Faces (3-D) / edges (2-D) of uncrossed cells on which f == c, emitted per the rules."""
+    def _zero_faces(self, R, lc, sa, sb, cpos, cneg, crossed, Xall, nc, G):
+        """Faces (3-D) / edges (2-D) of uncrossed cells on which f == c, emitted per the rules.
+
+        A face is emitted where exactly one of its two cells is inside. A face with one cell
+        (not in a box side) had its other cell pruned, which happens only where ``f - c`` is
+        beyond the pruning margin on that cell, so the strict signs of ``G = f - c`` at the
+        face's corners tell on which side the pruned cell was. The corners of a face follow
+        its cell's edges. Returns (corners, sizes, cells, unsure): ``unsure`` marks faces whose
+        orientation could not be read off their coordinates (smaller than round-off); they
+        follow their neighbours (see :func:`_repair_orientation`).
+        """
         d = self.d
-        empty = (np.zeros(0, np.int64),) * 3
+        empty = (np.zeros(0, np.int64),) * 3 + (np.zeros(0, dtype=bool),)
         # cells not crossed with zero vertices
         zrec = (~crossed[lc]) & (sa == 0) & (sb == 0)
         if not zrec.any():
             return empty
         state = np.where(cneg, -1, np.where(cpos, 1, 0))      # -1 inside, +1 outside, 0 f == c
+
+        def lone(cc, verts):
+            """Whether a face of cell ``cc`` whose neighbour was pruned bounds the solid."""
+            g = G[np.asarray(verts, np.int64)]
+            other = 1 if np.all(g > 0) else (-1 if np.all(g < 0) else -state[cc])
+            return (state[cc] == -1) != (other == -1)
+
         if d == 2:
             idx = np.nonzero(zrec)[0]
             a, b, lab, c = R[idx, 0], R[idx, 1], R[idx, 2], lc[idx]
             key = a * len(Xall) + b
             order = np.lexsort((c, key))
             a, b, lab, c, key = a[order], b[order], lab[order], c[order], key[order]
-            out_v, out_r = [], []
+            out_v, out_r, out_u = [], [], []
             i = 0
             n = len(key)
             while i < n:
@@ -1374,7 +1524,7 @@ class _ExactExtractor:
                     ins = [k for k in grp if state[c[k]] == -1]
                     if len(ins) == 1 and len(grp) == 2:
                         emit = (c[ins[0]], -1)
-                    elif len(grp) == 1 and sts[0] != 0:
+                    elif len(grp) == 1 and lone(c[i], (a[i], b[i])):
                         emit = (c[i], sts[0])
                 if emit is not None:
                     cc, s = emit
@@ -1382,15 +1532,17 @@ class _ExactExtractor:
                     p, q = a[i], b[i]
                     e = Xall[q] - Xall[p]
                     r = cen - Xall[p]
-                    left = e[0] * r[1] - e[1] * r[0] > 0
+                    cross = e[0] * r[1] - e[1] * r[0]
                     # inside cell (s=-1) must be on the left; outside cell (s=+1) on the right
-                    if (s == -1) != left:
+                    if (s == -1) != (cross > 0):
                         p, q = q, p
                     out_v += [p, q]
                     out_r.append(cc)
+                    out_u.append(abs(cross) <= 2 * (abs(e).sum() + abs(r).sum())
+                                 * self._round_off())
                 i = j
             return (np.asarray(out_v, np.int64), np.full(len(out_r), 2, np.int64),
-                    np.asarray(out_r, np.int64))
+                    np.asarray(out_r, np.int64), np.asarray(out_u, dtype=bool))
         # 3-D: group the half-records of candidate cells by (cell, face label)
         cand = (~crossed) & np.bincount(lc[zrec], minlength=nc).astype(bool)
         rsel = cand[lc]
@@ -1417,9 +1569,11 @@ class _ExactExtractor:
                 continue
             cc = int(gkeys[g] // L)
             lab = int(gkeys[g] % L)
-            faces.setdefault((lab, tuple(verts.tolist())), []).append(cc)
-        out_v, out_sz, out_r = [], [], []
-        for (lab, verts), owners in faces.items():
+            faces.setdefault((lab, tuple(verts.tolist())), []).append((cc, recs))
+        # the emitted faces: their edges (linked into cycles below), cell, outward direction
+        e_grp, e_rec, out_r, dirs = [], [], [], []
+        for (lab, verts), own in faces.items():
+            owners = [o for o, _recs in own]
             emit = None
             if lab < self.nb:
                 # a box side in the level set: part of the solid's boundary if the cell is
@@ -1431,24 +1585,39 @@ class _ExactExtractor:
                 sts = [state[o] for o in owners]
                 if len(owners) == 2 and sorted(sts)[0] == -1 and sorted(sts)[1] != -1:
                     emit = (owners[sts.index(-1)], -1)
-                elif len(owners) == 1 and sts[0] != 0:
+                elif len(owners) == 1 and lone(owners[0], verts):
                     emit = (owners[0], sts[0])
             if emit is None:
                 continue
             cc, s = emit
-            verts = np.asarray(verts, np.int64)
             cen = self._cell_centroid(R, lc, cc, Xall)
-            fc = Xall[verts].mean(axis=0)
+            fc = Xall[np.asarray(verts, np.int64)].mean(axis=0)
             # normal must point to the positive (outside) side
-            nrm = (fc - cen) if s == -1 else (cen - fc)
-            g, v = self._sort_polygons(np.zeros(len(verts), np.int64), verts, Xall, nrm[None, :],
-                                       np.ones(1, bool))
-            out_v.append(v)
-            out_sz.append(len(v))
+            dirs.append((fc - cen) if s == -1 else (cen - fc))
+            recs = own[owners.index(cc)][1]
+            e_grp.append(np.full(len(recs), len(out_r), dtype=np.int64))
+            e_rec.append(recs)
             out_r.append(cc)
-        if not out_v:
+        if not out_r:
             return empty
-        return (np.concatenate(out_v), np.asarray(out_sz, np.int64), np.asarray(out_r, np.int64))
+        # corners in the order of the cell's edges (an angular sort mixes up corners closer
+        # than round-off), turned to the outward direction
+        recs = np.concatenate(e_rec)
+        okg, gid, vid = _link_cycles(np.concatenate(e_grp), R[recs, 0], R[recs, 1], len(out_r))
+        self.degenerate += int((~okg).sum())
+        if len(gid) == 0:
+            return empty
+        starts, sizes, gnum, _nxt = _cycle_layout(gid)
+        cyc = gid[starts]
+        dirs = np.asarray(dirs)[cyc]
+        nrm = _cycle_normals(gid, vid, Xall)
+        dot = np.einsum("ij,ij->i", nrm, dirs)
+        vid = _reverse_cycles(gid, vid, dot < 0)
+        ext = np.maximum.reduceat(np.abs(Xall[vid] - Xall[vid[starts]][gnum]).max(axis=1), starts)
+        # unsure: the face's area or its offset from the cell's centroid is below round-off
+        unsure = np.abs(dot) <= 2 * np.linalg.norm(dirs, axis=1) * sizes * ext * self._round_off() \
+            + 4 * np.linalg.norm(nrm, axis=1) * self._round_off()
+        return vid, sizes, np.asarray(out_r, np.int64)[cyc], unsure
 
     def _cell_centroid(self, R, lc, c, X):
         sel = lc == c
@@ -1483,7 +1652,9 @@ class _ExactExtractor:
             fwd = (pb > pa) == inc
             p = np.where(fwd, a2, b2)
             q = np.where(fwd, b2, a2)
-            return (np.stack([p, q], axis=1).ravel(), np.full(len(idx), 2, np.int64), lc[idx])
+            # a segment of zero length (vertices closer than round-off) follows its neighbours
+            return (np.stack([p, q], axis=1).ravel(), np.full(len(idx), 2, np.int64), lc[idx],
+                    np.abs(pb - pa) <= self._round_off())
         # 3-D: each box face of a cell with a negative vertex, as an oriented cycle (outward
         # box normal); its negative part is read off the signs around it.
         nb = self.nb
@@ -1499,19 +1670,27 @@ class _ExactExtractor:
         negk = np.unique(np.concatenate(negk))
         keys = np.concatenate(keys)
         sel = np.isin(keys, negk)
+        empty = (np.zeros(0, np.int64),) * 3 + (np.zeros(0, dtype=bool),)
         if not sel.any():
-            return (np.zeros(0, np.int64),) * 3
+            return empty
         ukey, ginv = np.unique(keys[sel], return_inverse=True)
         okg, gid, vid = _link_cycles(ginv.ravel(), np.concatenate(ra)[sel], np.concatenate(rb)[sel],
                                      len(ukey))
         self.degenerate += int((~okg).sum())
         if len(gid) == 0:
-            return (np.zeros(0, np.int64),) * 3
+            return empty
         labs = ukey % nb
-        normal = np.zeros((len(ukey), 3))
-        normal[np.arange(len(ukey)), labs // 2] = np.where(labs % 2 == 1, 1.0, -1.0)
-        gid, vid = _orient_cycles(gid, vid, Xall, normal)
-        nxt = _cycle_layout(gid)[3]
+        # orientation: the Newell normal against the outward box normal, where it is larger
+        # than its round-off; a face too small for that (a sliver whose corners round onto a
+        # line) follows its neighbours (see _repair_orientation)
+        starts, sizes, gnum, nxt = _cycle_layout(gid)
+        cyc = gid[starts]
+        area2 = _cycle_normals(gid, vid, Xall)[np.arange(len(starts)), labs[cyc] // 2]
+        area2 = np.where(labs[cyc] % 2 == 1, area2, -area2)
+        ext = np.maximum.reduceat(np.abs(Xall[vid] - Xall[vid[starts]][gnum]).max(axis=1), starts)
+        unsure = np.zeros(len(ukey), dtype=bool)
+        unsure[cyc] = np.abs(area2) <= 2 * sizes * ext * self._round_off()
+        vid = _reverse_cycles(gid, vid, area2 < 0)
         sv = np.zeros(len(Xall), dtype=np.int8)
         sv[R[:, 0]] = sa
         sv[R[:, 1]] = sb
@@ -1534,7 +1713,12 @@ class _ExactExtractor:
         ug, sz = np.unique(out_g, return_counts=True)
         good = sz >= 3
         keepg = np.isin(out_g, ug[good])
-        return out_v[keepg], sz[good], ukey[ug[good]] // nb
+        return out_v[keepg], sz[good], ukey[ug[good]] // nb, unsure[ug[good]]
+
+    def _round_off(self) -> float:
+        """A bound of the round-off in vertex coordinates (interpolated, layer after layer)."""
+        extent = max(float(np.abs(self.lo).max()), float(np.abs(self.hi).max()))
+        return 256 * float(np.finfo(np.float64).eps) * extent
 
     def _patterns(self, cell_ids: np.ndarray) -> np.ndarray:
         """Activation pattern (z > tolerance) of each listed cell, at its vertex centroid."""
@@ -1623,16 +1807,16 @@ def _link_cycles(grp: np.ndarray, a: np.ndarray, b: np.ndarray, ngroups: int):
     return okg, gid, vid
 
 
-def _repair_orientation(corners: np.ndarray, sizes: np.ndarray, n_free: int, iters: int = 20):
+def _repair_orientation(corners: np.ndarray, sizes: np.ndarray, free: np.ndarray, iters: int = 20):
     """Make adjacent faces agree: flip free faces that run most shared edges the wrong way.
 
-    Faces ``0 .. n_free-1`` may be flipped, later ones (caps, faces in box sides or level
+    Faces where ``free`` is True may be flipped, the others (caps, faces in box sides or level
     planes, oriented exactly) are fixed. Two faces agree on a shared edge when they traverse
     it in opposite directions (2-D segments: when one ends where the other starts); only
     edges (vertices) shared by exactly two faces vote. Returns (corners, number flipped).
     """
     F = len(sizes)
-    if F == 0 or n_free == 0:
+    if F == 0 or not np.any(free):
         return corners, 0
     corners = corners.copy()
     starts = np.cumsum(sizes) - sizes
@@ -1664,7 +1848,7 @@ def _repair_orientation(corners: np.ndarray, sizes: np.ndarray, n_free: int, ite
         bad = np.bincount(fa[~agree], minlength=F) + np.bincount(fb[~agree], minlength=F)
         good = np.bincount(fa[agree], minlength=F) + np.bincount(fb[agree], minlength=F)
         flip = bad > good
-        flip[n_free:] = False
+        flip &= free
         if not flip.any():
             break
         flipped_total ^= flip
@@ -1690,7 +1874,9 @@ def _cycle_normals(gid, vid, X):
     starts, _sizes, gnum, nxt = _cycle_layout(gid)
     if X.shape[1] == 2:
         X = np.concatenate([X, np.zeros((len(X), 1))], axis=1)
-    P, Q = X[vid], X[vid[nxt]]
+    # relative to each cycle's first corner: exact differences for small faces far from 0
+    P = X[vid] - X[vid[starts]][gnum]
+    Q = P[nxt]
     cr = np.stack([(P[:, 1] - Q[:, 1]) * (P[:, 2] + Q[:, 2]),
                    (P[:, 2] - Q[:, 2]) * (P[:, 0] + Q[:, 0]),
                    (P[:, 0] - Q[:, 0]) * (P[:, 1] + Q[:, 1])], axis=1)
@@ -1709,16 +1895,6 @@ def _reverse_cycles(gid, vid, flip):
     st = starts[gnum]
     rev = st + sizes[gnum] - 1 - (pos - st)
     return vid[np.where(flip[gnum], rev, pos)]
-
-
-def _orient_cycles(gid, vid, X, ref):
-    """Reverse the cycles whose Newell normal points against ``ref[group]`` (3-D)."""
-    if len(gid) == 0:
-        return gid, vid
-    nrm = _cycle_normals(gid, vid, X)
-    starts = _cycle_layout(gid)[0]
-    flip = np.einsum("ij,ij->i", nrm, ref[gid[starts]]) < 0
-    return gid, _reverse_cycles(gid, vid, flip)
 
 
 def _transitions(gid, vid, sv, edge_point):

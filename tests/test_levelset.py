@@ -280,14 +280,48 @@ def test_integer_nets_with_many_exact_ties_stay_watertight():
             check_surface(net, m, level, dim)
 
 
-@pytest.mark.parametrize("noise", [1e-14, 1e-8])
-def test_near_ties_away_from_the_tolerance_stay_watertight(noise):
-    # integer nets perturbed below the tolerance (snapped to exact ties) and far above it
-    for seed in range(30):
+def pinch_vertices(mesh):
+    """Vertices of edges (3-D) used by other than two faces, or (2-D) of other than two segments."""
+    if mesh.dim == 2:
+        deg = np.bincount(mesh.corners, minlength=mesh.n_vertices)
+        return np.nonzero((deg != 2) & (deg > 0))[0]
+    fe = mesh.face_edges()
+    n = mesh.n_vertices
+    key = np.minimum(fe[:, 0], fe[:, 1]) * n + np.maximum(fe[:, 0], fe[:, 1])
+    u, c = np.unique(key, return_counts=True)
+    return np.unique(np.concatenate([u[c != 2] // n, u[c != 2] % n]))
+
+
+# every seed of range(300) that leaked, had inconsistent cells or a level error above 1e-9 of the
+# scale at one of the noise levels below before the near-tie handling, a few whose surface
+# touches itself within the tolerance, and the hardest ones found in range(300, 1300)
+NEAR_TIE_SEEDS = sorted(set(range(60)) | {73, 81, 89, 93, 119, 125, 137, 145, 151, 153, 159, 165,
+                                          169, 181, 183, 193, 208, 217, 225, 229, 242, 243, 259,
+                                          261, 271, 279, 281, 703, 757, 773, 999, 1077, 1125,
+                                          1159, 1211, 1239, 1296})
+
+
+@pytest.mark.parametrize("noise", [0.0, 1e-14, 3e-13, 1e-12, 3e-12, 1e-11, 3e-11, 1e-10, 1e-9,
+                                   1e-8])
+def test_near_ties_below_at_and_above_the_tolerance_stay_watertight(noise):
+    # integer nets (many exact ties) with the ties broken by `noise`: far below the tolerance
+    # (snapped back to ties), around it (1e-12 of the rounding scale: the zero test and the
+    # rounded coordinates of tiny cells disagree with the combinatorics) and far above it
+    for seed in NEAR_TIE_SEEDS:
         net, level = integer_net(seed, noise)
         m = extract_level_set(net, level, (-1, 1), cap=True)
-        assert m.n_faces == 0 or is_watertight(m)
-        assert m.info["max_level_error"] <= 1e-9 * m.info["level_scale"]
+        assert np.all(np.isfinite(m.vertices))
+        assert m.info["degenerate_cells"] == 0, seed
+        if m.n_faces == 0:
+            continue
+        assert is_watertight(m) and m.info["watertight"], seed
+        scale = m.info["level_scale"]
+        assert m.info["max_level_error"] <= 1e-9 * scale, seed
+        if not m.is_closed_manifold():
+            # the solid may touch itself only where f is within the tolerance of the level
+            v = pinch_vertices(m)
+            assert len(v), seed
+            assert np.abs(net(m.vertices[v]) - level).max() <= 100 * TOLERANCE * scale, seed
 
 
 def test_2d_curves_loops_and_caps():
