@@ -374,7 +374,7 @@ class _ExactExtractor:
         self.symbolic = True
         self.mid_min = 256          # mid-layer pruning: at least this many new cells ...
         self.mid_frac = 1.0         # ... and this fraction of the cells alive at the last pass
-        self.chunk = 1024           # cells per block in the symbolic bounds (cache-sized)
+        self.chunk = 2048           # cells per block in the bounds
         self.workers = workers      # threads bounding blocks at once
         self._map = map
         self.pruned_mid = 0
@@ -1033,7 +1033,8 @@ class _ExactExtractor:
             return blo, bhi
 
         open_ = np.nonzero(~sure)[0]
-        parts = [open_[a:a + self.chunk] for a in range(0, len(open_), self.chunk)]
+        nparts = max(-(-len(open_) // self.chunk), min(self.workers, -(-len(open_) // 256)))
+        parts = np.array_split(open_, nparts) if nparts else []
         for part, (blo, bhi) in zip(parts, self._map(bound, parts)):
             flo[part] = blo
             fhi[part] = bhi
