@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from neuralpoly_core.errors import Cancelled, ExtractionError
-from neuralpoly_core.levelset import (TOLERANCE, curve_loops, extract_exact, extract_level_set,
-                                      is_watertight, parse_bbox)
+from neuralpoly_core.levelset import (TOLERANCE, _ExactExtractor, curve_loops, extract_exact,
+                                      extract_level_set, is_watertight, parse_bbox)
 from neuralpoly_core.network import Activation, Layer, Network, Output, polytope_network
 
 RELU = Activation("relu")
@@ -397,3 +397,22 @@ def test_progress_and_cancel():
     assert seen and seen[-1] == pytest.approx(1.0) and all(0 <= f <= 1 for f in seen)
     with pytest.raises(Cancelled):
         extract_level_set(net, level, progress=lambda f: False)
+
+
+def test_threads_do_not_change_the_result():
+    # blocks of cells are bounded in parallel threads; the mesh must be bit-identical
+    for dim, widths, seed in ((3, [16, 16, 16], 4), (3, [24, 24], 5), (2, [12, 12, 12], 6)):
+        net = random_net(dim, widths, seed)
+        level = median_level(net)
+        meshes = [extract_exact(net, level, (-1, 1), cap=True, workers=w) for w in (1, 2, 3)]
+        lo, hi = parse_bbox((-1, 1), dim)
+        ex = _ExactExtractor(net, level, lo, hi, True, "below", TOLERANCE, None, True, 2)
+        ex.chunk = 16                     # many small blocks: the threads really share the work
+        meshes.append(ex.run())
+        for m in meshes[1:]:
+            assert np.array_equal(m.vertices, meshes[0].vertices)
+            assert np.array_equal(m.corners, meshes[0].corners)
+            assert np.array_equal(m.region_ids, meshes[0].region_ids)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ExtractionError, match="workers must be a positive integer"):
+            extract_exact(net, level, (-1, 1), workers=bad)
