@@ -2083,13 +2083,17 @@ def curve_loops(mesh: PolyMesh) -> list[tuple[np.ndarray, bool]]:
     -------
     list of (indices, closed)
         Vertex indices of each polyline in order (following the segment orientation) and
-        whether it closes on itself (the last vertex then connects back to the first).
+        whether it closes on itself (the last vertex then connects back to the first). Where
+        curves touch at a vertex, a curve goes on along the first segment clockwise from the
+        one it came in on, so touching loops stay separate loops (as in
+        :meth:`~neuralpoly_core.mesh.PolyMesh.curve_components`).
     """
     if mesh.dim != 2:
         raise ExtractionError("curve_loops takes a 2-D level-set mesh (segments)")
     if mesh.n_faces and np.any(mesh.face_sizes != 2):
         raise ExtractionError("curve_loops needs a mesh of 2-corner segments")
     seg = mesh.corners.reshape(-1, 2)
+    V = mesh.vertices
     nxt = {}
     has_pred = set()
     for a, b in seg.tolist():
@@ -2105,7 +2109,7 @@ def curve_loops(mesh: PolyMesh) -> list[tuple[np.ndarray, bool]]:
             outs = [b for b in nxt.get(cur, []) if (cur, b) not in used]
             if not outs:
                 return path, False
-            b = outs[0]
+            b = outs[0] if len(outs) == 1 or len(path) < 2 else _first_clockwise(V, path[-2], cur, outs)
             used.add((cur, b))
             if b == start:
                 return path, True
@@ -2122,6 +2126,16 @@ def curve_loops(mesh: PolyMesh) -> list[tuple[np.ndarray, bool]]:
             path, closed = walk(a)
             loops.append((np.asarray(path, np.int64), closed))
     return loops
+
+
+def _first_clockwise(V: np.ndarray, prev: int, cur: int, outs: list) -> int:
+    """Of the segments leaving ``cur``, the end of the first one clockwise from the incoming
+    segment ``prev -> cur``."""
+    d_in = V[prev] - V[cur]
+    d_out = V[outs] - V[cur]
+    cw = np.mod(math.atan2(d_in[1], d_in[0]) - np.arctan2(d_out[:, 1], d_out[:, 0]), 2 * math.pi)
+    cw[cw <= 0.0] = 2 * math.pi
+    return outs[int(np.argmin(cw))]
 
 
 def merge_coplanar_faces(mesh: PolyMesh, tolerance: float = 1e-9) -> PolyMesh:

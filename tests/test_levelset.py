@@ -416,3 +416,15 @@ def test_threads_do_not_change_the_result():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ExtractionError, match="workers must be a positive integer"):
             extract_exact(net, level, (-1, 1), workers=bad)
+
+
+def test_curve_loops_keep_touching_loops_apart():
+    from neuralpoly_core.mesh import PolyMesh
+    # two counter-clockwise squares touching at the corner (1, 1), in either segment order
+    V = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [2, 1], [2, 2], [1, 2]], float)
+    segs = [(0, 1), (1, 2), (2, 3), (3, 0), (2, 4), (4, 5), (5, 6), (6, 2)]
+    for order in (segs, segs[::-1], segs[4:] + segs[:4]):
+        m = PolyMesh(V, np.array(order).ravel(), np.full(len(order), 2))
+        loops = curve_loops(m)
+        assert len(loops) == 2 and all(closed for _p, closed in loops)
+        assert sorted(sorted(p.tolist()) for p, _c in loops) == [[0, 1, 2, 3], [2, 4, 5, 6]]
