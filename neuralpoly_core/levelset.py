@@ -838,7 +838,7 @@ class _ExactExtractor:
         On a cell, layer ``li``'s pre-activations are exactly affine, ``z = z(c) + A (x - c)``
         (``A`` from the cell's activation pattern at its vertex centroid ``c``). From there
         every neuron is bounded by an affine function of ``x`` plus or minus a radius
-        (``T``: (gradient rows + value at the centroid, cell, neuron); ``E``: (cell, neuron)):
+        (``U``: (gradient rows + value at the centroid, cell, neuron); ``E``: (cell, neuron)):
         an activation with pre-activation range ``[l, u]`` is replaced by its parallel linear
         relaxation (for ReLU, slope ``u / (u - l)`` and half the intercept as radius, as in
         DeepZ), a layer maps centres by ``W`` and radii by ``|W|``. Every neuron is concretised
