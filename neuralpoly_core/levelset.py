@@ -254,29 +254,26 @@ class _Grow:
         self.a = np.empty((cap, ncols), dtype=dtype)
         self.n = 0
 
-    def extend(self, rows: np.ndarray) -> int:
-        k = len(rows)
+    def _reserve(self, k: int) -> tuple[int, int]:
+        """Room for ``k`` more rows: ``(start, end)`` of the rows to fill (then counted)."""
         start = self.n
         need = start + k
         if need > len(self.a):
             new = np.empty((max(need, 2 * len(self.a)), self.a.shape[1]), dtype=self.a.dtype)
             new[:start] = self.a[:start]
             self.a = new
-        self.a[start:need] = rows
         self.n = need
+        return start, need
+
+    def extend(self, rows: np.ndarray) -> int:
+        start, end = self._reserve(len(rows))
+        self.a[start:end] = rows
         return start
 
     def extend_taken(self, rows: np.ndarray, order: np.ndarray) -> int:
         """``extend(rows[order])`` without the intermediate copy."""
-        k = len(order)
-        start = self.n
-        need = start + k
-        if need > len(self.a):
-            new = np.empty((max(need, 2 * len(self.a)), self.a.shape[1]), dtype=self.a.dtype)
-            new[:start] = self.a[:start]
-            self.a = new
-        np.take(rows, order, axis=0, out=self.a[start:need])
-        self.n = need
+        start, end = self._reserve(len(order))
+        np.take(rows, order, axis=0, out=self.a[start:end])
         return start
 
     @property

@@ -13,6 +13,8 @@ from neuralpoly_core.naming import DEFAULT_TOL, describe, name_polytope, polygon
 from neuralpoly_core.network import polytope_network
 from neuralpoly_core.polytope import extract_exact
 
+from curve_helpers import curve_mesh, square
+
 PHI = (1 + 5 ** 0.5) / 2
 R2 = 2 ** 0.5
 TRIBONACCI = 1.839286755214161
@@ -375,26 +377,6 @@ def test_describe_rejects_bad_tolerance():
 # level curves: 2-D meshes of oriented segments, possibly several loops
 # ---------------------------------------------------------------------------------------
 
-def segments(*loops):
-    """A level-curve mesh (one oriented segment per side) from closed loops of points."""
-    V, S, off = [], [], 0
-    for loop in loops:
-        n = len(loop)
-        V.append(np.asarray(loop, dtype=float))
-        S += [(off + i, off + (i + 1) % n) for i in range(n)]
-        off += n
-    return PolyMesh(np.concatenate(V), np.asarray(S).ravel(), np.full(len(S), 2))
-
-
-def box_loop(lo, hi, per_side=1, ccw=True):
-    t = np.arange(per_side) / per_side
-    (x0, y0), (x1, y1) = lo, hi
-    pts = np.concatenate([np.c_[x0 + (x1 - x0) * t, np.full(per_side, y0)],
-                          np.c_[np.full(per_side, x1), y0 + (y1 - y0) * t],
-                          np.c_[x1 - (x1 - x0) * t, np.full(per_side, y1)],
-                          np.c_[np.full(per_side, x0), y1 - (y1 - y0) * t]])
-    return pts if ccw else pts[::-1]
-
 
 def boolean_curve(solid, box=(0.0, 1.0), cap=True):
     from neuralpoly_core import boolean as B
@@ -404,11 +386,11 @@ def boolean_curve(solid, box=(0.0, 1.0), cap=True):
 
 def test_single_loop_is_named_like_its_polygon():
     # a square drawn with 8 segments (collinear pairs merged) and a hexagon
-    d = describe(segments(box_loop((0, 0), (1, 1), per_side=2)))
+    d = describe(curve_mesh(square((0, 0), (1, 1), per_side=2)))
     assert d["name"] == "square" and d["n_sides"] == 4 and d["regular"] and d["convex"]
     assert d["f_vector"] == (8, 8) and d["open_curves"] == 0 and len(d["components"]) == 1
-    assert name_polytope(segments(regular_polygon(6, 1.0, 0.2))) == "regular hexagon"
-    rect = describe(segments(box_loop((0, 0), (2, 1))))
+    assert name_polytope(curve_mesh(regular_polygon(6, 1.0, 0.2))) == "regular hexagon"
+    rect = describe(curve_mesh(square((0, 0), (2, 1))))
     assert rect["name"] is None and rect["n_sides"] == 4 and not rect["regular"]
 
 
@@ -430,31 +412,31 @@ def test_square_donuts_from_the_boolean_builder():
 
 
 def test_compound_names():
-    outer = box_loop((0, 0), (1, 1))
+    outer = square((0, 0), (1, 1))
     hexagon = regular_polygon(6, 0.1, 0.0) + 0.5
     tri = [[0.2, 0.2], [0.3, 0.2 + 0.1 * 3 ** 0.5], [0.4, 0.2]]            # clockwise
     cases = {
         "square with an octagonal hole": (outer, regular_polygon(8, 0.2, 0.1)[::-1] + 0.5),
         "square with 2 triangular holes": (outer, tri, np.asarray(tri) + 0.4),
         "square with 2 holes": (outer, tri, hexagon[::-1]),
-        "square with a hole": (outer, box_loop((0.3, 0.3), (0.7, 0.6), ccw=False)),
-        "region with a square hole": (box_loop((0, 0), (2, 1)), box_loop((0.2, 0.2), (0.6, 0.6), ccw=False)),
+        "square with a hole": (outer, square((0.3, 0.3), (0.7, 0.6), ccw=False)),
+        "region with a square hole": (square((0, 0), (2, 1)), square((0.2, 0.2), (0.6, 0.6), ccw=False)),
         "2 components: square with a square hole; square":
-            (outer, box_loop((0.2, 0.2), (0.8, 0.8), ccw=False), box_loop((0.4, 0.4), (0.6, 0.6))),
-        "2 components: square; regular hexagon": (box_loop((0, 0), (0.2, 0.2)), hexagon),
+            (outer, square((0.2, 0.2), (0.8, 0.8), ccw=False), square((0.4, 0.4), (0.6, 0.6))),
+        "2 components: square; regular hexagon": (square((0, 0), (0.2, 0.2)), hexagon),
         "3 equilateral triangles": tuple(np.asarray(tri)[::-1] + k for k in range(3)),
-        "5 regions": tuple(box_loop((3 * k, 0), (3 * k + 2, 1)) for k in range(5)),
-        "5 components": tuple(box_loop((3 * k, 0), (3 * k + 1 + (k == 2), 1)) for k in range(5)),
+        "5 regions": tuple(square((3 * k, 0), (3 * k + 2, 1)) for k in range(5)),
+        "5 components": tuple(square((3 * k, 0), (3 * k + 1 + (k == 2), 1)) for k in range(5)),
     }
     for name, loops in cases.items():
-        assert describe(segments(*loops))["name"] == name
+        assert describe(curve_mesh(*loops))["name"] == name
     # the regularity tolerance is naming's usual one: a 0.4 x 0.38 hole is a square hole
-    slightly = segments(outer, box_loop((0.3, 0.3), (0.7, 0.68), ccw=False))
+    slightly = curve_mesh(outer, square((0.3, 0.3), (0.7, 0.68), ccw=False))
     assert name_polytope(slightly) == "square with a square hole"
     assert name_polytope(slightly, tol=1e-2) == "square with a hole"
     assert DEFAULT_TOL == 0.1
 
 
 def test_level_curves_without_a_bounded_inside_have_no_name():
-    d = describe(segments(box_loop((0, 0), (1, 1), ccw=False)))     # the inside is unbounded
+    d = describe(curve_mesh(square((0, 0), (1, 1), ccw=False)))     # the inside is unbounded
     assert d["name"] is None and d["components"] == []
