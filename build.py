@@ -36,8 +36,6 @@ ADDON_DIR = ROOT / "addon"
 CORE_DIR = ROOT / "neuralpoly_core"
 DEFAULT_STAGE = ROOT / "build" / "extension"
 DEFAULT_DIST = ROOT / "dist"
-#: Files of addon/ that are documentation for the repository, not part of the extension.
-ADDON_EXCLUDE = {"README_SECTION.md"}
 
 
 class BuildError(Exception):
@@ -62,15 +60,16 @@ def read_manifest(addon_dir: Path = ADDON_DIR) -> dict:
 
 
 def core_version(core_dir: Path = CORE_DIR) -> str:
-    text = (core_dir / "__init__.py").read_text(encoding="utf-8")
+    text = (core_dir / "version.py").read_text(encoding="utf-8")
     m = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', text, re.M)
     if not m:
-        raise BuildError(f"{core_dir / '__init__.py'} defines no __version__")
+        raise BuildError(f"{core_dir / 'version.py'} defines no __version__")
     return m.group(1)
 
 
 def _python_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.py") if p.is_file())
+    """Every ``.py`` file under ``folder``, subpackages included (``__pycache__`` left out)."""
+    return sorted(p for p in folder.rglob("*.py") if p.is_file() and "__pycache__" not in p.parts)
 
 
 def _shown(path: Path) -> str:
@@ -94,7 +93,7 @@ def check_sources(addon_dir: Path = ADDON_DIR, core_dir: Path = CORE_DIR) -> Non
             raise BuildError(f"{_shown(path)} imports bpy; the core and the worker must not")
     absolute = re.compile(r"^\s*(from|import)\s+(neuralpoly_core|bl_ext)\b", re.M)
     for path in _python_files(addon_dir):
-        if path.name == "worker.py":
+        if path.relative_to(addon_dir).parts[0] == "neuralpoly_core" or path.name == "worker.py":
             continue
         m = absolute.search(path.read_text(encoding="utf-8"))
         if m:
@@ -116,14 +115,12 @@ def stage(stage_root: Path = DEFAULT_STAGE) -> Path:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    for path in sorted(ADDON_DIR.iterdir()):
-        if path.is_file() and path.name not in ADDON_EXCLUDE and (
-                path.suffix == ".py" or path.name == "blender_manifest.toml"):
-            shutil.copy2(path, target / path.name)
-    core_target = target / "neuralpoly_core"
-    core_target.mkdir()
-    for path in _python_files(CORE_DIR):
-        shutil.copy2(path, core_target / path.name)
+    shutil.copy2(ADDON_DIR / "blender_manifest.toml", target / "blender_manifest.toml")
+    for source, dest in ((ADDON_DIR, target), (CORE_DIR, target / "neuralpoly_core")):
+        for path in _python_files(source):
+            out = dest / path.relative_to(source)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, out)
     return target
 
 

@@ -30,14 +30,15 @@ from typing import Callable, Iterable, Sequence
 import bpy
 
 from . import blender_mesh, boolean_ops, heightmap_ops, levelset_objects, model_store, presets, trainer
-from .neuralpoly_core.architecture import ArchType, check_dim
+from .neuralpoly_core.network.architecture import ArchType, check_dim
 from .neuralpoly_core.errors import ExtractionError, NeuralPolyError
-from .neuralpoly_core.extract import METHODS, extract_polytope, summarize
+from .neuralpoly_core.polytope import METHODS, extract_polytope
+from .neuralpoly_core.summary import summarize
 from .neuralpoly_core.fileio import atomic_write_text
 from .neuralpoly_core.mesh import PolyMesh
-from .neuralpoly_core.modelfile import load_model_with_meta, model_to_json
+from .neuralpoly_core.network.modelfile import load_model_with_meta, model_to_json
 from .neuralpoly_core.network import Network
-from .neuralpoly_core.slicing import paper_slice_basis
+from .neuralpoly_core.polytope.slicing import paper_slice_basis
 from .levelset_objects import LevelSetSettings
 from .trainer import TrainSettings
 
@@ -109,7 +110,7 @@ def prepare(*, dim: int, widths, p, method: str = "auto", resolution: int = 32,
 
 
 def extract(net: Network, meta: dict, ex: ExtractSettings) -> tuple[PolyMesh, dict]:
-    """Mesh and facts (:func:`neuralpoly_core.extract.summarize`) of a network."""
+    """Mesh and facts (:func:`neuralpoly_core.summary.summarize`) of a network."""
     mesh = extract_polytope(net, ex.method, resolution=ex.resolution, basis=ex.basis(net.dim))
     summary = summarize(net, mesh, arch=meta.get("type"), loss=meta.get("loss"))
     return mesh, summary

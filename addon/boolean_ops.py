@@ -1,11 +1,11 @@
 """Boolean algebra of neurons in Blender: convex mesh objects -> one network -> a new mesh.
 
 The selected convex mesh objects become convex solids (one half-space neuron per face
-plane, :meth:`neuralpoly_core.boolean.Convex.from_mesh`), in world space: each object's
+plane, :meth:`neuralpoly_core.construct.boolean.Convex.from_mesh`), in world space: each object's
 evaluated mesh (its modifiers applied) is transformed by its world matrix first. Their
 union, intersection or difference (the active object minus the others) is written as a
 ``neuralpoly.boolean`` description and compiled by
-:func:`neuralpoly_core.boolean.network_from_description`:
+:func:`neuralpoly_core.construct.boolean.network_from_description`:
 
 * **hard** mode: an exact ReLU network; the level set ``f = 0`` is the polyhedral solid
   itself, extracted exactly (planar faces, coplanar pieces merged), so its volume agrees
@@ -28,7 +28,7 @@ import numpy as np
 
 from . import blender_mesh, levelset_objects, model_store
 from .levelset_objects import LevelSetSettings
-from .neuralpoly_core.boolean import network_from_description
+from .neuralpoly_core.construct.boolean import network_from_description
 from .neuralpoly_core.errors import ModelFormatError, NeuralPolyError
 from .neuralpoly_core.mesh import PolyMesh
 from .neuralpoly_core.network import Network
@@ -67,7 +67,7 @@ def convex_description(obj: bpy.types.Object, depsgraph) -> dict:
     NeuralPolyError
         Naming the object, if it is not a mesh, not closed, degenerate or not convex.
     """
-    from .neuralpoly_core.boolean import Convex
+    from .neuralpoly_core.construct.boolean import Convex
     V, faces = world_mesh(obj, depsgraph)
     if not faces or len(V) < 4:
         raise NeuralPolyError(f"object {obj.name!r} has no closed surface: a convex solid needs faces")

@@ -83,7 +83,7 @@ class NEURALPOLY_OT_load_level_set(LevelSetProps, LocationProps, bpy.types.Opera
         location = self.location if self.properties.is_property_set("location") else None
 
         def action():
-            from .neuralpoly_core.modelfile import load_model_with_meta
+            from .neuralpoly_core.network.modelfile import load_model_with_meta
             from pathlib import Path
             net, meta = load_model_with_meta(Path(bpy.path.abspath(self.filepath)))
             ls = self.level_set_settings(net.dim)

@@ -1,11 +1,11 @@
 """The metaball heightmap: a three-layer sigmoid network over 2-D input, drawn as a height field.
 
-:func:`neuralpoly_core.heightmap.metaball_network` builds the network (soft polygonal blobs,
+:func:`neuralpoly_core.construct.heightmap.metaball_network` builds the network (soft polygonal blobs,
 their union, a linear head); the object is a grid over the square ``[-size/2, size/2]^2``
 displaced along z by ``f``. The blobs' centres enter only layer 1's biases, so moving the
 blobs is animating those biases: they live on the object as ``Object.neuralpoly.biases[i].value``
 and are keyframed over the timeline (each blob circling its rest position,
-:func:`neuralpoly_core.heightmap.animated_biases`).
+:func:`neuralpoly_core.construct.heightmap.animated_biases`).
 
 Playing or rendering the timeline updates the mesh: a ``frame_change_post`` handler
 (``@persistent``, so it survives loading files, and it works in ``blender -b`` renders) reads
@@ -25,7 +25,7 @@ from bpy.app.handlers import persistent
 
 from . import blender_mesh, model_store
 from .neuralpoly_core.errors import ModelFormatError, NeuralPolyError
-from .neuralpoly_core.heightmap import (DEFAULT_DIRECTIONS, animated_biases, grid_values, height_grid,
+from .neuralpoly_core.construct.heightmap import (DEFAULT_DIRECTIONS, animated_biases, grid_values, height_grid,
                                         metaball_network, set_layer1_biases)
 from .neuralpoly_core.network import Network
 

@@ -28,7 +28,7 @@ from . import blender_mesh, model_store
 from .neuralpoly_core.errors import ExtractionError, NeuralPolyError
 from .neuralpoly_core.levelset import extract_level_set, parse_bbox
 from .neuralpoly_core.mesh import PolyMesh
-from .neuralpoly_core.naming import describe as describe_shape
+from .neuralpoly_core.mesh.naming import describe as describe_shape
 from .neuralpoly_core.network import Network
 
 __all__ = ["METHODS", "DEFAULT_BBOX", "MAX_RESOLUTION", "LevelSetSettings", "extract", "settings_from_meta",

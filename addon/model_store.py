@@ -17,7 +17,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        IntProperty, StringProperty)
 
 from .neuralpoly_core.errors import ModelFormatError
-from .neuralpoly_core.modelfile import model_from_json, model_to_json
+from .neuralpoly_core.network.modelfile import model_from_json, model_to_json
 from .neuralpoly_core.network import Network
 
 KINDS = [

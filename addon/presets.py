@@ -1,6 +1,6 @@
 """Paper presets in Blender: whole figures laid out in a row, and p-sweeps as animations.
 
-A figure of the paper (``neuralpoly_core.figures``) becomes a collection with one object
+A figure of the paper (``neuralpoly_core.sweeps.figures``) becomes a collection with one object
 per network (Fig. 5: one per slice angle of its 5-polytope), placed side by side along +X
 from the 3D cursor, each with a text label (type and name) parented to it.
 
@@ -20,12 +20,12 @@ import bpy
 import numpy as np
 
 from . import blender_mesh
-from .neuralpoly_core.architecture import format_p
+from .neuralpoly_core.network.architecture import format_p
 from .neuralpoly_core.errors import NeuralPolyError
-from .neuralpoly_core.figures import FIGURE_CAPTIONS, FIGURES, FigureNet
+from .neuralpoly_core.sweeps.figures import FIGURE_CAPTIONS, FIGURES, FigureNet
 from .neuralpoly_core.mesh import PolyMesh
 from .neuralpoly_core.network import Network
-from .neuralpoly_core.radial import icosphere, radial_function
+from .neuralpoly_core.polytope.radial import icosphere, radial_function
 
 #: Figures whose networks share widths and differ in p: animatable as p-sweeps.
 SWEEP_FIGURES = tuple(f for f, nets in FIGURES.items()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from . import torch_setup
-from .neuralpoly_core.architecture import ArchType, check_dim
+from .neuralpoly_core.network.architecture import ArchType, check_dim
 from .neuralpoly_core.errors import NeuralPolyError
 from .neuralpoly_core.network import Network
 from .worker_client import TrainingTask, TrainingWorker, shared_worker
@@ -76,10 +76,6 @@ def remember(spec: Spec, settings: TrainSettings, model: tuple[Network, dict]) -
     _cache[_key(spec, settings)] = (model[0].copy(), dict(model[1]))
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
-
-
-def clear_cache() -> None:
-    _cache.clear()
 
 
 def missing(specs: Sequence[Spec], settings: TrainSettings) -> list[Spec]:

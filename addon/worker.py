@@ -202,7 +202,7 @@ class Worker:
         errors = importlib.import_module("neuralpoly_core.errors")
         Cancelled, NeuralPolyError = errors.Cancelled, errors.NeuralPolyError
         try:
-            model_to_json = importlib.import_module("neuralpoly_core.modelfile").model_to_json
+            model_to_json = importlib.import_module("neuralpoly_core.network.modelfile").model_to_json
             train_sweep = importlib.import_module("neuralpoly_core.training").train_sweep
 
             specs = request.get("specs")

@@ -21,7 +21,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from .neuralpoly_core.errors import Cancelled, NeuralPolyError
-from .neuralpoly_core.modelfile import model_from_json
+from .neuralpoly_core.network.modelfile import model_from_json
 from .neuralpoly_core.network import Network
 
 WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")

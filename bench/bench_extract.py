@@ -1,8 +1,8 @@
-"""Timing of exact extraction (neuralpoly_core.polytope.extract_exact) on the paper's types.
+"""Timing of exact extraction (neuralpoly_core.polytope.extract_polytope_exact) on the paper's types.
 
 Run: ``.venv/bin/python bench/bench_extract.py [--repeat N] [--trained] [--json PATH]``.
 
-Times ``extract_exact`` for the piecewise-linear figure types of the paper: (n;1) for
+Times ``extract_polytope_exact`` for the piecewise-linear figure types of the paper: (n;1) for
 n = 3..12 and (n,2;1) for n = 4..11 in 3-D, and (8;1) in 5-D sliced at x3 = 0,
 x4 = x5 tan(theta), theta = k pi / 10. Networks are random but with f > 0 on the sphere
 ((n,2;1) with mixed-sign second layers, so most are non-convex), or trained ones with
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neuralpoly_core.fileio import atomic_write_text  # noqa: E402
 from neuralpoly_core.network import Network, polytope_network  # noqa: E402
-from neuralpoly_core.polytope import extract_exact, max_level_error  # noqa: E402
-from neuralpoly_core.slicing import paper_slice_basis  # noqa: E402
+from neuralpoly_core.polytope import extract_polytope_exact, max_level_error  # noqa: E402
+from neuralpoly_core.polytope.slicing import paper_slice_basis  # noqa: E402
 
 BUDGET_MS = 50.0
 
@@ -85,11 +85,11 @@ def networks(trained: bool, seed: int) -> tuple[dict, float | None]:
 
 def time_extraction(net: Network, repeat: int, basis=None):
     """Wall and CPU milliseconds of each of ``repeat`` runs, and the mesh."""
-    mesh = extract_exact(net, basis=basis)           # warm-up
+    mesh = extract_polytope_exact(net, basis=basis)           # warm-up
     walls, cpus = [], []
     for _ in range(repeat):
         t0, c0 = time.perf_counter(), time.process_time()
-        mesh = extract_exact(net, basis=basis)
+        mesh = extract_polytope_exact(net, basis=basis)
         walls.append((time.perf_counter() - t0) * 1e3)
         cpus.append((time.process_time() - c0) * 1e3)
     return walls, cpus, mesh
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
 
     nets, train_seconds = networks(args.trained, args.seed)
     source = "trained" if args.trained else "random, f > 0 on the sphere"
-    print(f"extract_exact, {source} networks, median/max of {args.repeat} runs (ms)")
+    print(f"extract_polytope_exact, {source} networks, median/max of {args.repeat} runs (ms)")
     if train_seconds is not None:
         print(f"(training took {train_seconds:.1f} s, not counted)")
     print(f"{'dim':>3s} {'type':10s} {'median':>8s} {'max':>8s} {'cpu med':>8s} {'cells':>6s} "
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
           f"{BUDGET_MS:g} ms budget); largest CPU median {worst_cpu:.2f} ms; "
           f"largest single run {worst:.2f} ms")
     result = {
-        "benchmark": "extract_exact",
+        "benchmark": "extract_polytope_exact",
         "networks": source,
         "repeat": args.repeat,
         "seed": args.seed,

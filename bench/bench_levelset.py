@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from neuralpoly_core.errors import TrainingDivergedError  # noqa: E402
 from neuralpoly_core.levelset import extract_level_set  # noqa: E402
-from neuralpoly_core.modelfile import load_model, save_model  # noqa: E402
+from neuralpoly_core.network.modelfile import load_model, save_model  # noqa: E402
 from neuralpoly_core.network import Activation, Layer, Network, Output  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"

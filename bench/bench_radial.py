@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from neuralpoly_core import polytope_network
-from neuralpoly_core.export import export_mesh
-from neuralpoly_core.radial import extract_radial
+from neuralpoly_core.mesh.files import export_mesh
+from neuralpoly_core.polytope.radial import extract_radial
 
 
 def unit_rows(n, d, seed):

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from neuralpoly_core import figures  # noqa: E402
+from neuralpoly_core.sweeps import figures  # noqa: E402
 from neuralpoly_core.errors import NeuralPolyError  # noqa: E402
 from neuralpoly_core.fileio import atomic_write_text  # noqa: E402
 from neuralpoly_core.training import (  # noqa: E402

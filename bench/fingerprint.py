@@ -49,7 +49,7 @@ def mesh_hash(mesh) -> str:
 def _levelset_cases(quick: bool):
     from bench_levelset import GYROID_PATH, SDF_PATH, random_net
     from neuralpoly_core.levelset import extract_level_set
-    from neuralpoly_core.modelfile import load_model
+    from neuralpoly_core.network.modelfile import load_model
 
     nets = {"rand3x16": random_net((16, 16, 16), 0), "rand2x64": random_net((64, 64), 1),
             "sdf8x32": (load_model(SDF_PATH), 0.0)}
@@ -74,7 +74,7 @@ def _restrict_2d(net):
 
 
 def _boolean_cases():
-    from neuralpoly_core import boolean as B
+    from neuralpoly_core.construct import boolean as B
     from neuralpoly_core.levelset import extract_level_set
 
     solid3 = B.Convex.box([0.1] * 3, [0.9] * 3) - B.Convex.box([0.3] * 3, [0.7] * 3)
@@ -88,9 +88,9 @@ def _boolean_cases():
 
 
 def _polytope_cases():
-    from neuralpoly_core.extract import extract_polytope
-    from neuralpoly_core.figures import all_figure_networks
-    from neuralpoly_core.slicing import paper_slice_basis
+    from neuralpoly_core.polytope import extract_polytope
+    from neuralpoly_core.sweeps.figures import all_figure_networks
+    from neuralpoly_core.polytope.slicing import paper_slice_basis
     from neuralpoly_core.training import train_sweep
 
     nets = all_figure_networks()
@@ -111,16 +111,16 @@ def _polytope_cases():
 
 
 def _heightmap_cases():
-    from neuralpoly_core import heightmap as H
+    from neuralpoly_core.construct import heightmap as H
     net = H.metaball_network([[0.0, 0.0], [0.3, 0.1]], [0.3, 0.2])
     yield "heightmap", H.height_grid(net, 1.0, 32)
 
 
 def _cli_cases(tmp: Path):
     from neuralpoly_core.cli import main
-    from neuralpoly_core.modelfile import save_model
+    from neuralpoly_core.network.modelfile import save_model
     from bench_levelset import SDF_PATH
-    from neuralpoly_core import boolean as B
+    from neuralpoly_core.construct import boolean as B
 
     desc = {"format": "neuralpoly.boolean", "version": 1, "dim": 2, "mode": "hard",
             "solid": {"difference": [{"box": {"lo": [0.1, 0.1], "hi": [0.9, 0.9]}},

@@ -37,11 +37,6 @@ def atomic_open(path, mode: str = "wb"):
         raise
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    with atomic_open(path, "wb") as fh:
-        fh.write(data)
-
-
 def atomic_write_text(path, text: str) -> None:
     with atomic_open(path, "w") as fh:
         fh.write(text)

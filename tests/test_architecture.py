@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from neuralpoly_core.architecture import ArchType, check_dim, parse_ps, parse_type, parse_widths
+from neuralpoly_core.network.architecture import ArchType, check_dim, parse_ps, parse_type, parse_widths
 from neuralpoly_core.errors import NeuralPolyError, TypeSpecError
 
 

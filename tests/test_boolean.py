@@ -1,11 +1,11 @@
-"""Boolean algebra of neurons (neuralpoly_core.boolean)."""
+"""Boolean algebra of neurons (neuralpoly_core.construct.boolean)."""
 
 import json
 
 import numpy as np
 import pytest
 
-from neuralpoly_core import boolean as B
+from neuralpoly_core.construct import boolean as B
 from neuralpoly_core.errors import ModelFormatError, NeuralPolyError
 from neuralpoly_core.levelset import extract_level_set
 from neuralpoly_core.network import Network

@@ -214,3 +214,22 @@ def test_capped_level_set_reports_the_surface_level_error(tmp_path, capsys):
     assert code == 0, err
     s = last_json(out)
     assert s["euler_characteristic"] == 4 and s["max_level_error"] <= 1e-9
+
+
+def test_one_rule_says_what_a_neural_polytope_is(tmp_path, capsys):
+    """Bias-free, homogeneous activations and a sum head: f = 1 star-shaped. A bias-free ReLU
+    net with a linear head is drawn in a box, by the CLI as by the add-on (Network.is_neural_polytope)."""
+    from neuralpoly_core import Activation, Layer, Network, Output, polytope_network, save_model
+    octa = polytope_network(3, [np.eye(3)], [1.0])
+    relu_linear = Network(3, [Layer(np.vstack([np.eye(3), -np.eye(3)]), None, Activation("relu"))],
+                          Output("linear", np.ones((1, 6))))
+    assert octa.is_neural_polytope and not relu_linear.is_neural_polytope
+    assert relu_linear.degree == 1.0                  # homogeneous, but not a neural polytope
+    save_model(relu_linear, tmp_path / "relu.json")
+    code, out, err = run(capsys, "extract", tmp_path / "relu.json", "--json")
+    assert code == 2 and "give --bbox LO HI" in err
+    code, out, err = run(capsys, "extract", tmp_path / "relu.json", "--bbox", -2, 2, "--level", 1, "--json")
+    assert code == 0, err
+    s = last_json(out)
+    # |x| + |y| + |z| = 1 in the box: the octahedron, as a box level set
+    assert s["name"] == "octahedron" and s["method"] == "exact" and s["f_vector"] == [6, 12, 8]

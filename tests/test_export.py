@@ -4,11 +4,11 @@ import struct
 import numpy as np
 import pytest
 
-import neuralpoly_core.export as export
+import neuralpoly_core.mesh.files as export
 from neuralpoly_core import NeuralPolyError, PolyMesh, polytope_network
-from neuralpoly_core.export import (check_format, export_mesh, read_mesh, read_obj, read_ply, read_stl,
+from neuralpoly_core.mesh.files import (check_format, export_mesh, read_mesh, read_obj, read_ply, read_stl,
                                     write_obj, write_ply, write_stl)
-from neuralpoly_core.radial import extract_radial
+from neuralpoly_core.polytope.radial import extract_radial
 
 
 # -- meshes ----------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def test_stl_triangulates_and_preserves_volume(tmp_path):
 
 def test_stl_normals_are_outward_units(tmp_path):
     path = write_stl(cube(), tmp_path / "c.stl")
-    rec = np.frombuffer(path.read_bytes(), dtype=export._STL_DTYPE, count=12, offset=84)
+    rec = np.frombuffer(path.read_bytes(), dtype=export.STL_RECORD, count=12, offset=84)
     n = rec["normal"].astype(float)
     centroids = rec["v"].astype(float).mean(axis=1)
     assert np.allclose(np.linalg.norm(n, axis=1), 1.0)
@@ -244,21 +244,19 @@ def test_check_format():
 
 
 # -- atomic writes and refusals ----------------------------------------------------------------
-@pytest.mark.parametrize("suffix, target", [
-    (".obj", "_face_lines"), (".ply", "_ply_binary_faces"), (".stl", None)])
-def test_failure_mid_write_keeps_old_file(tmp_path, monkeypatch, suffix, target):
+@pytest.mark.parametrize("suffix", [".obj", ".ply", ".stl"])
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_failure_mid_write_keeps_old_file(tmp_path, monkeypatch, suffix, step):
+    """Whether writing fails before the data are on disk or in the final rename, the old file
+    stays as it was and no temporary file is left."""
     path = tmp_path / f"keep{suffix}"
     path.write_bytes(b"original contents")
-    if target is None:
-        # STL is written in one piece: fail in the final rename instead
-        def boom(*a, **k):
-            raise OSError("disk on fire")
-        monkeypatch.setattr(os, "replace", boom)
-    else:
-        def boom(*a, **k):
-            raise RuntimeError("disk on fire")
-        monkeypatch.setattr(export, target, boom)
-    with pytest.raises((RuntimeError, OSError), match="disk on fire"):
+
+    def boom(*a, **k):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(os, step, boom)
+    with pytest.raises(OSError, match="disk on fire"):
         export_mesh(cube(), path)
     monkeypatch.undo()
     assert path.read_bytes() == b"original contents"
@@ -266,17 +264,18 @@ def test_failure_mid_write_keeps_old_file(tmp_path, monkeypatch, suffix, target)
 
 
 def test_partial_data_never_visible(tmp_path, monkeypatch):
-    """The header is already written when the face block fails: the target stays untouched."""
+    """Everything is written to a temporary file first: when the write fails at its end, the
+    target was never visible and the temporary file is gone."""
     path = tmp_path / "m.obj"
     written = []
-    real = export._face_lines
+    real = os.fsync
 
-    def spy(*a, **k):
+    def spy(fd):
         written.extend(p.name for p in tmp_path.iterdir())
-        real(*a, **k)
+        real(fd)
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(export, "_face_lines", spy)
+    monkeypatch.setattr(os, "fsync", spy)
     with pytest.raises(RuntimeError):
         write_obj(cube(), path)
     assert written and all(n.endswith(".tmp") for n in written)   # writing went to a temp file

@@ -1,9 +1,10 @@
-"""Metaball height field (neuralpoly_core.heightmap)."""
+"""Metaball height field (neuralpoly_core.construct.heightmap)."""
 
 import numpy as np
 import pytest
 
-from neuralpoly_core import heightmap as H
+from neuralpoly_core.construct import boolean as B
+from neuralpoly_core.construct import heightmap as H
 from neuralpoly_core.errors import NeuralPolyError
 
 CENTERS = [[-0.2, -0.1], [0.25, 0.1], [0.0, 0.3]]
@@ -15,7 +16,7 @@ def test_three_sigmoid_layers_and_blob_values():
     assert net.dim == 2 and net.widths == (24, 3, 1)
     assert [l.activation.name for l in net.layers] == ["sigmoid"] * 3
     C, R = np.array(CENTERS), np.array(RADII)
-    logic = 1 / (1 + np.exp(-H._LOGIC * 0.5))          # union of one blob at its plateau
+    logic = 1 / (1 + np.exp(-B.LOGIC_SHARPNESS * 0.5))          # union of one blob at its plateau
     assert np.all(net(C) > 0.98)
     # on a lone blob's rim (along a half-plane normal) the value is exactly 1/2
     lone = H.metaball_network([[0.1, -0.2]], 0.15, sharpness=20.0)

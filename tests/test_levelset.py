@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from neuralpoly_core.errors import Cancelled, ExtractionError
-from neuralpoly_core.levelset import (TOLERANCE, _ExactExtractor, curve_loops, extract_exact,
+from neuralpoly_core.levelset import (TOLERANCE, curve_loops, extract_level_set_exact,
                                       extract_level_set, is_watertight, parse_bbox)
+from neuralpoly_core.levelset.exact import _ExactExtractor
 from neuralpoly_core.network import Activation, Layer, Network, Output, polytope_network
 
 RELU = Activation("relu")
@@ -134,8 +135,8 @@ def test_pruning_never_changes_the_surface():
         net = random_net(dim, [10, 8, 8], seed, acts)
         level = median_level(net, seed)
         for cap in (False, True):
-            a = extract_exact(net, level, (-1, 1), cap=cap)
-            b = extract_exact(net, level, (-1, 1), cap=cap, prune=False)
+            a = extract_level_set_exact(net, level, (-1, 1), cap=cap)
+            b = extract_level_set_exact(net, level, (-1, 1), cap=cap, prune=False)
             assert canon(a) == canon(b)
 
 
@@ -340,7 +341,7 @@ def test_2d_curves_loops_and_caps():
 
 def test_merge_coplanar_faces_of_a_folded_cube():
     # max(|x|, |y|, |z|) built from abs units: min/max kinks split the cube's faces into pieces
-    from neuralpoly_core.boolean import Convex, compile_network
+    from neuralpoly_core.construct.boolean import Convex, compile_network
     net = compile_network(Convex.box([-0.5] * 3, [0.5] * 3))
     raw = extract_level_set(net, 0.0, (-1, 1))
     merged = extract_level_set(net, 0.0, (-1, 1), merge_coplanar=True)
@@ -404,7 +405,7 @@ def test_threads_do_not_change_the_result():
     for dim, widths, seed in ((3, [16, 16, 16], 4), (3, [24, 24], 5), (2, [12, 12, 12], 6)):
         net = random_net(dim, widths, seed)
         level = median_level(net)
-        meshes = [extract_exact(net, level, (-1, 1), cap=True, workers=w) for w in (1, 2, 3)]
+        meshes = [extract_level_set_exact(net, level, (-1, 1), cap=True, workers=w) for w in (1, 2, 3)]
         lo, hi = parse_bbox((-1, 1), dim)
         ex = _ExactExtractor(net, level, lo, hi, True, "below", TOLERANCE, None, True, 2)
         ex.chunk = 16                     # many small blocks: the threads really share the work
@@ -415,7 +416,7 @@ def test_threads_do_not_change_the_result():
             assert np.array_equal(m.region_ids, meshes[0].region_ids)
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ExtractionError, match="workers must be a positive integer"):
-            extract_exact(net, level, (-1, 1), workers=bad)
+            extract_level_set_exact(net, level, (-1, 1), workers=bad)
 
 
 def test_curve_loops_keep_touching_loops_apart():

@@ -1,14 +1,14 @@
-"""Marching cubes / squares with Newton projection (neuralpoly_core.marching)."""
+"""Marching cubes / squares with Newton projection (neuralpoly_core.levelset.marching)."""
 
 import math
 
 import numpy as np
 import pytest
 
-from neuralpoly_core.boolean import compile_network, square_donut
+from neuralpoly_core.construct.boolean import compile_network, square_donut
 from neuralpoly_core.errors import Cancelled, ExtractionError
 from neuralpoly_core.levelset import extract_level_set
-from neuralpoly_core.marching import extract_marching, project_to_level, value_and_gradient
+from neuralpoly_core.levelset.marching import extract_marching, project_to_level, value_and_gradient
 from neuralpoly_core.network import Activation, Layer, Network, Output, polytope_network
 
 pytest.importorskip("skimage")

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from neuralpoly_core import boolean as B
+from neuralpoly_core.construct import boolean as B
 from neuralpoly_core.errors import NeuralPolyError
 from neuralpoly_core.levelset import extract_level_set
 from neuralpoly_core.mesh import PolyMesh
-from neuralpoly_core.planar import _orient_many
+from neuralpoly_core.mesh.planar import orient_many
 from neuralpoly_core.network import Activation, Layer, Network, Output
 
 from curve_helpers import curve_mesh, square
@@ -54,7 +54,7 @@ def check_region_triangulation(mesh, n_holes=None, samples=2000, seed=0):
     seg = [tuple(s) for s in mesh.corners.reshape(-1, 2).tolist()]
     # only the mesh's own segment vertices, all triangles strictly counter-clockwise (exact)
     assert set(tri.ravel().tolist()) <= {i for s in seg for i in s}
-    o = _orient_many(*(v[tri[:, k], j] for k in range(3) for j in range(2)))
+    o = orient_many(*(v[tri[:, k], j] for k in range(3) for j in range(2)))
     assert np.all(o > 0)
     # the areas add up to the signed area of the curves
     ar = areas(mesh, tri)

@@ -1,4 +1,4 @@
-"""Naming of polygons and polyhedra (neuralpoly_core.naming)."""
+"""Naming of polygons and polyhedra (neuralpoly_core.mesh.naming)."""
 
 import itertools
 import math
@@ -9,9 +9,9 @@ from scipy.optimize import fsolve
 from scipy.spatial import ConvexHull
 
 from neuralpoly_core.mesh import PolyMesh
-from neuralpoly_core.naming import DEFAULT_TOL, describe, name_polytope, polygon_name
+from neuralpoly_core.mesh.naming import DEFAULT_TOL, describe, name_polytope, polygon_name
 from neuralpoly_core.network import polytope_network
-from neuralpoly_core.polytope import extract_exact
+from neuralpoly_core.polytope import extract_polytope_exact
 
 from curve_helpers import curve_mesh, square
 
@@ -325,19 +325,19 @@ NETWORK_POLYHEDRA = {
 @pytest.mark.parametrize("name", list(NETWORK_POLYHEDRA))
 def test_width_3_4_6_networks(name):
     W = NETWORK_POLYHEDRA[name]
-    assert name_polytope(extract_exact(polytope_network(3, [W], [1]))) == name
+    assert name_polytope(extract_polytope_exact(polytope_network(3, [W], [1]))) == name
     rng = np.random.default_rng(len(name))
     for seed in range(3):
         Q = random_rotation(100 + seed)
-        assert name_polytope(extract_exact(polytope_network(3, [W @ Q], [1]))) == name
+        assert name_polytope(extract_polytope_exact(polytope_network(3, [W @ Q], [1]))) == name
         # trained networks are only approximately regular
         Wp = W @ Q + 1e-3 * rng.normal(size=W.shape)
-        assert name_polytope(extract_exact(polytope_network(3, [Wp], [1]))) == name
+        assert name_polytope(extract_polytope_exact(polytope_network(3, [Wp], [1]))) == name
     # trained-like accuracy (weights off by ~1 %) is named at the default tolerance
     Wt = W + 1e-2 * rng.normal(size=W.shape)
-    assert name_polytope(extract_exact(polytope_network(3, [Wt], [1]))) == name
+    assert name_polytope(extract_polytope_exact(polytope_network(3, [Wt], [1]))) == name
     Ws = W + 0.2 * rng.normal(size=W.shape)
-    assert name_polytope(extract_exact(polytope_network(3, [Ws], [1]))) != name
+    assert name_polytope(extract_polytope_exact(polytope_network(3, [Ws], [1]))) != name
 
 
 @pytest.mark.parametrize("n", range(2, 8))
@@ -345,25 +345,25 @@ def test_width_n_polygons(n):
     th = np.arange(n) * np.pi / n + 0.4
     W = np.stack([np.cos(th), np.sin(th)], axis=1)
     expected = "square" if n == 2 else f"regular {polygon_name(2 * n)}"
-    assert name_polytope(extract_exact(polytope_network(2, [W], [1]))) == expected
+    assert name_polytope(extract_polytope_exact(polytope_network(2, [W], [1]))) == expected
     rng = np.random.default_rng(n)
     Wp = W + 1e-3 * rng.normal(size=W.shape)
-    assert name_polytope(extract_exact(polytope_network(2, [Wp], [1]))) == expected
+    assert name_polytope(extract_polytope_exact(polytope_network(2, [Wp], [1]))) == expected
     Wt = W + 1e-2 * rng.normal(size=W.shape)
-    assert name_polytope(extract_exact(polytope_network(2, [Wt], [1]))) == expected
+    assert name_polytope(extract_polytope_exact(polytope_network(2, [Wt], [1]))) == expected
     Ws = W + 0.3 * rng.normal(size=W.shape)
-    assert name_polytope(extract_exact(polytope_network(2, [Ws], [1]))) != expected
+    assert name_polytope(extract_polytope_exact(polytope_network(2, [Ws], [1]))) != expected
 
 
 def test_network_hexagonal_bipyramid_and_nonconvex():
     # three planes through the (1,1,1) axis at 60 degrees and one across it
     W = np.array([[1, -1, 0], [0, 1, -1], [1, 0, -1], [1, 1, 1]], dtype=float)
-    mesh = extract_exact(polytope_network(3, [W], [1]))
+    mesh = extract_polytope_exact(polytope_network(3, [W], [1]))
     assert name_polytope(mesh) == "hexagonal bipyramid"
     # a non-convex (n,2;1) polytope is described, not named
     rng = np.random.default_rng(4000)
     net = polytope_network(3, [rng.normal(size=(4, 3)), rng.normal(size=(2, 4))], [1, 1])
-    d = describe(extract_exact(net))
+    d = describe(extract_polytope_exact(net))
     assert d["convex"] is False and d["name"] is None
     assert d["euler_characteristic"] == 2
 
@@ -379,7 +379,7 @@ def test_describe_rejects_bad_tolerance():
 
 
 def boolean_curve(solid, box=(0.0, 1.0), cap=True):
-    from neuralpoly_core import boolean as B
+    from neuralpoly_core.construct import boolean as B
     from neuralpoly_core.levelset import extract_level_set
     return extract_level_set(B.compile_network(solid), 0.0, box, cap=cap)
 
@@ -395,7 +395,7 @@ def test_single_loop_is_named_like_its_polygon():
 
 
 def test_square_donuts_from_the_boolean_builder():
-    from neuralpoly_core import boolean as B
+    from neuralpoly_core.construct import boolean as B
     donut = boolean_curve(B.square_donut(2))
     d = describe(donut)
     assert d["name"] == "square with a square hole" and d["regular"] is True

@@ -5,7 +5,7 @@ import pytest
 
 from neuralpoly_core import (Activation, Layer, ModelFormatError, Network, Output, load_model,
                              load_model_with_meta, polytope_network, save_model)
-from neuralpoly_core.modelfile import model_from_json, model_to_json
+from neuralpoly_core.network.modelfile import model_from_json, model_to_json
 
 
 def test_octahedron_network_closed_form():

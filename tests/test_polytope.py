@@ -7,8 +7,8 @@ import pytest
 
 from neuralpoly_core.errors import ExtractionError
 from neuralpoly_core.network import Activation, Layer, Network, Output, polytope_network
-from neuralpoly_core.polytope import exact_extraction_issue, extract_exact, max_level_error
-from neuralpoly_core.slicing import paper_slice_basis
+from neuralpoly_core.polytope import exact_extraction_issue, extract_polytope_exact, max_level_error
+from neuralpoly_core.polytope.slicing import paper_slice_basis
 
 PHI = (1 + 5 ** 0.5) / 2
 CUBE_DIAGONALS = np.array([[1, 1, 1], [1, 1, -1], [1, -1, 1], [1, -1, -1]], dtype=float)
@@ -91,7 +91,7 @@ def ray_hits(mesh, dirs):
 
 def test_octahedron_exact():
     net = net1(np.eye(3))
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert mesh.f_vector == (6, 12, 8)
     assert mesh.face_size_counts() == {3: 8}
     assert_valid_polytope(net, mesh, level_tol=1e-15)
@@ -109,7 +109,7 @@ def test_octahedron_exact():
 
 def test_cuboctahedron_exact():
     net = net1(CUBE_DIAGONALS)
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert mesh.f_vector == (12, 24, 14)
     assert mesh.face_size_counts() == {3: 8, 4: 6}
     assert_valid_polytope(net, mesh, level_tol=1e-14)
@@ -123,7 +123,7 @@ def test_cuboctahedron_exact():
 
 def test_icosidodecahedron_exact():
     net = net1(FIVE_FOLD_AXES)
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert mesh.f_vector == (30, 60, 32)
     assert mesh.face_size_counts() == {3: 20, 5: 12}
     assert_valid_polytope(net, mesh, level_tol=1e-14)
@@ -134,7 +134,7 @@ def test_icosidodecahedron_exact():
 def test_regular_polygons_2d(n):
     th = np.arange(n) * np.pi / n
     net = net1(np.stack([np.cos(th), np.sin(th)], axis=1), dim=2)
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert mesh.dim == 2 and mesh.n_faces == 1
     assert mesh.f_vector == (2 * n, 2 * n)
     assert mesh.is_closed_manifold()
@@ -157,7 +157,7 @@ def test_rotation_invariance():
     for W, fv in ((np.eye(3), (6, 12, 8)), (CUBE_DIAGONALS, (12, 24, 14)),
                   (FIVE_FOLD_AXES, (30, 60, 32))):
         net = net1(W @ Q)
-        mesh = extract_exact(net)
+        mesh = extract_polytope_exact(net)
         assert mesh.f_vector == fv
         assert_valid_polytope(net, mesh, level_tol=1e-13)
 
@@ -171,7 +171,7 @@ def test_random_one_layer_zonotope_polars(n):
     # the polar of a zonotope with n generic generators: V = n(n-1), F = n(n-1) + 2
     rng = np.random.default_rng(n)
     net = net1(rng.normal(size=(n, 3)))
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert mesh.f_vector == (n * (n - 1), 2 * n * (n - 1), n * (n - 1) + 2)
     assert_valid_polytope(net, mesh)
 
@@ -198,7 +198,7 @@ def positive_two_layer_nets(count, mixed=True):
 @pytest.mark.parametrize("n,net", positive_two_layer_nets(8),
                          ids=lambda x: str(x) if isinstance(x, int) else "")
 def test_two_layer_mixed_sign(n, net):
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert_valid_polytope(net, mesh)
     # faces are unions of cells of one activation pattern: f affine on each face
     tri = mesh.triangulate()
@@ -217,7 +217,7 @@ def test_two_layer_mixed_sign(n, net):
 def test_two_layer_nets_include_non_convex():
     n_nonconvex = 0
     for n, net in positive_two_layer_nets(8):
-        mesh = extract_exact(net)
+        mesh = extract_polytope_exact(net)
         normals = mesh.face_normals()
         offsets = np.array([mesh.vertices[f[0]] @ normals[i] for i, f in enumerate(mesh.faces)])
         excess = (mesh.vertices @ normals.T - offsets).max()
@@ -227,7 +227,7 @@ def test_two_layer_nets_include_non_convex():
 
 def test_two_layer_positive_head_is_convex():
     for n, net in positive_two_layer_nets(4, mixed=False):
-        mesh = extract_exact(net)
+        mesh = extract_polytope_exact(net)
         assert_valid_polytope(net, mesh)
         normals = mesh.face_normals()
         offsets = np.array([mesh.vertices[f[0]] @ normals[i] for i, f in enumerate(mesh.faces)])
@@ -241,14 +241,14 @@ def test_relu_linear_head_and_three_layers():
     net = Network(3, [Layer(np.vstack([W1, -W1]), None, relu),
                       Layer(np.abs(rng.normal(size=(5, 16))), None, relu)],
                   Output("linear", np.abs(rng.normal(size=(1, 5)))))
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert_valid_polytope(net, mesh)
     net3 = polytope_network(3, [rng.normal(size=(6, 3)), np.abs(rng.normal(size=(4, 6))),
                                 np.abs(rng.normal(size=(3, 4)))], [1, 1, 1])
-    assert_valid_polytope(net3, extract_exact(net3))
+    assert_valid_polytope(net3, extract_polytope_exact(net3))
     # relu(x) + relu(-x) = |x|: the octahedron again, the dead half merged away
     relu_oct = Network(3, [Layer(np.vstack([np.eye(3), -np.eye(3)]), None, relu)])
-    mesh = extract_exact(relu_oct)
+    mesh = extract_polytope_exact(relu_oct)
     assert mesh.f_vector == (6, 12, 8)
     assert_valid_polytope(relu_oct, mesh)
 
@@ -258,13 +258,13 @@ def test_five_dimensional_slices():
     net = net1(rng.normal(size=(8, 5)), dim=5)
     for k in range(10):
         basis = paper_slice_basis(5, k * np.pi / 10)
-        mesh = extract_exact(net, basis=basis)
+        mesh = extract_polytope_exact(net, basis=basis)
         assert mesh.basis is not None and mesh.basis.shape == (5, 3)
         assert mesh.is_closed_manifold() and mesh.euler_characteristic == 2
         assert max_level_error(net, mesh) <= 1e-9
         assert_valid_polytope(net, mesh)
         # a polygon slice works too
-        poly = extract_exact(net, basis=basis[:, :2])
+        poly = extract_polytope_exact(net, basis=basis[:, :2])
         assert poly.dim == 2 and max_level_error(net, poly) <= 1e-9
 
 
@@ -278,13 +278,13 @@ def test_duplicate_zero_and_nearly_parallel_neurons():
               np.vstack([I, np.zeros(3)]),                   # dead neuron
               np.vstack([I, [1.0, 1e-15, 0.0]])):            # parallel within tol
         net = net1(W)
-        mesh = extract_exact(net)
+        mesh = extract_polytope_exact(net)
         assert mesh.f_vector == (6, 12, 8)
         assert mesh.face_size_counts() == {3: 8}
         assert_valid_polytope(net, mesh)
     # 2-D: duplicates of a square's lines
     net = net1([[1, 0], [0, 1], [1, 0], [2, 0], [0, 0]], dim=2)
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert mesh.f_vector == (4, 4)
     assert max_level_error(net, mesh) <= 1e-15
 
@@ -292,17 +292,17 @@ def test_duplicate_zero_and_nearly_parallel_neurons():
 def test_hyperplanes_through_cube_vertices_and_edges():
     # three planes through the cube diagonal (1,1,1), one across it: hexagonal bipyramid
     net = net1([[1, -1, 0], [0, 1, -1], [1, 0, -1], [1, 1, 1]])
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert mesh.f_vector == (8, 18, 12)
     assert_valid_polytope(net, mesh)
     # planes containing the cube's edges: x=0, y=0, x=+-y, z=0 -> octagonal bipyramid
     net = net1([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, -1, 0]])
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert mesh.f_vector == (10, 24, 16)
     assert_valid_polytope(net, mesh)
     # coefficients that cancel only up to rounding at cube vertices (0.1 + 0.2 - 0.3 != 0)
     net = net1([[0.1, 0.2, -0.3], [0.3, -0.1, -0.2], [1, 1, 1]])
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert_valid_polytope(net, mesh)
 
 
@@ -311,15 +311,15 @@ def test_non_positive_f_is_rejected():
     W = np.vstack([np.eye(3), -np.eye(3)])
     neg = Network(3, [Layer(W, None, relu)], Output("linear", -np.ones((1, 6))))
     with pytest.raises(ExtractionError, match="not positive in direction"):
-        extract_exact(neg)
+        extract_polytope_exact(neg)
     mixed = Network(3, [Layer(np.eye(3), None, Activation("abs_pow", p=1))],
                     Output("linear", np.array([[1.0, 1.0, -1.0]])))
     with pytest.raises(ExtractionError, match="not star-shaped/closed"):
-        extract_exact(mixed)
+        extract_polytope_exact(mixed)
     # zero in a direction (relu(x) + relu(y) + relu(-x) vanishes on -y)
     half = Network(2, [Layer(np.array([[1.0, 0], [0, 1], [-1, 0]]), None, relu)])
     with pytest.raises(ExtractionError, match=r"direction \(0, -1\)"):
-        extract_exact(half)
+        extract_polytope_exact(half)
 
 
 def test_unsupported_networks_name_the_layer():
@@ -327,39 +327,39 @@ def test_unsupported_networks_name_the_layer():
     smooth = polytope_network(3, [rng.normal(size=(4, 3)), rng.normal(size=(2, 4))], [1, 2])
     assert "layer 1" in exact_extraction_issue(smooth)
     with pytest.raises(ExtractionError, match=r"layer 1 has activation \|x\|\^2"):
-        extract_exact(smooth)
+        extract_polytope_exact(smooth)
     sig = Network(3, [Layer(np.eye(3), None, Activation("sigmoid", scale=2.0))])
     with pytest.raises(ExtractionError, match="layer 0 has activation sigmoid"):
-        extract_exact(sig)
+        extract_polytope_exact(sig)
     biased = Network(3, [Layer(np.eye(3), None, Activation("relu")),
                          Layer(np.ones((2, 3)), np.array([0.0, 1.0]), Activation("relu"))])
     with pytest.raises(ExtractionError, match="layer 1 has a nonzero bias"):
-        extract_exact(biased)
+        extract_polytope_exact(biased)
     head_bias = Network(3, [Layer(np.eye(3), None, Activation("relu"))],
                         Output("linear", np.ones((1, 3)), np.array([1.0])))
     with pytest.raises(ExtractionError, match="output head has a nonzero bias"):
-        extract_exact(head_bias)
+        extract_polytope_exact(head_bias)
     # zero biases are bias-free
     zero_bias = Network(3, [Layer(np.eye(3), np.zeros(3), Activation("abs_pow", p=1))])
     assert exact_extraction_issue(zero_bias) is None
-    assert extract_exact(zero_bias).f_vector == (6, 12, 8)
+    assert extract_polytope_exact(zero_bias).f_vector == (6, 12, 8)
 
 
 def test_dimension_and_basis_errors():
     net5 = net1(np.ones((3, 5)) + np.eye(3, 5), dim=5)
     with pytest.raises(ExtractionError, match="paper_slice_basis"):
-        extract_exact(net5)
+        extract_polytope_exact(net5)
     with pytest.raises(ExtractionError, match="slice basis must have shape"):
-        extract_exact(net5, basis=np.eye(4, 3))
+        extract_polytope_exact(net5, basis=np.eye(4, 3))
     with pytest.raises(ExtractionError, match="tol"):
-        extract_exact(net1(np.eye(3)), tol=-1.0)
+        extract_polytope_exact(net1(np.eye(3)), tol=-1.0)
     with pytest.raises(ExtractionError, match="2- or 3-dimensional"):
-        extract_exact(net1([[1.0], [2.0]], dim=1))
+        extract_polytope_exact(net1([[1.0], [2.0]], dim=1))
 
 
 def test_max_level_error():
     net = net1(np.eye(3))
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert max_level_error(net, mesh) == 0.0
     assert max_level_error(net, mesh, level=0.5) == pytest.approx(0.5)
     scaled = mesh.copy()
@@ -380,7 +380,7 @@ def test_face_with_a_hole_keeps_its_pieces():
     net = Network(3, [Layer(W1, None, Activation("abs_pow", p=1)),
                       Layer(W2, None, Activation("relu"))],
                   Output("linear", np.array([[1.0, 1.0, 1.0, 0.5]])))
-    mesh = extract_exact(net)
+    mesh = extract_polytope_exact(net)
     assert mesh.info["non_disc_unions"] == 2
     assert mesh.f_vector == (26, 54, 30)
     assert_valid_polytope(net, mesh)
@@ -392,9 +392,9 @@ def test_face_with_a_hole_keeps_its_pieces():
 @pytest.mark.parametrize("tol", [0.0, 1e-12, 1e-6])
 def test_scale_invariance_and_tolerances(scale, tol):
     net = net1(CUBE_DIAGONALS * scale)
-    mesh = extract_exact(net, tol=tol)
+    mesh = extract_polytope_exact(net, tol=tol)
     assert mesh.f_vector == (12, 24, 14)
-    assert np.allclose(mesh.vertices * scale, extract_exact(net1(CUBE_DIAGONALS)).vertices,
+    assert np.allclose(mesh.vertices * scale, extract_polytope_exact(net1(CUBE_DIAGONALS)).vertices,
                        rtol=1e-12, atol=0)
     assert_valid_polytope(net, mesh, level_tol=1e-13, plane_tol=1e-9 / scale)
     # a (7,2;1) net whose f vanishes on a curve pair's crossing: rejected at every tol,
@@ -402,4 +402,4 @@ def test_scale_invariance_and_tolerances(scale, tol):
     rng = np.random.default_rng(0)
     bad = polytope_network(3, [rng.normal(size=(7, 3)) * scale, rng.normal(size=(2, 7))], [1, 1])
     with pytest.raises(ExtractionError, match="not positive in direction"):
-        extract_exact(bad, tol=tol)
+        extract_polytope_exact(bad, tol=tol)

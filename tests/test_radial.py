@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from neuralpoly_core import Activation, ExtractionError, Layer, Network, Output, polytope_network
-from neuralpoly_core.radial import extract_radial, icosphere, radial_function
-from neuralpoly_core.slicing import paper_slice_basis
+from neuralpoly_core.polytope.radial import extract_radial, icosphere, radial_function
+from neuralpoly_core.polytope.slicing import paper_slice_basis
 
 
 def superball_volume(p, d=3):

@@ -18,14 +18,14 @@ import sys
 import numpy as np
 import pytest
 
-from neuralpoly_core import modelfile
+from neuralpoly_core.network import modelfile
 from neuralpoly_core.errors import Cancelled, NeuralPolyError, TrainingDivergedError
 from neuralpoly_core.network import polytope_network
-from neuralpoly_core.sampling import halton, random_rotation, sphere_points
+from neuralpoly_core.training.sampling import halton, random_rotation, sphere_points
 
 torch = pytest.importorskip("torch")
 
-from neuralpoly_core import training as T  # noqa: E402
+from neuralpoly_core.training import polytope as T  # noqa: E402
 from neuralpoly_core.training import (  # noqa: E402
     dense_sphere_mse, recipe_train, sphere_mse_exact, train_polytope, train_sweep)
 

@@ -16,13 +16,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_zip_holds_the_addon_and_the_whole_core(extension_zip):
     names = set(zipfile.ZipFile(extension_zip).namelist())
-    core = {p.name for p in (ROOT / "neuralpoly_core").glob("*.py")}
-    assert {f"neuralpoly_core/{n}" for n in core} <= names
+    core = {p.relative_to(ROOT).as_posix() for p in (ROOT / "neuralpoly_core").rglob("*.py")
+            if "__pycache__" not in p.parts}
+    # every subpackage's files reach the zip, not only the top folder's
+    assert "neuralpoly_core/levelset/exact.py" in core and "neuralpoly_core/network/model.py" in core
+    assert core <= names
     addon = {p.name for p in (ROOT / "addon").glob("*.py")}
     assert addon <= names
     assert "blender_manifest.toml" in names
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
-    assert "README_SECTION.md" not in names
 
 
 def test_manifest_fields(extension_zip):
@@ -96,3 +98,11 @@ def test_check_sources_refuses_absolute_core_imports(tmp_path, build_script):
 def test_check_sources_accepts_the_rules(tmp_path, build_script):
     addon, core = _sources(tmp_path, "import numpy\n", "import bpy\nfrom .neuralpoly_core.mesh import PolyMesh\n")
     build_script.check_sources(addon, core)
+
+
+def test_check_sources_looks_into_subpackages(tmp_path, build_script):
+    addon, core = _sources(tmp_path, "import numpy\n", "import bpy\n")
+    (core / "deep" / "deeper").mkdir(parents=True)
+    (core / "deep" / "deeper" / "leaf.py").write_text("from bpy import types\n")
+    with pytest.raises(build_script.BuildError, match="leaf.py imports bpy"):
+        build_script.check_sources(addon, core)

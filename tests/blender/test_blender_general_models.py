@@ -23,7 +23,7 @@ def octahedron_model(addon, centre=(0.2, -0.1, 0.3), radius=1.0):
 
 
 def save(addon, net, path, meta=None):
-    addon.neuralpoly_core.modelfile.save_model(net, path, meta)
+    addon.neuralpoly_core.network.modelfile.save_model(net, path, meta)
     return path
 
 

@@ -27,7 +27,7 @@ def fcurves(obj):
 
 def expected_centre(addon, obj, frame):
     params = addon.heightmap_ops.parameters(obj)
-    hm = addon.neuralpoly_core.heightmap
+    hm = addon.neuralpoly_core.construct.heightmap
     return hm.blob_centers_at(params["centers"], frame - params["frame_start"], amplitude=params["amplitude"],
                               period=params["period"])
 
@@ -46,7 +46,7 @@ def test_add_heightmap_keyframes_the_biases(addon):
     assert bpy.context.scene.frame_end >= 41
     assert len(obj.data.vertices) == 33 * 33
     # the keyed biases are the core's animated biases at every key
-    hm = addon.neuralpoly_core.heightmap
+    hm = addon.neuralpoly_core.construct.heightmap
     params = addon.heightmap_ops.parameters(obj)
     for frame in (1, 16, 41):
         want = hm.animated_biases(params["centers"], params["radii"], frame - 1, amplitude=params["amplitude"],

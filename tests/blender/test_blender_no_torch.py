@@ -60,7 +60,7 @@ def test_everything_but_training_works_without_torch(extension_zip, addon, tmp_p
     core = addon.neuralpoly_core
     octahedron = core.network.polytope_network(3, [[[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]]], [1.0])
     model_path = tmp_path / "octa.json"
-    core.modelfile.save_model(octahedron, model_path, meta={"type": "(3;1)", "loss": 0.0})
+    core.network.modelfile.save_model(octahedron, model_path, meta={"type": "(3;1)", "loss": 0.0})
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(extension_zip), str(model_path), str(tmp_path)],
                           capture_output=True, text=True, timeout=120, env=env)

@@ -35,7 +35,7 @@ def level_errors(addon, obj) -> np.ndarray:
         assert np.all(V[:, 2] == 0.0)
         V = V[:, :2]
     elif net.dim > 3:
-        V = V @ addon.neuralpoly_core.slicing.paper_slice_basis(net.dim, p.slice_theta).T
+        V = V @ addon.neuralpoly_core.polytope.slicing.paper_slice_basis(net.dim, p.slice_theta).T
     return np.abs(net(V) - 1.0)
 
 

@@ -14,7 +14,7 @@ from npb_helpers import data_counts
 def test_figure_2_lays_out_regular_2n_gons_in_a_labelled_row(addon):
     bpy.context.scene.cursor.location = (0.0, 5.0, 0.0)
     assert bpy.ops.neuralpoly.add_figure(figure="2", seed=0) == {"FINISHED"}
-    coll = bpy.data.collections["Fig. 2: " + addon.neuralpoly_core.figures.FIGURE_CAPTIONS[2]]
+    coll = bpy.data.collections["Fig. 2: " + addon.neuralpoly_core.sweeps.figures.FIGURE_CAPTIONS[2]]
     polys = sorted((o for o in coll.objects if o.type == "MESH"), key=lambda o: o.location.x)
     labels = [o for o in coll.objects if o.type == "FONT"]
     assert [o.name for o in polys] == [f"NeuralPolytope ({n};1)" for n in range(2, 8)]
@@ -36,7 +36,7 @@ def test_sweep_figure_6_morphs_one_polygon_through_every_p(addon):
     assert bpy.ops.neuralpoly.animate_sweep(source="FIGURE", sweep_figure="6", sweep_resolution=64,
                                             frames_per_step=12) == {"FINISHED"}
     obj = bpy.context.active_object
-    ps = addon.neuralpoly_core.figures.P_SWEEP_2D
+    ps = addon.neuralpoly_core.sweeps.figures.P_SWEEP_2D
     keys = obj.data.shape_keys
     assert [k.name for k in keys.key_blocks] == [f"p={p:g}" for p in ps]
     assert not keys.use_relative

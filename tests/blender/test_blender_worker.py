@@ -27,7 +27,7 @@ def test_worker_trains_and_never_imports_bpy(addon, worker):
     assert (net3.dim, net3.widths, meta3["type"], meta3["restarts"]) == (3, (3,), "(3;1)", 4)
     assert (net2.dim, net2.widths, meta2["type"]) == (2, (5,), "(5;1)")
     assert all(0.0 <= f <= 1.0 for f in seen)
-    mesh = addon.neuralpoly_core.extract.extract_polytope(net3)
+    mesh = addon.neuralpoly_core.polytope.extract_polytope(net3)
     assert mesh.f_vector == (6, 12, 8)
     worker.info = None
     worker.request_info()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .architecture import ArchType
+from ..network.architecture import ArchType
 
 __all__ = ["FigureNet", "FIGURES", "figure_networks", "all_figure_networks"]
 
@@ -60,7 +60,7 @@ def figure_networks(figure: int) -> list[FigureNet]:
     try:
         return FIGURES[int(figure)]
     except (KeyError, ValueError, TypeError):
-        from .errors import NeuralPolyError
+        from ..errors import NeuralPolyError
         raise NeuralPolyError(
             f"no paper figure {figure!r}; figures with networks are {', '.join(map(str, FIGURES))}") from None
 

@@ -17,7 +17,7 @@ import math
 import sys
 from pathlib import Path
 
-from .errors import Cancelled, NeuralPolyError
+from ..errors import Cancelled, NeuralPolyError
 
 EXIT_ERROR = 2
 EXIT_CANCELLED = 130
@@ -133,14 +133,14 @@ def _slice_basis(dim: int, theta):
         raise NeuralPolyError(
             f"a {dim}-D polytope cannot be shown whole: give --slice-theta THETA for the 3-D slice "
             f"x3=..=0, x{dim - 1} = x{dim} tan(THETA)")
-    from .slicing import paper_slice_basis
+    from ..polytope.slicing import paper_slice_basis
     return paper_slice_basis(dim, theta)
 
 
 def _write_mesh(mesh, path: Path | None, name: str) -> None:
     if path is None:
         return
-    from .export import export_mesh
+    from ..mesh.files import export_mesh
     export_mesh(mesh, path, name=name) if path.suffix.lower() == ".obj" else export_mesh(mesh, path)
 
 
@@ -159,11 +159,12 @@ def _print_summary(summary: dict, as_json: bool) -> None:
 
 
 def cmd_generate(args) -> int:
-    from .architecture import ArchType, check_dim
-    from .extract import extract_polytope, summarize
-    from .modelfile import save_model
+    from ..network.architecture import ArchType, check_dim
+    from ..network.modelfile import save_model
+    from ..polytope.api import extract_polytope
+    from ..summary import summarize
     from .progress import ProgressBar
-    from .training import train_polytope
+    from ..training.polytope import train_polytope
 
     dim = check_dim(args.dim)
     arch = ArchType.from_strings(args.widths, args.p)
@@ -175,7 +176,7 @@ def cmd_generate(args) -> int:
         if path is not None and not path.parent.resolve().is_dir():
             raise NeuralPolyError(f"folder {str(path.parent)!r} does not exist (for {str(path)!r})")
     if args.out is not None:
-        from .export import check_format
+        from ..mesh.files import check_format
         check_format(args.out)
     bar = ProgressBar(f"training {dim}D {arch}")
     kwargs = dict(seed=args.seed, dtype=args.dtype, device=args.device, progress=bar)
@@ -200,42 +201,18 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def _level_set_summary(net, mesh, *, meta: dict, level: float) -> dict:
-    """Summary of a box level set. A 2-D level curve counts its curves as 'faces', is named
-    by :func:`neuralpoly_core.naming.describe` ("square with a square hole", "2 squares";
-    None while a curve is open) and, when every curve is closed, gives the ``area`` it
-    encloses."""
-    from .extract import summarize
-    if mesh.is_curve():
-        from .levelset import curve_loops
-        from .naming import describe
-        from .polytope import max_level_error
-        loops = curve_loops(mesh)
-        d = describe(mesh)
-        return {"type": meta.get("type"), "dim": net.dim, "loss": meta.get("loss"),
-                "vertices": mesh.n_vertices, "edges": mesh.n_faces, "faces": len(loops),
-                "f_vector": [mesh.n_vertices, mesh.n_faces], "face_sizes": {}, "name": d["name"],
-                "regular": d["regular"], "closed_curves": sum(1 for _, closed in loops if closed),
-                "area": None if d["open_curves"] else float(mesh.volume()),
-                "euler_characteristic": mesh.n_vertices - mesh.n_faces,
-                "max_level_error": float(mesh.info["max_level_error"] if "max_level_error" in mesh.info
-                                         else max_level_error(net, mesh, level)),
-                "method": mesh.info.get("method"),
-                "regions": int(len(set(mesh.region_ids[mesh.region_ids >= 0].tolist())))}
-    return summarize(net, mesh, arch=meta.get("type"), loss=meta.get("loss"), level=level)
-
-
 def cmd_extract(args) -> int:
-    from .extract import extract_polytope, summarize
-    from .modelfile import load_model_with_meta
+    from ..network.modelfile import load_model_with_meta
+    from ..polytope.api import extract_polytope
+    from ..summary import summarize
 
     net, meta = load_model_with_meta(args.model)
     if args.out is not None:
-        from .export import check_format
+        from ..mesh.files import check_format
         check_format(args.out)
-    box = args.bbox is not None or args.method == "marching" or net.degree is None
+    box = args.bbox is not None or args.method == "marching" or not net.is_neural_polytope
     if box:
-        from .levelset import extract_level_set
+        from ..levelset.api import extract_level_set
         if net.dim not in (2, 3):
             raise NeuralPolyError(f"box level sets are for 2 or 3 inputs; this model has {net.dim}")
         if args.slice_theta is not None:
@@ -260,15 +237,14 @@ def cmd_extract(args) -> int:
         basis = _slice_basis(net.dim, args.slice_theta)
         mesh = extract_polytope(net, args.method, resolution=args.resolution or 32,
                                 refine=not args.no_refine, basis=basis, level=level)
-    summary = (_level_set_summary(net, mesh, meta=meta, level=level) if box else
-               summarize(net, mesh, arch=meta.get("type"), loss=meta.get("loss"), level=level))
+    summary = summarize(net, mesh, arch=meta.get("type"), loss=meta.get("loss"), level=level)
     _write_mesh(mesh, args.out, meta.get("type") and f"NeuralPolytope {meta['type']}" or args.model.stem)
     _print_summary(summary, args.json)
     return 0
 
 
 def cmd_gallery(args) -> int:
-    from .gallery import run_gallery
+    from ..sweeps.gallery import run_gallery
     from .progress import ProgressBar
 
     bar = ProgressBar("gallery")
@@ -290,10 +266,11 @@ def cmd_gallery(args) -> int:
 
 
 def cmd_boolean(args) -> int:
-    from .boolean import network_from_description
-    from .errors import ModelFormatError
-    from .levelset import extract_level_set
-    from .modelfile import save_model
+    from ..construct.boolean import network_from_description
+    from ..errors import ModelFormatError
+    from ..levelset.api import extract_level_set
+    from ..network.modelfile import save_model
+    from ..summary import summarize
 
     try:
         desc = json.loads(args.description.read_text(encoding="utf-8"))
@@ -309,7 +286,7 @@ def cmd_boolean(args) -> int:
         if path is not None and not path.parent.resolve().is_dir():
             raise NeuralPolyError(f"folder {str(path.parent)!r} does not exist (for {str(path)!r})")
     if args.out is not None:
-        from .export import check_format
+        from ..mesh.files import check_format
         check_format(args.out)
     mode = desc.get("mode", "hard")
     meta = {"type": f"boolean ({mode})", "source": desc}
@@ -326,7 +303,7 @@ def cmd_boolean(args) -> int:
     else:
         mesh = extract_level_set(net, 0.0, bbox, method="marching", resolution=args.resolution,
                                  cap=args.cap)
-    summary = _level_set_summary(net, mesh, meta={"type": meta["type"]}, level=0.0)
+    summary = summarize(net, mesh, arch=meta["type"], level=0.0)
     if mesh.dim == 3:
         summary["volume"] = abs(mesh.volume()) if mesh.is_closed_manifold() else None
     _write_mesh(mesh, args.out, args.description.stem)
@@ -335,7 +312,7 @@ def cmd_boolean(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .modelfile import load_model_with_meta
+    from ..network.modelfile import load_model_with_meta
     net, meta = load_model_with_meta(args.model)
     info = {"dim": net.dim, "widths": list(net.widths),
             "activations": [l.activation.to_dict() for l in net.layers],

@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from .errors import TypeSpecError
+from ..errors import TypeSpecError
 
 __all__ = ["ArchType", "parse_type", "parse_widths", "parse_ps", "format_p", "check_dim"]
 

@@ -21,9 +21,9 @@ import math
 
 import numpy as np
 
-from .errors import ExtractionError
-from .mesh import PolyMesh
-from .network import Network
+from ..errors import ExtractionError
+from ..mesh.polymesh import PolyMesh
+from ..network.model import Network
 
 __all__ = ["extract_radial", "radial_function", "icosphere"]
 
@@ -187,7 +187,7 @@ def extract_radial(net: Network, *, resolution: int = 32, refine: bool = True, m
         is the largest radius of the start mesh (the shape's extent).
     basis : array_like, shape (d, 3) or (d, 2), optional
         Extract the slice ``g(y) = f(basis @ y)`` (required for d > 3, e.g.
-        :func:`neuralpoly_core.slicing.paper_slice_basis`). The mesh is in the slice
+        :func:`neuralpoly_core.polytope.slicing.paper_slice_basis`). The mesh is in the slice
         coordinates y and its ``basis`` attribute maps back to R^d.
     snap_features : bool, default True
         Move the nearest start-mesh vertex onto each direction where first-layer
@@ -234,7 +234,7 @@ def extract_radial(net: Network, *, resolution: int = 32, refine: bool = True, m
         raise ExtractionError(
             f"the network has {net.dim} inputs: radial extraction draws 3-D surfaces, so pass a "
             f"slice basis of shape ({net.dim}, 3), e.g. "
-            f"basis=neuralpoly_core.slicing.paper_slice_basis({net.dim}, theta)")
+            f"basis=neuralpoly_core.polytope.slicing.paper_slice_basis({net.dim}, theta)")
     if g.dim == 1:
         raise ExtractionError("a 1-D network's level set f = 1 is two points; there is nothing to mesh")
 

@@ -29,9 +29,11 @@ import time
 
 import numpy as np
 
-from .errors import Cancelled, ExtractionError
-from .mesh import PolyMesh
-from .network import Network
+from ..errors import Cancelled, ExtractionError
+from ..mesh.polymesh import PolyMesh
+from ..mesh.topology import is_watertight
+from ..network.model import Network
+from .box import check_request, parse_bbox
 
 __all__ = ["extract_marching", "value_and_gradient", "project_to_level"]
 
@@ -327,9 +329,8 @@ def extract_marching(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), resolut
     ExtractionError
         Bad arguments, or scikit-image missing.
     """
-    from .levelset import _check_common, parse_bbox
     t0 = time.perf_counter()
-    _check_common(net, level, inside)
+    check_request(net, level, inside)
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) \
             or not 2 <= int(resolution) <= _MAX_RESOLUTION:
         raise ExtractionError(f"resolution must be a whole number in 2..{_MAX_RESOLUTION}, "
@@ -482,7 +483,6 @@ def extract_marching(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), resolut
 
 
 def _info(mesh, net, level, t0, resolution, newton_steps, ncap, err):
-    from .levelset import is_watertight
     mesh.info.update({
         "method": "marching", "level": float(level), "vertices": mesh.n_vertices,
         "faces": mesh.n_faces, "regions_crossed": int(len(mesh.region_patterns)),

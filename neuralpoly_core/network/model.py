@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ModelFormatError
+from ..errors import ModelFormatError
 
 ACTIVATIONS = ("abs_pow", "relu", "sigmoid", "identity")
 OUTPUTS = ("sum", "linear")
@@ -272,6 +272,16 @@ class Network:
     @property
     def is_piecewise_linear(self) -> bool:
         return all(l.activation.piecewise_linear for l in self.layers)
+
+    @property
+    def is_neural_polytope(self) -> bool:
+        """A neural polytope: bias-free, every activation positively homogeneous, a ``sum`` head.
+
+        Its level set f = 1 is star-shaped (:func:`neuralpoly_core.polytope.extract_polytope`);
+        every other network is drawn as a level set in a box
+        (:func:`neuralpoly_core.levelset.extract_level_set`). The CLI and the add-on both ask this.
+        """
+        return self.degree is not None and self.output.name == "sum"
 
     @property
     def degree(self) -> float | None:

@@ -10,11 +10,11 @@ import json
 import math
 from pathlib import Path
 
-from .errors import ModelFormatError
-from .fileio import atomic_write_text
-from .network import Network
+from ..errors import ModelFormatError
+from ..fileio import atomic_write_text
+from .model import Network
 
-__all__ = ["save_model", "load_model", "load_model_with_meta", "model_to_json", "model_from_json", "read_meta"]
+__all__ = ["save_model", "load_model", "load_model_with_meta", "model_to_json", "model_from_json"]
 
 
 def _clean_meta(meta):
@@ -82,7 +82,3 @@ def load_model_with_meta(path) -> tuple[Network, dict]:
         return model_from_json(text)
     except ModelFormatError as e:
         raise ModelFormatError(f"{path.name}: {e}") from None
-
-
-def read_meta(path) -> dict:
-    return load_model_with_meta(path)[1]

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NeuralPolyError
-from .fileio import atomic_open
-from .mesh import PolyMesh
+from ..errors import NeuralPolyError
+from ..fileio import atomic_open
+from ..version import __version__
+from .polymesh import PolyMesh
 
 __all__ = ["write_obj", "write_stl", "write_ply", "export_mesh", "check_format", "read_obj", "read_stl",
            "read_ply", "read_mesh", "MESH_FORMATS"]
@@ -33,7 +34,6 @@ MESH_FORMATS = ("obj", "stl", "ply")
 
 
 def _version() -> str:
-    from . import __version__          # late: the package imports this module
     return __version__
 
 
@@ -183,7 +183,8 @@ def read_obj(path) -> PolyMesh:
 # --------------------------------------------------------------------------------------
 # STL (binary)
 # --------------------------------------------------------------------------------------
-_STL_DTYPE = np.dtype([("normal", "<f4", (3,)), ("v", "<f4", (3, 3)), ("attr", "<u2")])
+#: One triangle of a binary STL file (after the 80-byte header and the uint32 count).
+STL_RECORD = np.dtype([("normal", "<f4", (3,)), ("v", "<f4", (3, 3)), ("attr", "<u2")])
 
 
 def write_stl(mesh: PolyMesh, path) -> Path:
@@ -201,7 +202,7 @@ def write_stl(mesh: PolyMesh, path) -> Path:
     n = np.cross(b - a, c - a)
     norm = np.linalg.norm(n, axis=1, keepdims=True)
     n = np.divide(n, norm, out=np.zeros_like(n), where=norm > 0)
-    rec = np.zeros(len(tris), dtype=_STL_DTYPE)
+    rec = np.zeros(len(tris), dtype=STL_RECORD)
     rec["normal"] = n
     rec["v"] = np.stack([a, b, c], axis=1)
     header = f"neuralpoly {_version()} binary STL".encode("ascii")[:80].ljust(80, b" ")
@@ -228,7 +229,7 @@ def read_stl(path) -> PolyMesh:
             raise NeuralPolyError(f"{path.name} is an ASCII STL file; only binary STL is read")
         raise NeuralPolyError(f"{path.name} is not a valid binary STL file: it declares {count} "
                               f"triangles ({expected} bytes) but has {len(data)} bytes")
-    rec = np.frombuffer(data, dtype=_STL_DTYPE, count=count, offset=84)
+    rec = np.frombuffer(data, dtype=STL_RECORD, count=count, offset=84)
     corners = rec["v"].reshape(-1, 3).astype(np.float64)
     if not np.all(np.isfinite(corners)):
         raise NeuralPolyError(f"{path.name} contains NaN or infinite coordinates")

@@ -36,11 +36,11 @@ from itertools import chain
 
 import numpy as np
 
-from .errors import ExtractionError
-from .mesh import PolyMesh
-from .network import Network
+from ..errors import ExtractionError
+from ..mesh.polymesh import PolyMesh
+from ..network.model import Network
 
-__all__ = ["extract_exact", "max_level_error", "exact_extraction_issue"]
+__all__ = ["extract_polytope_exact", "max_level_error", "exact_extraction_issue"]
 
 #: f at least this fraction of max |f| on the cube surface counts as positive.
 POSITIVE_FLOOR = 1e-10
@@ -62,7 +62,7 @@ def exact_extraction_issue(net: Network) -> str | None:
     Exact extraction needs every activation piecewise linear (``relu``, ``identity``,
     ``abs_pow`` with p = 1) and no biases (layers or output head), so that f is
     piecewise linear and positively homogeneous of degree 1. The dimension is not checked
-    here (see :func:`extract_exact`).
+    here (see :func:`extract_polytope_exact`).
 
     Parameters
     ----------
@@ -613,7 +613,7 @@ def _extract_2d(net: Network, tol: float, basis) -> PolyMesh:
 # Public API
 # ---------------------------------------------------------------------------------------
 
-def extract_exact(net: Network, *, basis=None, tol: float = 1e-12) -> PolyMesh:
+def extract_polytope_exact(net: Network, *, basis=None, tol: float = 1e-12) -> PolyMesh:
     """The level set f = 1 of a bias-free piecewise-linear network, exactly.
 
     Parameters
@@ -623,7 +623,7 @@ def extract_exact(net: Network, *, basis=None, tol: float = 1e-12) -> PolyMesh:
         ``identity``, ``abs_pow`` with p = 1), any depth, ``sum`` or bias-free ``linear``
         output. Input dimension 2 or 3, or any d with ``basis``.
     basis : (d, 3) or (d, 2) array_like, optional
-        Orthonormal basis of a linear subspace (see :func:`neuralpoly_core.slicing.
+        Orthonormal basis of a linear subspace (see :func:`neuralpoly_core.polytope.slicing.
         paper_slice_basis`): the slice ``net.restrict(basis)`` is extracted and
         ``mesh.basis`` is set, so ``mesh.original_coordinates()`` are points of R^d.
         Required for d > 3.
@@ -668,7 +668,7 @@ def extract_exact(net: Network, *, basis=None, tol: float = 1e-12) -> PolyMesh:
     elif net.dim > 3:
         raise ExtractionError(
             f"the network is {net.dim}-dimensional: pass a 3-D slice basis, e.g. "
-            f"basis=paper_slice_basis({net.dim}, theta) from neuralpoly_core.slicing")
+            f"basis=paper_slice_basis({net.dim}, theta) from neuralpoly_core.polytope.slicing")
     if work.dim == 3:
         V, faces, S = _subdivide_3d(work, tol)
         return _assemble_3d(work, V, faces, S, tol, B)
@@ -679,27 +679,5 @@ def extract_exact(net: Network, *, basis=None, tol: float = 1e-12) -> PolyMesh:
 
 
 def max_level_error(net: Network, mesh: PolyMesh, level: float = 1.0) -> float:
-    """Largest |f(v) - level| over the mesh vertices, in the network's input space.
-
-    Parameters
-    ----------
-    net : Network
-        The network the mesh was extracted from (the full d-dimensional one for slices).
-    mesh : PolyMesh
-        Extracted mesh; ``mesh.original_coordinates()`` are evaluated.
-    level : float
-        The level of the level set (1 for neural polytopes).
-
-    Returns
-    -------
-    float
-        0.0 for a mesh without vertices.
-    """
-    X = mesh.original_coordinates()
-    if X.shape[1] != net.dim:
-        raise ExtractionError(
-            f"mesh vertices are {X.shape[1]}-dimensional but the network takes {net.dim} "
-            "inputs (a slice mesh needs its basis)")
-    if not len(X):
-        return 0.0
-    return float(np.max(np.abs(net.evaluate(X) - level)))
+    """Largest |f(v) - level| over the mesh vertices: :meth:`PolyMesh.level_error`."""
+    return mesh.level_error(net, level)

@@ -23,8 +23,8 @@ import numbers
 
 import numpy as np
 
-from .architecture import check_dim
-from .errors import NeuralPolyError
+from ..network.architecture import check_dim
+from ..errors import NeuralPolyError
 
 __all__ = ["METHODS", "sphere_points", "random_rotation", "halton"]
 

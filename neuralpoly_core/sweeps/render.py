@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import NeuralPolyError
-from .mesh import PolyMesh
+from ..errors import NeuralPolyError
+from ..mesh.polymesh import PolyMesh
 
-__all__ = ["render_panels"]
+__all__ = ["render_panels", "pyplot"]
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot with the Agg backend; a clear error when matplotlib is missing."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -69,8 +70,8 @@ def render_panels(panels, path, *, columns: int = 5, title: str | None = None,
     path : path-like
         PNG file to write (atomically).
     """
-    from .fileio import atomic_open
-    plt = _pyplot()
+    from ..fileio import atomic_open
+    plt = pyplot()
     n = len(panels)
     if n == 0:
         raise NeuralPolyError("nothing to render")

@@ -8,7 +8,7 @@ import math
 import time
 from pathlib import Path
 
-from .errors import NeuralPolyError
+from ..errors import NeuralPolyError
 from .figures import FIGURE_CAPTIONS, FIGURES, figure_networks
 
 __all__ = ["run_gallery"]
@@ -39,11 +39,12 @@ def run_gallery(out, figures=None, *, seed: int = 0, restarts: int | None = None
         ``networks``: one summary per network (slice summaries under ``slices``),
         ``train_seconds``, ``extract_seconds``, ``total_seconds``.
     """
-    from .export import export_mesh
-    from .extract import extract_polytope, summarize
-    from .modelfile import save_model
-    from .slicing import paper_slice_basis
-    from .training import train_sweep
+    from ..mesh.files import export_mesh
+    from ..polytope.api import extract_polytope
+    from ..summary import summarize
+    from ..network.modelfile import save_model
+    from ..polytope.slicing import paper_slice_basis
+    from ..training.polytope import train_sweep
 
     t_start = time.perf_counter()
     figs = sorted(set(figures)) if figures else sorted(FIGURES)
@@ -51,8 +52,8 @@ def run_gallery(out, figures=None, *, seed: int = 0, restarts: int | None = None
     if mesh_format not in ("obj", "stl", "ply"):
         raise NeuralPolyError(f"unknown mesh format {mesh_format!r}; expected obj, stl or ply")
     if png:  # fail before any work if pictures cannot be drawn
-        from .render import _pyplot
-        _pyplot()
+        from .render import pyplot
+        pyplot()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -94,7 +95,7 @@ def run_gallery(out, figures=None, *, seed: int = 0, restarts: int | None = None
         entry.update(figure=fn.figure, dim=fn.dim)
         report_nets.append(entry)
         if cancel is not None and cancel():
-            from .errors import Cancelled
+            from ..errors import Cancelled
             raise Cancelled("gallery cancelled")
         if progress is not None:
             progress(0.8 + 0.15 * (k + 1) / len(nets), f"extracted {fn.label}")
@@ -118,7 +119,7 @@ def run_gallery(out, figures=None, *, seed: int = 0, restarts: int | None = None
         "pngs": pngs,
         "seed": seed,
     }
-    from .fileio import atomic_write_text
+    from ..fileio import atomic_write_text
     atomic_write_text(out / "gallery.json", json.dumps(report, indent=1, default=_json_default) + "\n")
     return report
 

@@ -8,7 +8,7 @@ tolerance.
 
 The default ``tol`` (:data:`DEFAULT_TOL` = 0.1) is sized for trained networks, which are
 only approximately regular: the loss is very flat along deformations of the ideal shape,
-so networks trained by :mod:`.training` give edge lengths off by up to ~6 % (angles ~1 %)
+so networks trained by :mod:`neuralpoly_core.training` give edge lengths off by up to ~6 % (angles ~1 %)
 -- e.g. a trained (7;1) 14-gon had max edge deviation 0.058, a trained (4;1) cuboctahedron
 0.025 -- while weights perturbed by 0.2 give 0.2-1.0. Pass ``tol=1e-2`` for a strict test.
 
@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NeuralPolyError
-from .mesh import PolyMesh
+from ..errors import NeuralPolyError
+from .polymesh import PolyMesh
 
 __all__ = ["describe", "name_polytope", "polygon_name", "DEFAULT_TOL", "POLYGON_NAMES",
            "UNIFORM_POLYHEDRA"]

@@ -8,7 +8,7 @@ the inside on the left); its closed loops may be several: outer boundaries count
 holes clockwise, islands inside holes counter-clockwise again (:meth:`PolyMesh.curve_components`).
 
 Triangulation (:meth:`PolyMesh.triangulate`) is exact and adds no vertex; see
-:mod:`neuralpoly_core.planar`.
+:mod:`neuralpoly_core.mesh.planar`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import NeuralPolyError
+from ..errors import ExtractionError, NeuralPolyError
 from .planar import CurveRegions, ear_clip
 
 __all__ = ["PolyMesh"]
@@ -164,6 +164,46 @@ class PolyMesh:
     def original_coordinates(self) -> np.ndarray:
         """Vertices in the network's input space (through ``basis`` for slices)."""
         return self.vertices if self.basis is None else self.vertices @ self.basis.T
+
+    def level_error(self, f, level: float = 1.0, cap_faces: int = 0) -> float:
+        """Largest ``|f(v) - level|`` over the vertices, in the network's input space.
+
+        Parameters
+        ----------
+        f : callable
+            The function the mesh is a level set of (a :class:`~neuralpoly_core.network.Network`
+            of the full input dimension, also for slices: ``original_coordinates()`` are
+            evaluated).
+        level : float
+            The level (1 for neural polytopes).
+        cap_faces : int
+            The last ``cap_faces`` faces close the surface along a box (they are not on the
+            level set): vertices used only by them are left out.
+
+        Returns
+        -------
+        float
+            0.0 for a mesh without vertices (or with caps only).
+
+        Raises
+        ------
+        ExtractionError
+            If ``f`` takes inputs of another dimension than the vertices.
+        """
+        X = self.original_coordinates()
+        dim = getattr(f, "dim", X.shape[1])
+        if X.shape[1] != dim:
+            raise ExtractionError(
+                f"mesh vertices are {X.shape[1]}-dimensional but the network takes {dim} "
+                "inputs (a slice mesh needs its basis)")
+        if cap_faces:
+            nsurf = self.n_faces - int(cap_faces)
+            if nsurf <= 0:
+                return 0.0
+            X = X[np.unique(self.corners[:int(self.face_sizes[:nsurf].sum())])]
+        if not len(X):
+            return 0.0
+        return float(np.max(np.abs(f(X) - level)))
 
     # -- geometry --------------------------------------------------------------------
     def face_normals(self) -> np.ndarray:

@@ -11,23 +11,9 @@ import math
 
 import numpy as np
 
-from .errors import NeuralPolyError
+from ..errors import NeuralPolyError
 
-__all__ = ["slice_basis", "paper_slice_basis"]
-
-
-def slice_basis(dim: int, vectors) -> np.ndarray:
-    """Orthonormal (dim, 3) basis of the subspace spanned by three vectors of R^dim."""
-    V = np.asarray(vectors, dtype=np.float64)
-    if V.shape != (3, dim):
-        raise NeuralPolyError(f"a 3-D slice of R^{dim} needs 3 vectors of length {dim}, got shape {V.shape}")
-    if not np.all(np.isfinite(V)):
-        raise NeuralPolyError("slice vectors must be finite")
-    Q, R = np.linalg.qr(V.T)
-    if np.min(np.abs(np.diag(R))) < 1e-12 * max(1.0, np.abs(R).max()):
-        raise NeuralPolyError("slice vectors are linearly dependent: they do not span a 3-D subspace")
-    # keep the orientation of the given vectors
-    return Q * np.sign(np.diag(R))
+__all__ = ["paper_slice_basis"]
 
 
 def paper_slice_basis(dim: int, theta: float) -> np.ndarray:

@@ -67,9 +67,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ModelFormatError, NeuralPolyError
-from .mesh import PolyMesh
-from .network import Activation, Layer, Network, Output
+from ..errors import ModelFormatError, NeuralPolyError
+from ..mesh.polymesh import PolyMesh
+from ..network.model import Activation, Layer, Network, Output
 
 __all__ = ["HalfSpace", "Convex", "Piece", "Solid", "union", "intersection", "difference",
            "compile_network", "network_from_description", "square_donut", "two_square_donuts",

@@ -17,9 +17,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from .errors import NeuralPolyError
+from ..errors import NeuralPolyError
 
-__all__ = ["ear_clip", "CurveRegions"]
+__all__ = ["ear_clip", "CurveRegions", "orient_many"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -61,8 +61,12 @@ def _orient(ax, ay, bx, by, cx, cy) -> int:
     return _orient_exact(ax, ay, bx, by, cx, cy)
 
 
-def _orient_many(ax, ay, bx, by, cx, cy) -> np.ndarray:
-    """:func:`_orient` for arrays (broadcast); int64 signs."""
+def orient_many(ax, ay, bx, by, cx, cy) -> np.ndarray:
+    """Exact orientation of triangles (a, b, c) given by coordinate arrays (broadcast).
+
+    Returns int64 signs: +1 counter-clockwise, -1 clockwise, 0 collinear (exact: a float
+    filter, then rational arithmetic where the filter cannot decide).
+    """
     ax, ay, bx, by, cx, cy = np.broadcast_arrays(*(np.asarray(t, dtype=np.float64)
                                                   for t in (ax, ay, bx, by, cx, cy)))
     detleft = (ax - cx) * (by - cy)
@@ -149,7 +153,7 @@ def _clip_ears(p2: np.ndarray, sign: int) -> np.ndarray:
     nxt = list(range(1, n)) + [0]
     ring = np.arange(n)
     pr, nx = np.roll(ring, 1), np.roll(ring, -1)
-    turn = (sign * _orient_many(p2[pr, 0], p2[pr, 1], p2[:, 0], p2[:, 1], p2[nx, 0], p2[nx, 1])).tolist()
+    turn = (sign * orient_many(p2[pr, 0], p2[pr, 1], p2[:, 0], p2[:, 1], p2[nx, 0], p2[nx, 1])).tolist()
     # corners with a twin at the same point (bridges, touching loops)
     _, inv, cnt = np.unique(p2, axis=0, return_inverse=True, return_counts=True)
     dup_arr = cnt[inv.ravel()] > 1
@@ -488,12 +492,12 @@ class CurveRegions:
         if not len(sel):
             return True
         ex0, ey0, ex1, ey1 = ex0[sel], ey0[sel], ex1[sel], ey1[sel]
-        o0 = _orient_many(px, py, cx, cy, ex0, ey0)
-        o1 = _orient_many(px, py, cx, cy, ex1, ey1)
+        o0 = orient_many(px, py, cx, cy, ex0, ey0)
+        o1 = orient_many(px, py, cx, cy, ex1, ey1)
         cross = np.flatnonzero(o0 * o1 < 0)
         if len(cross):
-            s0 = _orient_many(ex0[cross], ey0[cross], ex1[cross], ey1[cross], px, py)
-            s1 = _orient_many(ex0[cross], ey0[cross], ex1[cross], ey1[cross], cx, cy)
+            s0 = orient_many(ex0[cross], ey0[cross], ex1[cross], ey1[cross], px, py)
+            s1 = orient_many(ex0[cross], ey0[cross], ex1[cross], ey1[cross], cx, cy)
             if np.any(s0 * s1 < 0):
                 return False
         dx, dy = cx - px, cy - py
@@ -617,7 +621,7 @@ class CurveRegions:
         # the clipping is exact on valid input; check what it cannot guarantee on invalid input
         if len(tri):
             a, b, c = V[tri[:, 0]], V[tri[:, 1]], V[tri[:, 2]]
-            o = _orient_many(a[:, 0], a[:, 1], b[:, 0], b[:, 1], c[:, 0], c[:, 1])
+            o = orient_many(a[:, 0], a[:, 1], b[:, 0], b[:, 1], c[:, 0], c[:, 1])
             area = 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
             total = 0.5 * float(sum(self.area2[k] for k in self.kept))
             # flat triangles only come from flat input (a spike along a line)

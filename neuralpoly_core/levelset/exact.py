@@ -116,19 +116,19 @@ cells held at once), ``degenerate_cells``, ``reoriented_faces``, ``pruned_mid_la
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .errors import Cancelled, ExtractionError
-from .mesh import PolyMesh
-from .network import Network
+from ..errors import Cancelled, ExtractionError
+from ..mesh.polymesh import PolyMesh
+from ..mesh.topology import is_watertight, merge_coplanar_groups
+from ..network.model import Network
+from .box import check_request, parse_bbox
 
-__all__ = ["TOLERANCE", "extract_level_set", "extract_exact", "default_workers", "parse_bbox", "curve_loops",
-           "is_watertight", "merge_coplanar_faces", "level_error"]
+__all__ = ["TOLERANCE", "extract_level_set_exact", "default_workers"]
 
 #: Relative tolerance of the zero test (see the module docstring).
 TOLERANCE = 1e-12
@@ -138,32 +138,6 @@ TOLERANCE = 1e-12
 # ---------------------------------------------------------------------------------------
 # small helpers
 # ---------------------------------------------------------------------------------------
-def parse_bbox(bbox, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(lo, hi)`` arrays of shape (dim,) from a cube ``(lo, hi)`` or a (dim, 2) array.
-
-    Raises
-    ------
-    ExtractionError
-        If the box is malformed, not finite, or empty in some axis.
-    """
-    try:
-        b = np.asarray(bbox, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ExtractionError(f"bbox must be (lo, hi) or a ({dim}, 2) array, got {bbox!r}") from None
-    if b.shape == (2,):
-        lo, hi = np.full(dim, b[0]), np.full(dim, b[1])
-    elif b.shape == (dim, 2):
-        lo, hi = b[:, 0].copy(), b[:, 1].copy()
-    else:
-        raise ExtractionError(f"bbox must be (lo, hi) or a ({dim}, 2) array, got shape {b.shape}")
-    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
-        raise ExtractionError("bbox must be finite")
-    if np.any(hi <= lo):
-        raise ExtractionError(f"bbox is empty: every hi must exceed its lo, got lo={lo.tolist()}, "
-                              f"hi={hi.tolist()}")
-    return lo, hi
-
-
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Concatenated ``arange(s, s + c)`` for each (s, c)."""
     total = int(counts.sum())
@@ -1220,7 +1194,7 @@ class _ExactExtractor:
             "seconds": time.perf_counter() - t0, "level_scale": float(fscale),
             "cells_max": int(self.cells_max), "degenerate_cells": int(self.degenerate),
             "layers": self.layer_stats, "pruned_mid_layer": int(self.pruned_mid),
-            "max_level_error": level_error(self.net, mesh, self.level, cap_faces=capfaces),
+            "max_level_error": mesh.level_error(self.net, self.level, cap_faces=capfaces),
             "closed": bool(mesh.n_faces > 0 and mesh.is_closed_manifold()),
             "watertight": is_watertight(mesh),
             "reoriented_faces": int(getattr(self, "flipped", 0)),
@@ -1921,24 +1895,10 @@ def _transitions(gid, vid, sv, edge_point):
 # ---------------------------------------------------------------------------------------
 # public API
 # ---------------------------------------------------------------------------------------
-def level_error(net: Network, mesh: PolyMesh, level: float, cap_faces: int = 0) -> float:
-    """max |f(v) - level| over the vertices of ``mesh`` not used only by cap faces."""
-    if mesh.n_vertices == 0:
-        return 0.0
-    nsurf = mesh.n_faces - int(cap_faces)
-    if nsurf <= 0:
-        return 0.0
-    ncorner = int(mesh.face_sizes[:nsurf].sum())
-    used = np.unique(mesh.corners[:ncorner])
-    X = mesh.original_coordinates()[used]
-    vals = net.evaluate(X)
-    return float(np.max(np.abs(vals - level))) if len(vals) else 0.0
-
-
-def extract_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, cap: bool = False,
-                  inside: str = "below", merge_coplanar: bool = False,
-                  tolerance: float = TOLERANCE, progress=None, prune: bool = True,
-                  workers: int | None = None) -> PolyMesh:
+def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, cap: bool = False,
+                            inside: str = "below", merge_coplanar: bool = False,
+                            tolerance: float = TOLERANCE, progress=None, prune: bool = True,
+                            workers: int | None = None) -> PolyMesh:
     """Exact level set ``f = level`` of a piecewise-linear network in a box.
 
     See the module docstring for the method, the tolerance policy and the output. Parameters
@@ -1951,7 +1911,7 @@ def extract_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, cap: bo
     Cancelled
         If ``progress`` returned False.
     """
-    _check_common(net, level, inside)
+    check_request(net, level, inside)
     for i, layer in enumerate(net.layers):
         if not layer.activation.piecewise_linear:
             a = layer.activation
@@ -1971,7 +1931,7 @@ def extract_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, cap: bo
     if merge_coplanar and net.dim == 3 and mesh.n_faces:
         info = dict(mesh.info)
         n_surf = mesh.n_faces - info["cap_faces"]
-        merged, groups = _merge_coplanar(mesh)
+        merged, groups = merge_coplanar_groups(mesh)
         # a merged face is a cap face when all its pieces were; caps stay last
         is_cap = np.array([min(g) >= n_surf for g in groups], dtype=bool)
         order = np.argsort(is_cap, kind="stable")
@@ -1980,282 +1940,7 @@ def extract_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, cap: bo
                                    region_patterns=merged.region_patterns)
         info.update(vertices=mesh.n_vertices, faces=mesh.n_faces, cap_faces=int(is_cap.sum()),
                     closed=bool(mesh.is_closed_manifold()), watertight=is_watertight(mesh),
-                    max_level_error=level_error(net, mesh, level, cap_faces=int(is_cap.sum())))
+                    max_level_error=mesh.level_error(net, level, cap_faces=int(is_cap.sum())))
         mesh.info = info
     return mesh
 
-
-def _check_common(net, level, inside):
-    if not isinstance(net, Network):
-        raise ExtractionError(f"expected a Network, got {type(net).__name__}")
-    if net.dim not in (2, 3):
-        raise ExtractionError(
-            f"level sets are extracted for 2-D and 3-D inputs; this network has {net.dim} inputs "
-            "(restrict it to a slice first, see neuralpoly_core.slicing)")
-    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(float(level)):
-        raise ExtractionError(f"level must be a finite number, got {level!r}")
-    if inside not in ("below", "above"):
-        raise ExtractionError(f"inside must be 'below' (f < level) or 'above', got {inside!r}")
-
-
-def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, method: str = "exact",
-                      resolution: int = 64, cap: bool = False, inside: str = "below",
-                      merge_coplanar: bool = False, newton_steps: int = 3,
-                      progress=None, workers: int | None = None) -> PolyMesh:
-    """The level set ``f = level`` of a network inside a box, as a mesh.
-
-    Parameters
-    ----------
-    net : Network
-        A network with 2 or 3 inputs.
-    level : float
-        The level ``c``.
-    bbox : (lo, hi) or (d, 2) array
-        The cube ``[lo, hi]^d`` or per-axis bounds.
-    method : {'exact', 'marching'}
-        ``exact`` for piecewise-linear networks (see module docstring); ``marching`` samples a
-        grid (any network, see :mod:`neuralpoly_core.marching`).
-    resolution : int
-        Grid cells per axis for ``marching``.
-    cap : bool
-        Close the surface with the box sides inside the solid.
-    inside : {'below', 'above'}
-        Which side is the solid: ``f < level`` (default, signed-distance convention) or
-        ``f > level``. Faces are oriented with normals out of the solid.
-    merge_coplanar : bool
-        (3-D exact) merge adjacent coplanar faces into one polygon and drop the vertices that
-        become straight-angle on every face (see :func:`merge_coplanar_faces`).
-    newton_steps : int
-        ``marching`` only: Newton steps moving vertices onto the level set.
-    progress : callable, optional
-        ``progress(fraction)`` is called during the work; returning False cancels
-        (:class:`~neuralpoly_core.errors.Cancelled`).
-    workers : int, optional
-        ``exact`` only: threads that bound blocks of cells at once (default
-        :func:`default_workers`: the usable cores, at most 4). The result does not depend on it.
-
-    Returns
-    -------
-    PolyMesh
-        With ``info``: method, vertices, faces, regions_crossed, seconds, max_level_error, ...
-    """
-    if method == "exact":
-        return extract_exact(net, level, bbox, cap=cap, inside=inside,
-                             merge_coplanar=merge_coplanar, progress=progress, workers=workers)
-    if method == "marching":
-        from .marching import extract_marching
-        return extract_marching(net, level, bbox, resolution, newton_steps=newton_steps, cap=cap,
-                                inside=inside, progress=progress)
-    raise ExtractionError(f"unknown method {method!r}; expected 'exact' or 'marching'")
-
-
-def is_watertight(mesh: PolyMesh) -> bool:
-    """Every edge is used equally often in both directions (2-D: every vertex has as many
-    segments arriving as leaving).
-
-    Weaker than :meth:`PolyMesh.is_closed_manifold`: it also accepts closed surfaces that
-    touch themselves along an edge or at a vertex, which the boundary of a degenerate solid
-    can do. An empty mesh is not watertight.
-    """
-    if mesh.n_faces == 0:
-        return False
-    fe = mesh.face_edges()
-    if mesh.dim == 2:
-        fe = mesh.corners.reshape(-1, 2) if np.all(mesh.face_sizes == 2) else fe
-        n = mesh.n_vertices
-        return bool(np.array_equal(np.bincount(fe[:, 0], minlength=n), np.bincount(fe[:, 1], minlength=n)))
-    n = mesh.n_vertices
-    fwd = fe[:, 0] * n + fe[:, 1]
-    rev = fe[:, 1] * n + fe[:, 0]
-    a, ca = np.unique(fwd, return_counts=True)
-    b, cb = np.unique(rev, return_counts=True)
-    return bool(np.array_equal(a, b) and np.array_equal(ca, cb))
-
-
-def curve_loops(mesh: PolyMesh) -> list[tuple[np.ndarray, bool]]:
-    """Chain the segments of a 2-D level-set mesh into polylines.
-
-    Returns
-    -------
-    list of (indices, closed)
-        Vertex indices of each polyline in order (following the segment orientation) and
-        whether it closes on itself (the last vertex then connects back to the first). Where
-        curves touch at a vertex, a curve goes on along the first segment clockwise from the
-        one it came in on, so touching loops stay separate loops (as in
-        :meth:`~neuralpoly_core.mesh.PolyMesh.curve_components`).
-    """
-    if mesh.dim != 2:
-        raise ExtractionError("curve_loops takes a 2-D level-set mesh (segments)")
-    if mesh.n_faces and np.any(mesh.face_sizes != 2):
-        raise ExtractionError("curve_loops needs a mesh of 2-corner segments")
-    seg = mesh.corners.reshape(-1, 2)
-    V = mesh.vertices
-    nxt = {}
-    has_pred = set()
-    for a, b in seg.tolist():
-        nxt.setdefault(a, []).append(b)
-        has_pred.add(b)
-    used = set()
-    loops = []
-
-    def walk(start):
-        path = [start]
-        cur = start
-        while True:
-            outs = [b for b in nxt.get(cur, []) if (cur, b) not in used]
-            if not outs:
-                return path, False
-            b = outs[0] if len(outs) == 1 or len(path) < 2 else _first_clockwise(V, path[-2], cur, outs)
-            used.add((cur, b))
-            if b == start:
-                return path, True
-            path.append(b)
-            cur = b
-
-    starts = [a for a in nxt if a not in has_pred]
-    for s in starts:
-        while any((s, b) not in used for b in nxt.get(s, [])):
-            path, closed = walk(s)
-            loops.append((np.asarray(path, np.int64), closed))
-    for a, b in seg.tolist():
-        if (a, b) not in used:
-            path, closed = walk(a)
-            loops.append((np.asarray(path, np.int64), closed))
-    return loops
-
-
-def _first_clockwise(V: np.ndarray, prev: int, cur: int, outs: list) -> int:
-    """Of the segments leaving ``cur``, the end of the first one clockwise from the incoming
-    segment ``prev -> cur``."""
-    d_in = V[prev] - V[cur]
-    d_out = V[outs] - V[cur]
-    cw = np.mod(math.atan2(d_in[1], d_in[0]) - np.arctan2(d_out[:, 1], d_out[:, 0]), 2 * math.pi)
-    cw[cw <= 0.0] = 2 * math.pi
-    return outs[int(np.argmin(cw))]
-
-
-def merge_coplanar_faces(mesh: PolyMesh, tolerance: float = 1e-9) -> PolyMesh:
-    """Merge adjacent coplanar faces of a 3-D mesh into single polygons.
-
-    Faces sharing an edge whose planes agree (unit normals within ``tolerance`` and offsets
-    within ``tolerance`` times the mesh size) are merged when their union is bounded by one
-    cycle (a group whose union has holes stays as it is). Afterwards every vertex that is a
-    straight-angle corner of *every* face using it is removed, which keeps the mesh watertight.
-    The merged face keeps the smallest region id of its pieces. Useful where kinks that do not
-    change ``f``'s plane cut a face into pieces (e.g. the min/max trees of
-    :mod:`neuralpoly_core.boolean`).
-    """
-    return _merge_coplanar(mesh, tolerance)[0]
-
-
-def _merge_coplanar(mesh: PolyMesh, tolerance: float = 1e-9):
-    """:func:`merge_coplanar_faces` plus, per output face, the input faces merged into it."""
-    if mesh.dim != 3 or mesh.n_faces == 0:
-        return mesh.copy(), [[i] for i in range(mesh.n_faces)]
-    V = mesh.vertices
-    F = mesh.n_faces
-    normals = mesh.face_normals()
-    starts = mesh.face_starts
-    offs = np.einsum("ij,ij->i", normals, V[mesh.corners[starts]])
-    size = max(float(np.ptp(V, axis=0).max()), 1e-300)
-    fe = mesh.face_edges()
-    face_of = np.repeat(np.arange(F), mesh.face_sizes)
-    nV = len(V)
-    ekey = np.minimum(fe[:, 0], fe[:, 1]) * nV + np.maximum(fe[:, 0], fe[:, 1])
-    order = np.argsort(ekey, kind="stable")
-    ks = ekey[order]
-    same = ks[1:] == ks[:-1]
-    fa, fb = face_of[order[:-1]][same], face_of[order[1:]][same]
-    # only edges with exactly two faces
-    cnt = np.bincount(np.searchsorted(np.unique(ks), ks))
-    twice = np.repeat(cnt == 2, cnt)
-    pair_ok = twice[:-1][same]
-    fa, fb = fa[pair_ok], fb[pair_ok]
-    cop = (np.einsum("ij,ij->i", normals[fa], normals[fb]) > 1 - tolerance) & \
-          (np.abs(offs[fa] - offs[fb]) <= tolerance * size)
-    fa, fb = fa[cop], fb[cop]
-    parent = np.arange(F)
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in zip(fa.tolist(), fb.tolist()):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    root = np.array([find(i) for i in range(F)])
-    faces = mesh.faces
-    new_faces, new_regions, new_members = [], [], []
-    groups = {}
-    for i, r in enumerate(root.tolist()):
-        groups.setdefault(r, []).append(i)
-    for r, members in groups.items():
-        if len(members) == 1:
-            new_faces.append(faces[members[0]])
-            new_regions.append(mesh.region_ids[members[0]])
-            new_members.append(members)
-            continue
-        # boundary = directed edges whose reverse is not in the group
-        edges = {}
-        for fi in members:
-            f = faces[fi]
-            for a, b in zip(f.tolist(), np.roll(f, -1).tolist()):
-                edges[(a, b)] = True
-        bnd = [(a, b) for (a, b) in edges if (b, a) not in edges]
-        nxt = {}
-        ok = True
-        for a, b in bnd:
-            if a in nxt:
-                ok = False
-                break
-            nxt[a] = b
-        if ok and bnd:
-            start = bnd[0][0]
-            cyc = [start]
-            cur = nxt[start]
-            while cur != start and len(cyc) <= len(bnd):
-                cyc.append(cur)
-                cur = nxt.get(cur, start)
-            ok = len(cyc) == len(bnd)
-        if not ok:
-            for fi in members:
-                new_faces.append(faces[fi])
-                new_regions.append(mesh.region_ids[fi])
-                new_members.append([fi])
-            continue
-        new_faces.append(np.asarray(cyc, np.int64))
-        new_regions.append(min(mesh.region_ids[fi] for fi in members))
-        new_members.append(members)
-    # drop vertices that are straight-angle corners of every face using them
-    straight = np.ones(nV, dtype=bool)
-    used = np.zeros(nV, dtype=bool)
-    for f in new_faces:
-        P = V[f]
-        e1 = P - np.roll(P, 1, axis=0)
-        e2 = np.roll(P, -1, axis=0) - P
-        cr = np.linalg.norm(np.cross(e1, e2), axis=1)
-        dot = np.einsum("ij,ij->i", e1, e2)
-        lin = (cr <= tolerance * np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1) + 1e-300) & \
-              (dot > 0)
-        straight[f[~lin]] = False
-        used[f] = True
-    drop = straight & used
-    out_faces, out_reg, out_members = [], [], []
-    for f, r, mem in zip(new_faces, new_regions, new_members):
-        g = f[~drop[f]]
-        if len(g) >= 3:
-            out_faces.append(g)
-            out_reg.append(r)
-            out_members.append(mem)
-    keepv = np.zeros(nV, dtype=bool)
-    for f in out_faces:
-        keepv[f] = True
-    newid = np.cumsum(keepv) - 1
-    out = PolyMesh.from_faces(V[keepv], [newid[f] for f in out_faces], np.asarray(out_reg, np.int64),
-                              region_patterns=mesh.region_patterns, basis=mesh.basis)
-    out.info = dict(mesh.info)
-    return out, out_members

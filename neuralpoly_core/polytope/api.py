@@ -1,9 +1,8 @@
-"""One entry point for extracting the level set of a neural polytope network.
+"""One entry point for extracting a neural polytope: :func:`extract_polytope`.
 
-Chooses exact extraction (piecewise-linear networks, :mod:`.polytope`) or radial
-extraction (any exponent, :mod:`.radial`), handles slices of d > 3 polytopes and other
-levels than 1, and summarises the result (f-vector, name, level error) for the CLI,
-the Blender add-on and scripts.
+Chooses exact extraction (piecewise-linear networks, :mod:`.exact`) or radial extraction
+(any exponent, :mod:`.radial`) and handles slices of d > 3 polytopes and levels other than 1.
+:func:`neuralpoly_core.summary.summarize` then gives the facts of the mesh.
 """
 
 from __future__ import annotations
@@ -12,11 +11,13 @@ import time
 
 import numpy as np
 
-from .errors import ExtractionError
-from .mesh import PolyMesh
-from .network import Network
+from ..errors import ExtractionError
+from ..mesh.polymesh import PolyMesh
+from ..network.model import Network
+from .exact import extract_polytope_exact
+from .radial import extract_radial
 
-__all__ = ["extract_polytope", "summarize", "METHODS"]
+__all__ = ["extract_polytope", "METHODS"]
 
 METHODS = ("auto", "exact", "radial")
 
@@ -80,44 +81,10 @@ def extract_polytope(net: Network, method: str = "auto", *, resolution: int = 32
             raise ExtractionError(
                 f"exact extraction needs piecewise-linear activations (p = 1); layer {bad[0]} is "
                 f"not; use method 'radial'")
-        from .polytope import extract_exact
-        mesh = extract_exact(net, basis=basis)
+        mesh = extract_polytope_exact(net, basis=basis)
     else:
-        from .radial import extract_radial
         mesh = extract_radial(net, resolution=resolution, refine=refine, basis=basis)
     if level != 1.0:
         mesh.vertices = mesh.vertices * level ** (1.0 / deg)
     mesh.info.update(method=method, level=level, seconds=time.perf_counter() - t0)
     return mesh
-
-
-def summarize(net: Network, mesh: PolyMesh, *, arch=None, loss=None, level: float = 1.0) -> dict:
-    """The facts of an extracted mesh as a JSON-able dict.
-
-    Keys: ``type``, ``dim``, ``loss``, ``vertices``, ``edges``, ``faces`` (polygons, not
-    triangles), ``f_vector``, ``face_sizes``, ``name``, ``regular``, ``euler_characteristic``,
-    ``max_level_error``, ``method``, ``regions``.
-    """
-    from .naming import describe
-    from .polytope import max_level_error
-    d = describe(mesh)
-    # extractors that know better (box level sets leave cap vertices out) record their own
-    err = mesh.info.get("max_level_error")
-    V, E = mesh.n_vertices, mesh.n_edges
-    F = mesh.n_faces if mesh.dim == 3 else 1
-    return {
-        "type": None if arch is None else str(arch),
-        "dim": net.dim,
-        "loss": None if loss is None else float(loss),
-        "vertices": V,
-        "edges": E,
-        "faces": F,
-        "f_vector": list(mesh.f_vector),
-        "face_sizes": {str(k): v for k, v in mesh.face_size_counts().items()} if mesh.dim == 3 else {},
-        "name": d.get("name"),
-        "regular": d.get("regular"),
-        "euler_characteristic": mesh.euler_characteristic,
-        "max_level_error": float(max_level_error(net, mesh, level) if err is None else err),
-        "method": mesh.info.get("method"),
-        "regions": int(len(np.unique(mesh.region_ids[mesh.region_ids >= 0]))),
-    }

@@ -46,9 +46,9 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .architecture import ArchType, check_dim
-from .errors import Cancelled, NeuralPolyError, TrainingDivergedError
-from .network import Network, polytope_network
+from ..network.architecture import ArchType, check_dim
+from ..errors import Cancelled, NeuralPolyError, TrainingDivergedError
+from ..network.model import Network, polytope_network
 from .sampling import METHODS, sphere_points
 
 __all__ = ["TrainResult", "torch_available", "train_polytope", "train_sweep", "recipe_train",
@@ -770,7 +770,7 @@ def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int = 8, n_points: 
     ----------
     specs : iterable
         ``(dim, type)`` pairs, e.g. ``[(3, "(4;1)"), (2, "(3;1.5)")]``, or objects with
-        ``dim`` and ``arch`` attributes (such as :class:`neuralpoly_core.figures.FigureNet`).
+        ``dim`` and ``arch`` attributes (such as :class:`neuralpoly_core.sweeps.figures.FigureNet`).
         Repeated specs are trained once.
     seed : int
         Seeds the training points and the random starts; the same seed gives the same

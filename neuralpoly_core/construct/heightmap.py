@@ -1,7 +1,7 @@
 """The seed note's demo: a metaball height field drawn by a three-layer sigmoid network.
 
 Over 2-D input, each metaball (blob) of centre ``c`` and radius ``r`` is a soft convex polygon
-built as in :mod:`neuralpoly_core.boolean`:
+built as in :mod:`neuralpoly_core.construct.boolean`:
 
 * **layer 1**: ``directions`` half-planes per blob, ``s(sharpness (r - u_j . (x - c)))`` for
   unit directions ``u_j`` evenly spaced around the circle (the blob's soft edges);
@@ -29,15 +29,15 @@ import math
 
 import numpy as np
 
-from .errors import NeuralPolyError
-from .mesh import PolyMesh
-from .network import Activation, Layer, Network, Output
+from ..errors import NeuralPolyError
+from ..mesh.polymesh import PolyMesh
+from .boolean import LOGIC_SHARPNESS
+from ..network.model import Activation, Layer, Network, Output
 
 __all__ = ["metaball_network", "layer1_biases", "blob_centers_at", "animated_biases",
            "set_layer1_biases", "height_grid", "grid_values", "DEFAULT_DIRECTIONS"]
 
 DEFAULT_DIRECTIONS = 8
-_LOGIC = 10.0
 _BLOB = 3.0          # layer 2 at a blob's centre: s(3) = 0.95
 
 
@@ -78,7 +78,7 @@ def layer1_biases(centers, radii, directions: int = DEFAULT_DIRECTIONS) -> np.nd
 
 
 def metaball_network(centers, radii, sharpness: float = 8.0, *,
-                     directions: int = DEFAULT_DIRECTIONS, logic_sharpness: float = _LOGIC,
+                     directions: int = DEFAULT_DIRECTIONS, logic_sharpness: float = LOGIC_SHARPNESS,
                      height: float = 1.0) -> Network:
     """The three-layer sigmoid metaball network (see module docstring).
 

@@ -1,0 +1,64 @@
+"""The public entry point of level sets: :func:`extract_level_set` picks the extractor.
+
+Nothing inside :mod:`neuralpoly_core.levelset` imports this module back.
+"""
+
+from __future__ import annotations
+
+from ..errors import ExtractionError
+from ..mesh.polymesh import PolyMesh
+from ..network.model import Network
+from .exact import extract_level_set_exact
+from .marching import extract_marching
+
+__all__ = ["extract_level_set"]
+
+
+def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, method: str = "exact",
+                      resolution: int = 64, cap: bool = False, inside: str = "below",
+                      merge_coplanar: bool = False, newton_steps: int = 3,
+                      progress=None, workers: int | None = None) -> PolyMesh:
+    """The level set ``f = level`` of a network inside a box, as a mesh.
+
+    Parameters
+    ----------
+    net : Network
+        A network with 2 or 3 inputs.
+    level : float
+        The level ``c``.
+    bbox : (lo, hi) or (d, 2) array
+        The cube ``[lo, hi]^d`` or per-axis bounds.
+    method : {'exact', 'marching'}
+        ``exact`` for piecewise-linear networks (see module docstring); ``marching`` samples a
+        grid (any network, see :mod:`neuralpoly_core.levelset.marching`).
+    resolution : int
+        Grid cells per axis for ``marching``.
+    cap : bool
+        Close the surface with the box sides inside the solid.
+    inside : {'below', 'above'}
+        Which side is the solid: ``f < level`` (default, signed-distance convention) or
+        ``f > level``. Faces are oriented with normals out of the solid.
+    merge_coplanar : bool
+        (3-D exact) merge adjacent coplanar faces into one polygon and drop the vertices that
+        become straight-angle on every face (see :func:`merge_coplanar_faces`).
+    newton_steps : int
+        ``marching`` only: Newton steps moving vertices onto the level set.
+    progress : callable, optional
+        ``progress(fraction)`` is called during the work; returning False cancels
+        (:class:`~neuralpoly_core.errors.Cancelled`).
+    workers : int, optional
+        ``exact`` only: threads that bound blocks of cells at once (default
+        :func:`default_workers`: the usable cores, at most 4). The result does not depend on it.
+
+    Returns
+    -------
+    PolyMesh
+        With ``info``: method, vertices, faces, regions_crossed, seconds, max_level_error, ...
+    """
+    if method == "exact":
+        return extract_level_set_exact(net, level, bbox, cap=cap, inside=inside,
+                             merge_coplanar=merge_coplanar, progress=progress, workers=workers)
+    if method == "marching":
+        return extract_marching(net, level, bbox, resolution, newton_steps=newton_steps, cap=cap,
+                                inside=inside, progress=progress)
+    raise ExtractionError(f"unknown method {method!r}; expected 'exact' or 'marching'")

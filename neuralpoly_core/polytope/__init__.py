@@ -1,0 +1,13 @@
+"""Neural polytopes: the star-shaped level sets f = 1 of bias-free networks, exact or radial."""
+
+from .._compat import deprecated_names
+from .api import METHODS, extract_polytope
+from .exact import LEVEL_GUARANTEE, POSITIVE_FLOOR, exact_extraction_issue, extract_polytope_exact, max_level_error
+from .radial import extract_radial, icosphere, radial_function
+from .slicing import paper_slice_basis
+
+__all__ = ["extract_polytope", "METHODS", "extract_polytope_exact", "exact_extraction_issue",
+           "max_level_error", "extract_radial", "radial_function", "icosphere", "paper_slice_basis",
+           "POSITIVE_FLOOR", "LEVEL_GUARANTEE"]
+
+__getattr__ = deprecated_names(__name__, {"extract_exact": ".exact:extract_polytope_exact"})

@@ -1,0 +1,9 @@
+"""Training with torch (imported lazily): neural polytopes, the paper's baseline, sphere sampling."""
+
+from .polytope import (DEFAULT_TOL, OPTIMIZERS, TrainResult, default_n_points, dense_sphere_mse, recipe_train,
+                       sphere_mse_exact, torch_available, train_polytope, train_sweep)
+from .sampling import sphere_points
+
+__all__ = ["TrainResult", "torch_available", "train_polytope", "train_sweep", "recipe_train",
+           "dense_sphere_mse", "sphere_mse_exact", "default_n_points", "OPTIMIZERS", "DEFAULT_TOL",
+           "sphere_points"]
