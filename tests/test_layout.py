@@ -20,16 +20,17 @@ CORE = ROOT / "neuralpoly_core"
 
 #: Layer of each top-level name of the core: imports go downwards (or inside one package).
 LAYERS = {
-    "errors": 0, "_checks": 0, "_compat": 0, "fileio": 0, "reporting": 0, "version": 0,
-    "network": 1,
-    "mesh": 2,
-    "polytope": 3, "levelset": 3, "construct": 3,
-    "summary": 4, "regions": 4, "folding": 4,
-    "training": 5,
-    "sweeps": 6, "experiments": 6, "lowpoly": 6,
-    "jobs": 7,
-    "cli": 8,
-    "__init__": 9, "__main__": 9,
+    "errors": 0, "version": 0, "_compat": 0,
+    "_checks": 1, "fileio": 1, "reporting": 1,
+    "network": 2,
+    "mesh": 3,
+    "polytope": 4, "levelset": 4, "construct": 4,
+    "summary": 5, "regions": 5, "folding": 5,
+    "training": 6,
+    "sweeps": 7, "experiments": 7, "lowpoly": 7,
+    "jobs": 8,
+    "cli": 9,
+    "__init__": 10, "__main__": 10,
 }
 MAX_FILE_LINES, MAX_CLASS_LINES, MAX_FUNCTION_LINES = 700, 400, 100
 

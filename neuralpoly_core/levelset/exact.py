@@ -158,23 +158,6 @@ def _unique_inv(keys: np.ndarray, size: int):
     return np.flatnonzero(mark), rank[keys]
 
 
-def _activate(act, z: np.ndarray) -> np.ndarray:
-    if act.name == "relu":
-        return np.maximum(z, 0.0)
-    if act.name == "abs_pow":
-        return np.abs(z)
-    return z
-
-
-def _interval_act(act, lo, hi):
-    if act.name == "relu":
-        return np.maximum(lo, 0.0), np.maximum(hi, 0.0)
-    if act.name == "abs_pow":
-        alo = np.where(lo > 0, lo, np.where(hi < 0, -hi, 0.0))
-        return alo, np.maximum(np.abs(lo), np.abs(hi))
-    return lo, hi
-
-
 def default_workers() -> int:
     """Threads used by exact extraction by default: the usable cores, at most 4."""
     try:
@@ -192,33 +175,6 @@ def _single_threaded_blas():
     except ImportError:
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
-
-
-def _relaxation(act, lo, hi):
-    """Linear relaxation of an activation on pre-activation ranges ``[lo, hi]`` (per neuron).
-
-    Returns ``(up_s, up_c, low_s)``: the upper chord ``up_s * z + up_c`` and the lower line
-    ``low_s * z`` through the origin (the better of the two supporting lines for an unstable
-    unit, as in CROWN); the parallel relaxation of the forward symbolic bound is the chord
-    with half its intercept as radius (DeepZ). None for ``identity`` (nothing to relax).
-    """
-    if act.name == "relu":
-        on = lo >= 0
-        unst = (lo < 0) & (hi > 0)
-        su = np.where(unst, hi / np.where(unst, hi - lo, 1.0), 0.0)
-        up_s = np.where(unst, su, on)
-        low_s = np.where(unst, hi > -lo, on).astype(np.float64)
-        return up_s, -su * lo, low_s
-    if act.name == "abs_pow":
-        pos = lo >= 0
-        neg = hi <= 0
-        unst = ~pos & ~neg
-        su = np.where(unst, (hi + lo) / np.where(unst, hi - lo, 1.0), 0.0)
-        fixed = np.where(pos, 1.0, -1.0)
-        up_s = np.where(unst, su, fixed)
-        low_s = np.where(unst, np.where(hi > -lo, 1.0, -1.0), fixed)
-        return up_s, np.where(unst, -su * lo - lo, 0.0), low_s
-    return None
 
 
 class _Grow:
@@ -332,7 +288,7 @@ class _ExactExtractor:
         self.degenerate = 0
         self.cells_max = 1
         self.nb = 2 * self.d                      # box side labels 0 .. 2d-1
-        self.kinked = [l.activation.name != "identity" for l in net.layers]
+        self.kinked = [l.activation.kinked for l in net.layers]
         offs = [self.nb]
         for l in net.layers:
             offs.append(offs[-1] + l.width)
@@ -770,7 +726,7 @@ class _ExactExtractor:
         inter = []
         for k in range(li, len(layers)):
             inter.append((lo, hi))
-            lo, hi = _interval_act(layers[k].activation, lo, hi)
+            lo, hi = layers[k].activation.interval(lo, hi)
             if k + 1 < len(layers):
                 W, b = layers[k + 1].weight, layers[k + 1].bias
             else:
@@ -838,14 +794,10 @@ class _ExactExtractor:
             if k == li:
                 break
             act = layers[k].activation
-            if act.name == "relu":
-                mask = z > 0
-                h = z * mask
-                J = Jz * mask
-            elif act.name == "abs_pow":
-                sg = np.sign(z)
-                h = z * sg
-                J = Jz * sg
+            if act.kinked:                    # the slope on each side: z > 0, or sign(z)
+                slope = act.derivative(z)
+                h = z * slope
+                J = Jz * slope
             else:
                 h = z
                 J = Jz
@@ -865,9 +817,9 @@ class _ExactExtractor:
         relax = []
         for k in range(li, nl):
             inter.append((lo, hi))
-            rx = _relaxation(layers[k].activation, lo, hi)
+            rx = layers[k].activation.relaxation(lo, hi)
             relax.append(rx)
-            ylo, yhi = _interval_act(layers[k].activation, lo, hi)
+            ylo, yhi = layers[k].activation.interval(lo, hi)
             if rx is not None:
                 up_s, up_c, _low = rx
                 U[:d + 1] *= up_s
@@ -911,7 +863,7 @@ class _ExactExtractor:
         """Linear bounds of f by back-substitution (CROWN) down to layer ``li``.
 
         ``relax[k - li]`` is the relaxation of layer k's activation on the cells
-        (:func:`_relaxation`, from bounds of its pre-activations); the result is a linear
+        (:meth:`Activation.relaxation`, from bounds of its pre-activations); the result is a linear
         function of layer ``li``'s pre-activations, which are affine on each cell
         (``z0 + A0 (x - centroid)``, ``A0``: (dim, cell, neuron)), so it is an affine function
         of ``x`` there, minimised exactly over the cell's vertices (``rel``: their positions
@@ -952,12 +904,12 @@ class _ExactExtractor:
     def _forward(self, li: int, Zc: np.ndarray) -> np.ndarray:
         """f from layer ``li``'s pre-activations (columns of ``Zc``, one per point)."""
         layers = self.net.layers
-        h = _activate(layers[li].activation, Zc)
+        h = layers[li].activation(Zc)
         for k in range(li + 1, len(layers)):
             z = layers[k].weight @ h
             if layers[k].bias is not None:
                 z += layers[k].bias[:, None]
-            h = _activate(layers[k].activation, z)
+            h = layers[k].activation(z)
         out = self.net.output
         if out.name == "sum":
             return h.sum(axis=0)
@@ -1080,7 +1032,7 @@ class _ExactExtractor:
                 Zv = Wl @ self.X.view.T
                 hmax = np.maximum(np.abs(self.lo), np.abs(self.hi))
             else:
-                H = _activate(layers[li - 1].activation, Z.view)
+                H = layers[li - 1].activation(Z.view)
                 hmax = np.abs(H).max(axis=1) if H.shape[1] else np.zeros(H.shape[0])
                 Zv = Wl @ H
             if bl is not None:
@@ -1132,7 +1084,7 @@ class _ExactExtractor:
         # final: f at the vertices
         if self.cells.n == 0:
             return self._empty(t0)
-        H = _activate(layers[-1].activation, Z.view)
+        H = layers[-1].activation(Z.view)
         out = net.output
         hm = np.abs(H).max(axis=1) if H.shape[1] else np.zeros(H.shape[0])
         if out.name == "sum":
@@ -1912,13 +1864,7 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
         If ``progress`` returned False.
     """
     check_request(net, level, inside)
-    for i, layer in enumerate(net.layers):
-        if not layer.activation.piecewise_linear:
-            a = layer.activation
-            what = a.name if a.name != "abs_pow" else f"abs_pow with p = {a.p:g}"
-            raise ExtractionError(
-                f"exact extraction needs piecewise-linear activations (relu, identity, abs_pow with "
-                f"p = 1); layer {i} is {what}: use method='marching'")
+    net.require_piecewise_linear("use method='marching'")
     if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < 1e-3):
         raise ExtractionError(f"tolerance must be a number in [0, 1e-3), got {tolerance!r}")
     lo, hi = parse_bbox(bbox, net.dim)

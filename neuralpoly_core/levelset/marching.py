@@ -66,21 +66,7 @@ def value_and_gradient(net: Network, X: np.ndarray) -> tuple[np.ndarray, np.ndar
             f = f + out.bias[0]
         g = np.broadcast_to(out.weight[0], h.shape).copy()
     for layer, z in zip(reversed(net.layers), reversed(zs)):
-        act = layer.activation
-        if act.name == "relu":
-            g = g * (z > 0)
-        elif act.name == "abs_pow":
-            a = np.abs(z)
-            if act.p == 1.0:
-                d = np.sign(z)
-            else:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    d = act.p * np.where(a > 0, a ** (act.p - 1.0), 0.0) * np.sign(z)
-                d = np.clip(d, -1e12, 1e12)
-            g = g * d
-        elif act.name == "sigmoid":
-            s = act(z)
-            g = g * (act.scale * s * (1.0 - s))
+        g = g * layer.activation.derivative(z)
         g = g @ layer.weight
     return f, g
 

@@ -11,122 +11,16 @@ Nothing here imports torch: Blender evaluates and extracts stored models with nu
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ModelFormatError
+from ..errors import ExtractionError, ModelFormatError
+from .activations import ACTIVATIONS, Activation
 
-ACTIVATIONS = ("abs_pow", "relu", "sigmoid", "identity")
+__all__ = ["Network", "Layer", "Output", "Activation", "polytope_network", "ACTIVATIONS", "OUTPUTS"]
+
 OUTPUTS = ("sum", "linear")
-
-
-def _finite_float(value, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ModelFormatError(f"{what} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ModelFormatError(f"{what} must be finite, got {value!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class Activation:
-    """An activation function.
-
-    Parameters
-    ----------
-    name : {'abs_pow', 'relu', 'sigmoid', 'identity'}
-        ``abs_pow`` is ``|x|**p``; ``sigmoid`` is ``1 / (1 + exp(-scale * x))``.
-    p : float, optional
-        Exponent of ``abs_pow`` (required, > 0).
-    scale : float, optional
-        Sharpness of ``sigmoid`` (required, > 0).
-    """
-
-    name: str
-    p: float | None = None
-    scale: float | None = None
-
-    def __post_init__(self):
-        if self.name not in ACTIVATIONS:
-            raise ModelFormatError(
-                f"unknown activation {self.name!r}; expected one of {', '.join(ACTIVATIONS)}")
-        if self.name == "abs_pow":
-            if self.p is None:
-                raise ModelFormatError("activation 'abs_pow' needs an exponent 'p'")
-            p = _finite_float(self.p, "abs_pow exponent p")
-            if p <= 0:
-                raise ModelFormatError(f"abs_pow exponent p must be > 0, got {p:g}")
-            object.__setattr__(self, "p", p)
-        elif self.p is not None:
-            raise ModelFormatError(f"activation {self.name!r} takes no exponent 'p'")
-        if self.name == "sigmoid":
-            if self.scale is None:
-                raise ModelFormatError("activation 'sigmoid' needs a 'scale'")
-            s = _finite_float(self.scale, "sigmoid scale")
-            if s <= 0:
-                raise ModelFormatError(f"sigmoid scale must be > 0, got {s:g}")
-            object.__setattr__(self, "scale", s)
-        elif self.scale is not None:
-            raise ModelFormatError(f"activation {self.name!r} takes no 'scale'")
-
-    # -- evaluation ------------------------------------------------------------------
-    def __call__(self, z: np.ndarray) -> np.ndarray:
-        if self.name == "abs_pow":
-            a = np.abs(z)
-            return a if self.p == 1.0 else a ** self.p
-        if self.name == "relu":
-            return np.maximum(z, 0.0)
-        if self.name == "sigmoid":
-            # numerically stable logistic
-            t = self.scale * z
-            out = np.empty_like(t)
-            pos = t >= 0
-            out[pos] = 1.0 / (1.0 + np.exp(-t[pos]))
-            e = np.exp(t[~pos])
-            out[~pos] = e / (1.0 + e)
-            return out
-        return z
-
-    # -- properties ------------------------------------------------------------------
-    @property
-    def piecewise_linear(self) -> bool:
-        """True for ``relu``, ``identity`` and ``abs_pow`` with p = 1."""
-        return self.name in ("relu", "identity") or (self.name == "abs_pow" and self.p == 1.0)
-
-    @property
-    def degree(self) -> float | None:
-        """Degree of positive homogeneity (``act(t z) = t**degree act(z)`` for t > 0), or None."""
-        if self.name == "abs_pow":
-            return self.p
-        if self.name in ("relu", "identity"):
-            return 1.0
-        return None
-
-    # -- serialisation ----------------------------------------------------------------
-    def to_dict(self) -> dict:
-        d = {"name": self.name}
-        if self.name == "abs_pow":
-            d["p"] = self.p
-        if self.name == "sigmoid":
-            d["scale"] = self.scale
-        return d
-
-    @classmethod
-    def from_dict(cls, d, where: str = "activation") -> "Activation":
-        if not isinstance(d, dict):
-            raise ModelFormatError(f"{where} must be an object like {{\"name\": \"relu\"}}, got {d!r}")
-        unknown = set(d) - {"name", "p", "scale"}
-        if unknown:
-            raise ModelFormatError(f"{where} has unknown keys {sorted(unknown)}")
-        if "name" not in d:
-            raise ModelFormatError(f"{where} has no 'name'")
-        try:
-            return cls(d["name"], d.get("p"), d.get("scale"))
-        except ModelFormatError as e:
-            raise ModelFormatError(f"{where}: {e}") from None
 
 
 def _as_matrix(value, what: str, shape=None) -> np.ndarray:
@@ -273,6 +167,26 @@ class Network:
     def is_piecewise_linear(self) -> bool:
         return all(l.activation.piecewise_linear for l in self.layers)
 
+    def piecewise_linear_issue(self, alternative: str) -> str | None:
+        """Why exact extraction cannot take this network, or None when it can.
+
+        The one rule of every exact method: each activation piecewise linear (``relu``,
+        ``identity``, ``|x|^1``). The message names the first layer that is not and ends with
+        ``alternative`` (what to use instead, e.g. "use method='marching'").
+        """
+        for i, layer in enumerate(self.layers):
+            if not layer.activation.piecewise_linear:
+                return (f"layer {i} has activation {layer.activation.label}, which is not piecewise "
+                        f"linear; exact extraction needs relu, identity or |x|^1 ({alternative})")
+        return None
+
+    def require_piecewise_linear(self, alternative: str) -> None:
+        """Raise :class:`~neuralpoly_core.errors.ExtractionError` with
+        :meth:`piecewise_linear_issue` unless every activation is piecewise linear."""
+        issue = self.piecewise_linear_issue(alternative)
+        if issue is not None:
+            raise ExtractionError(issue)
+
     @property
     def is_neural_polytope(self) -> bool:
         """A neural polytope: bias-free, every activation positively homogeneous, a ``sum`` head.
@@ -417,8 +331,7 @@ class Network:
         return Network.from_dict(self.to_dict())
 
     def __repr__(self) -> str:
-        acts = ",".join(l.activation.name if l.activation.name != "abs_pow"
-                        else f"|x|^{l.activation.p:g}" for l in self.layers)
+        acts = ",".join(l.activation.label for l in self.layers)
         return f"Network(dim={self.dim}, widths={self.widths}, activations={acts}, output={self.output.name})"
 
 

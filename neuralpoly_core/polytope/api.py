@@ -71,16 +71,12 @@ def extract_polytope(net: Network, method: str = "auto", *, resolution: int = 32
     if net.dim > 3 and basis is None:
         raise ExtractionError(
             f"a {net.dim}-D polytope cannot be shown whole: give a 3-D slice "
-            "(e.g. basis=slicing.paper_slice_basis(dim, theta), or --slice-theta on the CLI)")
+            "(e.g. basis=polytope.paper_slice_basis(dim, theta), or --slice-theta on the CLI)")
     if method == "auto":
         method = "exact" if net.is_piecewise_linear else "radial"
     t0 = time.perf_counter()
     if method == "exact":
-        if not net.is_piecewise_linear:
-            bad = [i for i, l in enumerate(net.layers) if not l.activation.piecewise_linear]
-            raise ExtractionError(
-                f"exact extraction needs piecewise-linear activations (p = 1); layer {bad[0]} is "
-                f"not; use method 'radial'")
+        net.require_piecewise_linear("use method 'radial'")
         mesh = extract_polytope_exact(net, basis=basis)
     else:
         mesh = extract_radial(net, resolution=resolution, refine=refine, basis=basis)

@@ -52,10 +52,6 @@ LEVEL_GUARANTEE = 1e-9
 # Which networks qualify
 # ---------------------------------------------------------------------------------------
 
-def _activation_text(act) -> str:
-    return f"|x|^{act.p:g}" if act.name == "abs_pow" else act.name
-
-
 def exact_extraction_issue(net: Network) -> str | None:
     """Why ``net`` cannot be extracted exactly, or None when it can.
 
@@ -74,11 +70,10 @@ def exact_extraction_issue(net: Network) -> str | None:
     str or None
         A message naming the offending layer, or None.
     """
+    issue = net.piecewise_linear_issue("use the radial/marching extraction for other activations")
+    if issue is not None:
+        return issue
     for i, layer in enumerate(net.layers):
-        if not layer.activation.piecewise_linear:
-            return (f"layer {i} has activation {_activation_text(layer.activation)}, which is not "
-                    "piecewise linear; exact extraction needs relu, identity or |x|^1 "
-                    "(use the radial/marching extraction for other activations)")
         if layer.bias is not None and np.any(layer.bias):
             return (f"layer {i} has a nonzero bias; exact extraction needs a bias-free network "
                     "(f positively homogeneous, the level set star-shaped); use the "
@@ -126,13 +121,9 @@ def _region_gradients(net: Network, signs: np.ndarray) -> np.ndarray:
         n = layer.width
         jz = np.einsum("ij,rjk->rik", layer.weight, jac)
         s = uniq[:, offset:offset + n].astype(np.float64)
-        act = layer.activation.name
-        if act == "abs_pow":          # p == 1: derivative sign(z)
-            jac = s[:, :, None] * jz
-        elif act == "relu":
-            jac = (s > 0)[:, :, None] * jz
-        else:                         # identity
-            jac = jz
+        # the signs stand for the pre-activations: the slope is the derivative at them
+        act = layer.activation
+        jac = act.derivative(s)[:, :, None] * jz if act.kinked else jz
         offset += n
     if net.output.name == "sum":
         grads = jac.sum(axis=1)
