@@ -99,7 +99,8 @@ def _good():
     (lambda d: d["layers"][0].update(activation={"name": "abs_pow"}), "needs an exponent"),
     (lambda d: d["layers"][0].update(activation={"name": "sigmoid"}), "needs a 'scale'"),
     (lambda d: d.update(output={"name": "linear", "weight": [[1, 2, 3]]}), "output weight has 3 columns"),
-    (lambda d: d.update(output={"name": "linear", "weight": [[1, 2], [3, 4]]}), "exactly one row"),
+    (lambda d: d.update(output={"name": "linear", "weight": [[1, 2], [3, 4]], "bias": [0.0]}),
+     "output bias has shape (1,), expected (2,)"),
     (lambda d: d.update(extra=1), "unknown keys"),
 ])
 def test_malformed_models_fail_clearly(mutate, fragment):
@@ -151,3 +152,21 @@ def test_polymesh_area_of_polygon_and_of_oriented_segments():
     V = np.concatenate([sq, hole])
     segs = [0, 1, 1, 2, 2, 3, 3, 0, 4, 7, 7, 6, 6, 5, 5, 4]
     assert PolyMesh(V, segs, [2] * 8).volume() == pytest.approx(2.0 - 0.5)
+
+
+def test_a_linear_head_of_several_rows_computes_several_outputs():
+    """A classifier's logits: K rows, K outputs; it round-trips through the model file and the
+    extractors refuse it with a clear message (a level set needs one number)."""
+    from neuralpoly_core.errors import ExtractionError
+    from neuralpoly_core.levelset import extract_level_set
+    rng = np.random.default_rng(0)
+    W, b = rng.normal(size=(4, 2)), rng.normal(size=4)
+    head_w, head_b = rng.normal(size=(3, 4)), rng.normal(size=3)
+    net = Network(2, [Layer(W, b, Activation("relu"))], Output("linear", head_w, head_b))
+    X = rng.normal(size=(5, 2))
+    assert net.n_outputs == 3
+    assert np.allclose(net(X), np.maximum(X @ W.T + b, 0) @ head_w.T + head_b, rtol=0, atol=1e-14)
+    again = model_from_json(model_to_json(net))[0]
+    assert np.array_equal(again(X), net(X)) and again.n_outputs == 3
+    with pytest.raises(ExtractionError, match="one output; this one has 3"):
+        extract_level_set(net, 0.0)

@@ -49,6 +49,7 @@ def check_request(net, level, inside) -> None:
     """
     if not isinstance(net, Network):
         raise ExtractionError(f"expected a Network, got {type(net).__name__}")
+    net.require_scalar("a level set")
     if net.dim not in (2, 3):
         raise ExtractionError(
             f"level sets are extracted for 2-D and 3-D inputs; this network has {net.dim} inputs "

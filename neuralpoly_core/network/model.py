@@ -75,7 +75,12 @@ class Layer:
 
 @dataclass(eq=False)
 class Output:
-    """The output head: ``sum`` of the last layer, or ``linear`` (one row, optional bias)."""
+    """The output head: ``sum`` of the last layer, or ``linear`` (``K`` rows, optional bias).
+
+    A network with a one-row head computes one number (level sets and neural polytopes need
+    that); a head of ``K > 1`` rows computes ``K`` outputs, e.g. the logits of a classifier,
+    whose linear regions and activation patterns are measured the same way.
+    """
 
     name: str = "sum"
     weight: np.ndarray | None = None
@@ -89,17 +94,23 @@ class Output:
                 raise ModelFormatError("output 'sum' takes no weight or bias")
         else:
             if self.weight is None:
-                raise ModelFormatError("output 'linear' needs a 'weight' with one row")
+                raise ModelFormatError("output 'linear' needs a 'weight' (one row per output)")
             self.weight = _as_matrix(self.weight, "output weight")
-            if self.weight.shape[0] != 1:
-                raise ModelFormatError(
-                    f"output weight must have exactly one row, got {self.weight.shape[0]}")
             if self.bias is not None:
-                self.bias = _as_vector(self.bias, "output bias", 1)
+                self.bias = _as_vector(self.bias, "output bias", self.weight.shape[0])
+
+    @property
+    def n_outputs(self) -> int:
+        """How many numbers the head computes (1 for ``sum``)."""
+        return 1 if self.name == "sum" else self.weight.shape[0]
 
     def __call__(self, h: np.ndarray) -> np.ndarray:
+        """Shape (...) for one output, (..., K) for K outputs."""
         if self.name == "sum":
             return h.sum(axis=-1)
+        if self.weight.shape[0] > 1:
+            y = h @ self.weight.T
+            return y if self.bias is None else y + self.bias
         y = h @ self.weight[0]
         if self.bias is not None:
             y = y + self.bias[0]
@@ -114,7 +125,7 @@ class Output:
 
 @dataclass(eq=False)
 class Network:
-    """A multilayer perceptron ``R^dim -> R``.
+    """A multilayer perceptron ``R^dim -> R`` (or ``R^K`` with a K-row linear head).
 
     Parameters
     ----------
@@ -179,6 +190,18 @@ class Network:
                 return (f"layer {i} has activation {layer.activation.label}, which is not piecewise "
                         f"linear; exact extraction needs relu, identity or |x|^1 ({alternative})")
         return None
+
+    @property
+    def n_outputs(self) -> int:
+        """How many numbers the network computes (see :class:`Output`)."""
+        return self.output.n_outputs
+
+    def require_scalar(self, what: str) -> None:
+        """Raise :class:`~neuralpoly_core.errors.ExtractionError` unless the network computes one
+        number: ``what`` (a level set, a neural polytope) needs a function ``R^dim -> R``."""
+        if self.n_outputs != 1:
+            raise ExtractionError(f"{what} needs a network with one output; this one has {self.n_outputs} "
+                                  "(its output weight has one row per output)")
 
     def require_piecewise_linear(self, alternative: str) -> None:
         """Raise :class:`~neuralpoly_core.errors.ExtractionError` with

@@ -23,6 +23,7 @@ METHODS = ("auto", "exact", "radial")
 
 
 def _check_star_shaped(net: Network) -> float:
+    net.require_scalar("a neural polytope")
     if not net.is_bias_free:
         raise ExtractionError(
             "the network has biases, so f is not positively homogeneous and f=1 need not be "
