@@ -156,7 +156,7 @@ def test_json_description_round_trip_and_errors():
         (dict(desc, solid={"box": {"lo": [1, 1], "hi": [0, 0]}}), "empty"),
         (dict(desc, mode="fuzzy"), "mode"),
         (dict(desc, sharpness=3), "soft"),
-        (dict(desc, mode="soft", sharpness=-1), "positive"),
+        (dict(desc, mode="soft", sharpness=-1), "sharpness must be > 0"),
         (dict(desc, solid={"halfspace": {"normal": [0, 0], "offset": 1}}), "non-zero normal"),
     ]
     for d, msg in bad_cases:

@@ -62,11 +62,11 @@ Example: the note's square donut, ``{"format": "neuralpoly.boolean", "version": 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import check_float
 from ..errors import ModelFormatError, NeuralPolyError
 from ..mesh.polymesh import PolyMesh
 from ..network.model import Activation, Layer, Network, Output
@@ -118,11 +118,9 @@ class HalfSpace(_Operators):
         norm = float(np.linalg.norm(n))
         if norm == 0.0:
             raise NeuralPolyError("a half-space needs a non-zero normal")
-        if isinstance(offset, bool) or not isinstance(offset, (int, float, np.floating, np.integer)) \
-                or not math.isfinite(float(offset)):
-            raise NeuralPolyError(f"half-space offset must be a finite number, got {offset!r}")
+        offset = check_float(offset, "half-space offset")
         self.normal = n / norm
-        self.offset = float(offset) / norm
+        self.offset = offset / norm
 
     @property
     def dim(self) -> int:
@@ -585,11 +583,9 @@ def compile_network(solid, sharpness: float | None = None, hard: bool | None = N
         return _hard_network(s, lo, hi)
     if sharpness is None:
         sharpness = LOGIC_SHARPNESS
-    for name, v in (("sharpness", sharpness), ("logic_sharpness", logic_sharpness)):
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
-                or not math.isfinite(float(v)) or float(v) <= 0:
-            raise NeuralPolyError(f"{name} must be a positive number, got {v!r}")
-    return _soft_network(s, float(sharpness), float(logic_sharpness))
+    sharpness = check_float(sharpness, "sharpness", 0.0, lo_open=True)
+    logic_sharpness = check_float(logic_sharpness, "logic_sharpness", 0.0, lo_open=True)
+    return _soft_network(s, sharpness, logic_sharpness)
 
 
 # ---------------------------------------------------------------------------------------

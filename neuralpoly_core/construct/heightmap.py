@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from .._checks import check_float, check_int
 from ..errors import NeuralPolyError
 from ..mesh.polymesh import PolyMesh
 from .boolean import LOGIC_SHARPNESS
@@ -39,13 +40,6 @@ __all__ = ["metaball_network", "layer1_biases", "blob_centers_at", "animated_bia
 
 DEFAULT_DIRECTIONS = 8
 _BLOB = 3.0          # layer 2 at a blob's centre: s(3) = 0.95
-
-
-def _positive(v, what):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(float(v)) or float(v) <= 0:
-        raise NeuralPolyError(f"{what} must be a positive number, got {v!r}")
-    return float(v)
 
 
 def _blobs(centers, radii):
@@ -64,9 +58,8 @@ def _blobs(centers, radii):
 
 
 def _directions(n):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 3 <= int(n) <= 256:
-        raise NeuralPolyError(f"directions must be a whole number in 3..256, got {n!r}")
-    a = 2 * np.pi * np.arange(int(n)) / int(n)
+    n = check_int(n, "directions", 3, 256)
+    a = 2 * np.pi * np.arange(n) / n
     return np.stack([np.cos(a), np.sin(a)], axis=1)
 
 
@@ -98,11 +91,9 @@ def metaball_network(centers, radii, sharpness: float = 8.0, *,
         Output scale: the height of a blob's plateau is about ``height``.
     """
     C, R = _blobs(centers, radii)
-    s = _positive(sharpness, "sharpness")
-    logic = _positive(logic_sharpness, "logic_sharpness")
-    if isinstance(height, bool) or not isinstance(height, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(float(height)):
-        raise NeuralPolyError(f"height must be a finite number, got {height!r}")
+    s = check_float(sharpness, "sharpness", 0.0, lo_open=True)
+    logic = check_float(logic_sharpness, "logic_sharpness", 0.0, lo_open=True)
+    height = check_float(height, "height")
     U = _directions(directions)
     k, m = len(C), len(U)
     # s(sharpness (r - u.(x - c))): weight -u (the sigmoid's scale multiplies), bias r + u.c
@@ -136,12 +127,9 @@ def blob_centers_at(centers, frame: float, *, amplitude: float = 0.15, period: f
     C = np.asarray(centers, dtype=np.float64)
     if C.ndim != 2 or C.shape[1] != 2:
         raise NeuralPolyError(f"centers must be a list of (x, y) points, got shape {C.shape}")
-    if isinstance(frame, bool) or not isinstance(frame, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(float(frame)):
-        raise NeuralPolyError(f"frame must be a finite number, got {frame!r}")
-    period = _positive(period, "period")
-    if not math.isfinite(float(amplitude)) or float(amplitude) < 0:
-        raise NeuralPolyError(f"amplitude must be a non-negative number, got {amplitude!r}")
+    frame = check_float(frame, "frame")
+    period = check_float(period, "period", 0.0, lo_open=True)
+    amplitude = check_float(amplitude, "amplitude", 0.0)
     k = len(C)
     phase = 2 * np.pi * np.arange(k) / max(k, 1)
     sign = np.where(np.arange(k) % 2 == 0, 1.0, -1.0)
@@ -173,7 +161,7 @@ def set_layer1_biases(net: Network, biases) -> Network:
 
 def _square(size):
     if np.ndim(size) == 0:
-        s = _positive(size, "size")
+        s = check_float(size, "size", 0.0, lo_open=True)
         return -0.5 * s, 0.5 * s
     lo, hi = (float(v) for v in np.asarray(size, dtype=np.float64).ravel()[:2])
     if np.asarray(size).size != 2 or not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
@@ -189,9 +177,7 @@ def grid_values(net: Network, size=1.0, resolution: int = 64):
     """
     if net.dim != 2:
         raise NeuralPolyError(f"a height field needs a network with 2 inputs, got {net.dim}")
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) \
-            or not 1 <= int(resolution) <= 4096:
-        raise NeuralPolyError(f"resolution must be a whole number in 1..4096, got {resolution!r}")
+    resolution = check_int(resolution, "resolution", 1, 4096)
     lo, hi = _square(size)
     xs = np.linspace(lo, hi, int(resolution) + 1)
     X, Y = np.meshgrid(xs, xs, indexing="ij")
@@ -206,11 +192,10 @@ def height_grid(net: Network, size=1.0, resolution: int = 64, *, height_scale: f
     quads, counter-clockwise seen from above. ``info`` holds ``min_height`` / ``max_height``.
     """
     xs, ys, F = grid_values(net, size, resolution)
-    if not math.isfinite(float(height_scale)):
-        raise NeuralPolyError(f"height_scale must be finite, got {height_scale!r}")
+    height_scale = check_float(height_scale, "height_scale")
     n = len(xs)
     X, Y = np.meshgrid(xs, ys, indexing="ij")
-    V = np.stack([X.ravel(), Y.ravel(), float(height_scale) * F.ravel()], axis=1)
+    V = np.stack([X.ravel(), Y.ravel(), height_scale * F.ravel()], axis=1)
     i, j = np.meshgrid(np.arange(n - 1), np.arange(n - 1), indexing="ij")
     a = (i * n + j).ravel()
     quads = np.stack([a, a + n, a + n + 1, a + 1], axis=1)     # +x, then +y: CCW from above

@@ -20,25 +20,16 @@ At a kink the derivative is the one-sided value the table gives (0 for ``relu`` 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import check_float
 from ..errors import ModelFormatError
 
 __all__ = ["Activation", "ACTIVATIONS", "KINDS"]
 
 _DERIVATIVE_CAP = 1e12
-
-
-def _finite_float(value, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ModelFormatError(f"{what} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ModelFormatError(f"{what} must be finite, got {value!r}")
-    return value
 
 
 class _Kind:
@@ -211,10 +202,7 @@ class Activation:
                 if value is None:
                     raise ModelFormatError(f"activation {self.name!r} needs {what}")
                 label = "abs_pow exponent p" if key == "p" else "sigmoid scale"
-                v = _finite_float(value, label)
-                if v <= 0:
-                    raise ModelFormatError(f"{label} must be > 0, got {v:g}")
-                object.__setattr__(self, key, v)
+                object.__setattr__(self, key, check_float(value, label, 0.0, lo_open=True, error=ModelFormatError))
             elif value is not None:
                 raise ModelFormatError(f"activation {self.name!r} takes no {what.split(' ', 1)[1]}")
 
