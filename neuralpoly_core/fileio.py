@@ -1,11 +1,31 @@
-"""Atomic file writes: a failure never leaves a half-written file behind."""
+"""File input and output: atomic writes, and reads that refuse what is not a bounded plain file.
+
+Writes go to a temporary file next to the target that replaces it only when complete, so a
+failure (or a kill) never leaves a half-written file and never touches an existing one.
+Reads check the path before opening it: a FIFO, a device such as ``/dev/zero``, a folder or a
+file over the size limit is refused with a :class:`~neuralpoly_core.errors.NeuralPolyError`
+that names the file and the limit, and never blocks. JSON is parsed with NaN/Infinity refused
+and a nesting-depth limit.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import NeuralPolyError
+
+__all__ = ["atomic_open", "atomic_write_text", "read_limited", "read_json", "parse_json",
+           "MAX_FILE_BYTES", "MAX_JSON_DEPTH"]
+
+#: Largest file the readers take (bytes); ``read_limited(..., max_bytes=)`` overrides it.
+MAX_FILE_BYTES = 2 << 30
+#: Deepest nesting of JSON arrays and objects the readers take (a model file needs 4).
+MAX_JSON_DEPTH = 64
 
 
 @contextmanager
@@ -40,3 +60,95 @@ def atomic_open(path, mode: str = "wb"):
 def atomic_write_text(path, text: str) -> None:
     with atomic_open(path, "w") as fh:
         fh.write(text)
+
+
+def _size_text(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def read_limited(path, what: str = "file", max_bytes: int | None = None) -> bytes:
+    """The bytes of a plain file of at most ``max_bytes`` (default :data:`MAX_FILE_BYTES`).
+
+    Raises
+    ------
+    NeuralPolyError
+        If the path does not exist, is not a plain file (a folder, a FIFO, a device), is larger
+        than the limit, or cannot be read; the message names ``what`` and the path.
+    """
+    path = Path(path)
+    limit = MAX_FILE_BYTES if max_bytes is None else int(max_bytes)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise NeuralPolyError(f"{what} {str(path)!r} does not exist") from None
+    except OSError as e:
+        raise NeuralPolyError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise NeuralPolyError(f"{what} {str(path)!r} is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if (
+            stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) else "a socket" if stat.S_ISSOCK(
+            st.st_mode) else "not a plain file"
+        raise NeuralPolyError(f"{what} {str(path)!r} is {kind}; only plain files are read")
+    if st.st_size > limit:
+        raise NeuralPolyError(f"{what} {str(path)!r} is {_size_text(st.st_size)}, over the limit of "
+                              f"{_size_text(limit)}")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as e:
+        raise NeuralPolyError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
+    if len(data) > limit:       # the file grew while we read it
+        raise NeuralPolyError(f"{what} {str(path)!r} is over the limit of {_size_text(limit)}")
+    return data
+
+
+def _depth(value) -> int:
+    """Nesting depth of parsed JSON (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (list, dict)):
+            deepest = max(deepest, d)
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def _refuse_constant(name):
+    raise NeuralPolyError(f"contains {name}, which is not a valid JSON number here")
+
+
+def parse_json(text: str | bytes, what: str = "JSON", max_depth: int = MAX_JSON_DEPTH):
+    """Parse JSON text: NaN and Infinity refused, nesting at most ``max_depth`` levels.
+
+    Raises
+    ------
+    NeuralPolyError
+        Naming ``what`` and the problem (not UTF-8, not JSON with the line and column, NaN,
+        too deep).
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise NeuralPolyError(f"{what} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except NeuralPolyError as e:
+        raise NeuralPolyError(f"{what} {e}") from None
+    except RecursionError:
+        raise NeuralPolyError(f"{what} is nested more than {max_depth} levels deep") from None
+    except json.JSONDecodeError as e:
+        raise NeuralPolyError(f"{what} is not valid JSON: {e}") from None
+    if _depth(value) > max_depth:
+        raise NeuralPolyError(f"{what} is nested more than {max_depth} levels deep")
+    return value
+
+
+def read_json(path, what: str = "JSON file", max_bytes: int | None = None, max_depth: int = MAX_JSON_DEPTH):
+    """:func:`read_limited` then :func:`parse_json`; messages name the file."""
+    data = read_limited(path, what, max_bytes)
+    return parse_json(data, f"{what} {Path(path).name}", max_depth)
