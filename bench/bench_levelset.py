@@ -43,10 +43,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from neuralpoly_core.errors import TrainingDivergedError  # noqa: E402
 from neuralpoly_core.levelset import extract_level_set  # noqa: E402
 from neuralpoly_core.network.modelfile import load_model, save_model  # noqa: E402
 from neuralpoly_core.network import Activation, Layer, Network, Output  # noqa: E402
+from neuralpoly_core.training import fit_sdf  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 SDF_PATH = DATA / "sdf_blobs_8x32.json"
@@ -103,63 +103,6 @@ def gyroid_shell_sdf(p: np.ndarray, freq: float = 5.5, thickness: float = 0.06,
     return np.maximum(shell, cube)
 
 
-def fit_relu_sdf(sdf, rng: np.random.Generator, *, steps: int, seed: int, band: float,
-                 depth: int = 8, width: int = 32, n_uniform: int = 1024, n_near: int = 1024,
-                 n_candidates: int = 8192, max_lr: float = 2e-3,
-                 clamp: float | None = None) -> tuple[Network, dict]:
-    """Train a ReLU net (3 inputs, ``depth`` hidden layers of ``width``, linear head) to fit ``sdf``.
-
-    Each step regresses (L1) on ``n_uniform`` uniform points of ``[-1, 1]^3`` and up to ``n_near``
-    points with ``|sdf| < band`` (the first ones among ``n_candidates`` uniform candidates),
-    drawn from ``rng``; Adam with a one-cycle schedule (peak ``max_lr``), float32, one thread,
-    torch seeded with ``seed``: deterministic given ``rng``'s state and ``seed``. With ``clamp``
-    the loss is DeepSDF's clamped L1, ``|clamp(f) - clamp(sdf)|`` with both clamped to
-    ``[-clamp, clamp]``. The weights are returned as float64.
-
-    Returns
-    -------
-    (Network, dict)
-        The net and ``{"loss": last step's loss, "train_seconds": ...}``.
-    """
-    import torch
-    torch.set_num_threads(1)
-    torch.manual_seed(seed)
-    dims = [3] + [width] * depth
-    mods = []
-    for a, b in zip(dims[:-1], dims[1:]):
-        mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    mods.append(torch.nn.Linear(width, 1))
-    model = torch.nn.Sequential(*mods)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=steps)
-    t0 = time.perf_counter()
-    loss = None
-    for _step in range(steps):
-        u = rng.uniform(-1, 1, (n_uniform, 3))
-        v = rng.uniform(-1, 1, (n_candidates, 3))
-        v = v[np.abs(sdf(v)) < band][:n_near]
-        x = np.concatenate([u, v])
-        y = sdf(x)
-        xt = torch.from_numpy(x.astype(np.float32))
-        yt = torch.from_numpy(y.astype(np.float32))[:, None]
-        pred = model(xt)
-        if clamp is not None:
-            pred, yt = pred.clamp(-clamp, clamp), yt.clamp(-clamp, clamp)
-        loss = torch.nn.functional.l1_loss(pred, yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    seconds = time.perf_counter() - t0
-    if loss is None or not np.isfinite(loss.item()):
-        raise TrainingDivergedError(f"SDF fit ended with loss {None if loss is None else loss.item()}")
-    lin = [m for m in model if isinstance(m, torch.nn.Linear)]
-    layers = [Layer(m.weight.detach().double().numpy(), m.bias.detach().double().numpy(),
-                    Activation("relu")) for m in lin[:-1]]
-    out = Output("linear", lin[-1].weight.detach().double().numpy(), lin[-1].bias.detach().double().numpy())
-    return Network(3, layers, out), {"loss": float(loss.item()), "train_seconds": seconds}
-
-
 def sdf_fit_quality(net: Network, sdf, band: float = 0.05, n: int = 200_000, seed: int = 7) -> dict:
     """How well ``net`` fits ``sdf`` on ``n`` uniform points of ``[-1, 1]^3``.
 
@@ -181,15 +124,16 @@ def train_sdf_net(path: Path = SDF_PATH, depth: int = 8, width: int = 32, steps:
                   seed: int = 0) -> Network:
     """Train (or load from ``path``) a ReLU SDF net of :func:`blobs_sdf` (~3 min on 2 cores).
 
-    :func:`fit_relu_sdf` with L1 regression on 1024 uniform points of [-1, 1]^3 and 1024
-    points within 0.08 of the surface per step, float32; the weights are stored as float64.
+    :func:`neuralpoly_core.training.fit_sdf` with L1 regression on 1024 uniform points of
+    [-1, 1]^3 and 1024 points within 0.08 of the surface per step, float32; the weights are
+    stored as float64.
     """
     if path.exists():
         return load_model(path)
     rng = np.random.default_rng(3)
     rng.uniform(-0.6, 0.6, (14, 3))
     rng.uniform(0.12, 0.3, 14)                     # same stream as the original training run
-    net, info = fit_relu_sdf(blobs_sdf, rng, steps=steps, seed=seed, band=0.08, depth=depth, width=width)
+    net, info = fit_sdf(blobs_sdf, rng=rng, steps=steps, seed=seed, band=0.08, depth=depth, width=width)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_model(net, path, meta={"what": "SDF of 14 balls and a torus (bench_levelset.blobs_sdf)",
                                 "steps": steps, **info})
@@ -200,8 +144,9 @@ def train_gyroid_net(path: Path = GYROID_PATH, depth: int = 8, width: int = 32, 
                      seed: int = 0) -> Network:
     """Train (or load from ``path``) a ReLU SDF net of :func:`gyroid_shell_sdf` (~4 min, one thread).
 
-    :func:`fit_relu_sdf` with DeepSDF's clamped L1 loss (clamp 0.1) on 1024 uniform points and
-    1024 points within 0.08 of the surface per step, random stream ``default_rng(seed + 100)``.
+    :func:`neuralpoly_core.training.fit_sdf` with DeepSDF's clamped L1 loss (clamp 0.1) on 1024
+    uniform points and 1024 points within 0.08 of the surface per step, random stream
+    ``default_rng(seed + 100)``.
     With the defaults its exact level set ``f = 0`` in [-1, 1]^3 is a closed surface of 118,326
     vertices and 118,280 faces, the size of the surface of the reference implementation's own
     8x32 SDF net (111,642 vertices); the count depends strongly on the seed (seed 1 gives about
@@ -209,9 +154,8 @@ def train_gyroid_net(path: Path = GYROID_PATH, depth: int = 8, width: int = 32, 
     """
     if path.exists():
         return load_model(path)
-    rng = np.random.default_rng(seed + 100)
-    net, info = fit_relu_sdf(gyroid_shell_sdf, rng, steps=steps, seed=seed, band=0.08, depth=depth,
-                             width=width, clamp=0.1)
+    net, info = fit_sdf(gyroid_shell_sdf, rng=np.random.default_rng(seed + 100), steps=steps, seed=seed,
+                        band=0.08, depth=depth, width=width, clamp=0.1)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_model(net, path, meta={"what": "SDF of a sheet-gyroid shell in a cube "
                                         "(bench_levelset.gyroid_shell_sdf, defaults)",

@@ -25,9 +25,10 @@ from neuralpoly_core.training.sampling import halton, random_rotation, sphere_po
 
 torch = pytest.importorskip("torch")
 
-from neuralpoly_core.training import polytope as T  # noqa: E402
+from neuralpoly_core.training import batch as batch_module  # noqa: E402
 from neuralpoly_core.training import (  # noqa: E402
     dense_sphere_mse, recipe_train, sphere_mse_exact, train_polytope, train_sweep)
+from neuralpoly_core.training.batch import PolytopeBatch  # noqa: E402
 
 OCTAHEDRON_MSE = 1.0 - 2.25 / (1.0 + 4.0 / math.pi)
 
@@ -151,7 +152,7 @@ def test_dense_and_quasi_mse_match_the_closed_form():
                                        ((3, 2, 2), [[1.0, 1.0, 1.0], [1.5, 1.0, 0.8], [0.5, 2.0, 1.0]])])
 def test_analytic_derivatives_match_autograd(widths, ps):
     X = torch.as_tensor(sphere_points(3, 150, "quasi", 0))
-    batch = T._Batch(3, widths, ps, torch.float64, torch.device("cpu"))
+    batch = PolytopeBatch(3, widths, ps, torch.float64, torch.device("cpu"))
     params = torch.as_tensor(np.random.default_rng(1).standard_normal((len(ps), batch.P)) * 0.5)
     batch = batch.with_bands([0.3 * s for s in batch.band_scales(params, X)])
     sse, g, H, _ = batch.normal_equations(params, X, newton=True)
@@ -261,13 +262,13 @@ def test_divergence_raises():
 
 
 def test_divergence_of_the_lm_path_raises(monkeypatch):
-    real = T._Batch.normal_equations
+    real = PolytopeBatch.normal_equations
 
     def poisoned(self, params, X, newton):
         sse, g, H, d = real(self, params, X, newton)
         return sse * float("nan"), g, H, d
 
-    monkeypatch.setattr(T._Batch, "normal_equations", poisoned)
+    monkeypatch.setattr(PolytopeBatch, "normal_equations", poisoned)
     with pytest.raises(TrainingDivergedError, match=r"\(4;1\) in 3D \(start 0\) diverged at step 0"):
         train_polytope(3, "(4;1)", restarts=1, n_points=200)
 
@@ -349,11 +350,11 @@ def test_without_torch_training_is_a_clear_error():
 def test_normal_equations_in_point_chunks_are_exact(monkeypatch):
     X = torch.as_tensor(sphere_points(3, 3000, "quasi", 0))
     for widths in [(5,), (4, 3)]:
-        b = T._Batch(3, widths, [[1.0] * len(widths)] * 4, torch.float64, torch.device("cpu"))
+        b = PolytopeBatch(3, widths, [[1.0] * len(widths)] * 4, torch.float64, torch.device("cpu"))
         params = torch.as_tensor(np.random.default_rng(2).standard_normal((4, b.P)))
         b = b.with_bands([0.1 * s for s in b.band_scales(params, X)])
         whole = b.normal_equations(params, X, True)
-        monkeypatch.setattr(T, "_CHUNK_ELEMENTS", 1000)
+        monkeypatch.setattr(batch_module, "CHUNK_ELEMENTS", 1000)
         chunked = b.normal_equations(params, X, True)
         monkeypatch.undo()
         for u, v in zip(whole, chunked):

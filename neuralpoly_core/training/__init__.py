@@ -1,9 +1,11 @@
-"""Training with torch (imported lazily): neural polytopes, the paper's baseline, sphere sampling."""
+"""Training with torch (imported lazily): neural polytopes, the paper's baseline, sphere sampling, SDF fits."""
 
-from .polytope import (DEFAULT_TOL, OPTIMIZERS, TrainResult, default_n_points, dense_sphere_mse, recipe_train,
-                       sphere_mse_exact, torch_available, train_polytope, train_sweep)
+from .baseline import dense_sphere_mse, recipe_train, sphere_mse_exact
+from .polytope import DEFAULT_TOL, OPTIMIZERS, TrainResult, default_n_points, train_polytope, train_sweep
 from .sampling import sphere_points
+from .sdf import fit_sdf
+from .torch_access import torch_available
 
 __all__ = ["TrainResult", "torch_available", "train_polytope", "train_sweep", "recipe_train",
            "dense_sphere_mse", "sphere_mse_exact", "default_n_points", "OPTIMIZERS", "DEFAULT_TOL",
-           "sphere_points"]
+           "sphere_points", "fit_sdf"]

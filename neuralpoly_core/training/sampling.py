@@ -19,12 +19,12 @@ numpy only (no scipy), so Blender's bundled Python can use it.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from ..network.architecture import check_dim
+from .._checks import check_choice, check_int
 from ..errors import NeuralPolyError
+from ..network.architecture import check_dim
 
 __all__ = ["METHODS", "sphere_points", "random_rotation", "halton"]
 
@@ -33,24 +33,6 @@ METHODS = ("random", "quasi")
 _GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))
 _PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79,
            83, 89, 97, 101, 103, 107, 109, 113)
-
-
-def _check_count(n, what: str = "number of points n") -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise NeuralPolyError(f"{what} must be a whole number, got {n!r}")
-    n = int(n)
-    if n < 1:
-        raise NeuralPolyError(f"{what} must be at least 1, got {n}")
-    return n
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise NeuralPolyError(f"seed must be a whole number, got {seed!r}")
-    seed = int(seed)
-    if seed < 0:
-        raise NeuralPolyError(f"seed must be >= 0, got {seed}")
-    return seed
 
 
 def random_rotation(dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -76,7 +58,7 @@ def halton(n: int, dim: int, rng: np.random.Generator | None = None) -> np.ndarr
     rng : numpy.random.Generator, optional
         Source of the scrambling permutations.
     """
-    n = _check_count(n)
+    n = check_int(n, "number of points n", 1)
     if dim > len(_PRIMES):
         raise NeuralPolyError(f"the Halton sequence here supports at most {len(_PRIMES)} dimensions, got {dim}")
     idx = np.arange(n, dtype=np.int64) + (0 if rng is not None else 1)
@@ -182,10 +164,9 @@ def sphere_points(dim: int, n: int, method: str = "random", seed: int = 0) -> np
         For a bad dimension, count, method or seed.
     """
     dim = check_dim(dim)
-    n = _check_count(n)
-    seed = _check_seed(seed)
-    if method not in METHODS:
-        raise NeuralPolyError(f"unknown sampling method {method!r}; expected one of {', '.join(METHODS)}")
+    n = check_int(n, "number of points n", 1)
+    seed = check_int(seed, "seed", 0)
+    check_choice(method, METHODS, "sampling method")
     rng = np.random.default_rng(seed)
     if method == "random":
         return _normalise_rows(rng.standard_normal((n, dim)))
