@@ -20,6 +20,7 @@ from ..network.activations import Activation
 from ..network.model import Layer, Network, Output
 from ..reporting import Reporter
 from .datasets import Dataset
+from .torch_access import require_torch, torch_threads
 
 __all__ = ["ClassifierResult", "train_classifier", "accuracy"]
 
@@ -114,15 +115,10 @@ def train_classifier(data: Dataset, widths, *, epochs: int = 200, batch_size: in
     seed = check_int(seed, "seed", 0)
     check_callable(progress, "progress")
     check_callable(cancel, "cancel")
-    try:
-        import torch
-    except ImportError:
-        raise NeuralPolyError("training needs PyTorch: pip install torch==2.13.0") from None
+    torch = require_torch()
     report = Reporter(progress, cancel, what="training", interval=0.05)
     t0 = time.perf_counter()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         gen = torch.Generator().manual_seed(seed)
         dims = (data.dim,) + widths + (data.n_classes,)
         linears = [torch.nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:])]
@@ -152,8 +148,6 @@ def train_classifier(data: Dataset, widths, *, epochs: int = 200, batch_size: in
             if not np.isfinite(loss_value):
                 raise NeuralPolyError(f"training diverged at epoch {epoch} (loss {loss_value}); lower lr")
             report((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}, loss {loss_value:.4f}")
-    finally:
-        torch.set_num_threads(threads)
     net = _network_of(linears)
     meta = {"type": "classifier", "dataset": data.name, "widths": list(widths), "epochs": epochs,
             "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed, "loss": loss_value}
