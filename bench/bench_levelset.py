@@ -19,8 +19,8 @@ Nets (3 inputs, ReLU, linear head):
 For each: exact extraction (median of repeats, seconds, peak memory of the process, counts,
 regions crossed, level error), the speed-up over the reference implementation where known,
 then marching cubes at 64/128/256 with counts and the Chamfer distance to the exact surface
-(the mean distance of 50k points sampled uniformly by area on each surface to the other
-surface, both ways).
+(:func:`neuralpoly_core.mesh.distance.chamfer`: the mean exact distance of 50k points sampled
+uniformly by area on each surface to the other surface, the two ways added).
 
 Run: ``.venv/bin/python bench/bench_levelset.py [--quick] [--repeats N] [--nets a,b]``
 (the reference edge-subdivision implementation took 2,052 s / 14 GB for its 8x32 SDF net,
@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from neuralpoly_core.levelset import extract_level_set  # noqa: E402
+from neuralpoly_core.mesh.distance import chamfer  # noqa: E402
 from neuralpoly_core.network.modelfile import load_model, save_model  # noqa: E402
 from neuralpoly_core.network import Activation, Layer, Network, Output  # noqa: E402
 from neuralpoly_core.training import fit_sdf  # noqa: E402
@@ -184,90 +185,6 @@ def random_net(widths, seed: int, he: bool = False) -> tuple[Network, float]:
     return net, level
 
 
-def sample_surface(mesh, n: int, rng) -> np.ndarray:
-    """Points uniformly distributed by area on a triangulated surface."""
-    tri = mesh.triangulate()
-    v = mesh.vertices
-    a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]
-    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
-    idx = rng.choice(len(tri), size=n, p=area / area.sum())
-    r1, r2 = rng.random(n), rng.random(n)
-    s = np.sqrt(r1)
-    return (1 - s)[:, None] * a[idx] + (s * (1 - r2))[:, None] * b[idx] + (s * r2)[:, None] * c[idx]
-
-
-def closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Closest points to ``p`` on triangles ``(a, b, c)`` (row-wise; Ericson's region test)."""
-    ab, ac, ap = b - a, c - a, p - a
-    d1 = np.einsum("ij,ij->i", ab, ap)
-    d2 = np.einsum("ij,ij->i", ac, ap)
-    bp = p - b
-    d3 = np.einsum("ij,ij->i", ab, bp)
-    d4 = np.einsum("ij,ij->i", ac, bp)
-    cp = p - c
-    d5 = np.einsum("ij,ij->i", ab, cp)
-    d6 = np.einsum("ij,ij->i", ac, cp)
-    va = d3 * d6 - d5 * d4
-    vb = d5 * d2 - d1 * d6
-    vc = d1 * d4 - d3 * d2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        denom = va + vb + vc
-        v = np.where(denom != 0, vb / denom, 0.0)
-        w = np.where(denom != 0, vc / denom, 0.0)
-        out = a + v[:, None] * ab + w[:, None] * ac                  # interior
-        t_ab = np.clip(d1 / np.where(d1 - d3 != 0, d1 - d3, 1.0), 0, 1)
-        t_ac = np.clip(d2 / np.where(d2 - d6 != 0, d2 - d6, 1.0), 0, 1)
-        t_bc = np.clip((d4 - d3) / np.where((d4 - d3) + (d5 - d6) != 0, (d4 - d3) + (d5 - d6), 1.0), 0, 1)
-    on_ab = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
-    on_ac = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
-    on_bc = (va <= 0) & ((d4 - d3) >= 0) & ((d5 - d6) >= 0)
-    out = np.where(on_bc[:, None], b + t_bc[:, None] * (c - b), out)
-    out = np.where(on_ac[:, None], a + t_ac[:, None] * ac, out)
-    out = np.where(on_ab[:, None], a + t_ab[:, None] * ab, out)
-    out = np.where(((d6 >= 0) & (d5 <= d6))[:, None], c, out)
-    out = np.where(((d3 >= 0) & (d4 <= d3))[:, None], b, out)
-    out = np.where(((d1 <= 0) & (d2 <= 0))[:, None], a, out)
-    return out
-
-
-def distance_to_mesh(points: np.ndarray, mesh, k: int = 16) -> np.ndarray:
-    """Distance from each point to the surface of ``mesh``: large triangles are split until
-    their edges are at most 4 times the median, then each point's ``k`` nearest triangles by
-    centroid are tested exactly."""
-    from scipy.spatial import cKDTree
-    tri = mesh.triangulate()
-    v = mesh.vertices
-    a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]
-    # split large triangles (4-way, at edge midpoints) so that nearest centroids find them
-    limit = 4.0 * float(np.median(np.linalg.norm(b - a, axis=1)))
-    for _ in range(12):
-        big = np.maximum.reduce([np.linalg.norm(b - a, axis=1), np.linalg.norm(c - b, axis=1),
-                                 np.linalg.norm(a - c, axis=1)]) > limit
-        if not big.any():
-            break
-        A, B, C = a[big], b[big], c[big]
-        ab, bc, ca = (A + B) / 2, (B + C) / 2, (C + A) / 2
-        a = np.concatenate([a[~big], A, ab, ca, ab])
-        b = np.concatenate([b[~big], ab, B, bc, bc])
-        c = np.concatenate([c[~big], ca, bc, C, ca])
-    cen = (a + b + c) / 3.0
-    k = min(k, len(a))
-    _d, idx = cKDTree(cen).query(points, k=k)
-    idx = idx.reshape(len(points), k)
-    best = np.full(len(points), np.inf)
-    for j in range(k):
-        t = idx[:, j]
-        q = closest_on_triangles(points, a[t], b[t], c[t])
-        best = np.minimum(best, np.linalg.norm(points - q, axis=1))
-    return best
-
-
-def chamfer(mesh_a, pts_a: np.ndarray, mesh_b, pts_b: np.ndarray) -> float:
-    """Symmetric Chamfer distance: mean point-to-surface distance of samples of each surface
-    to the other surface (not floored by the sampling density)."""
-    return float(distance_to_mesh(pts_a, mesh_b).mean() + distance_to_mesh(pts_b, mesh_a).mean())
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -312,13 +229,11 @@ def bench_net(name: str, net: Network, level: float, repeats: int, resolutions, 
           f"cells_max={info['cells_max']} err={info['max_level_error']:.2e} "
           f"(scale {info['level_scale']:.3g}) peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
     if resolutions and mesh.n_faces:
-        ref_pts = sample_surface(mesh, 50_000, rng)
         for res in resolutions:
             t = time.perf_counter()
             mc = extract_level_set(net, level, bbox, method="marching", resolution=res)
             dt = time.perf_counter() - t
-            pts = sample_surface(mc, 50_000, rng) if mc.n_faces else np.zeros((0, 3))
-            cd = chamfer(mesh, ref_pts, mc, pts) if len(pts) else float("nan")
+            cd = chamfer(mesh, mc, 50_000, rng) if mc.n_faces else float("nan")
             r = {"resolution": res, "seconds": dt, "vertices": mc.n_vertices, "faces": mc.n_faces,
                  "chamfer": cd, "max_level_error": mc.info["max_level_error"]}
             row["marching"].append(r)

@@ -1,4 +1,4 @@
-"""Polygon meshes: the PolyMesh container, topology, exact triangulation, names and mesh files."""
+"""Polygon meshes: the PolyMesh container, topology, exact triangulation, names, distances and mesh files."""
 
 from .files import MESH_FORMATS, check_format, export_mesh, read_mesh
 from .naming import describe, name_polytope

@@ -40,11 +40,6 @@ def _version() -> str:
 # --------------------------------------------------------------------------------------
 # checks shared by the writers
 # --------------------------------------------------------------------------------------
-def _is_curve(mesh: PolyMesh) -> bool:
-    """A 2-D level curve: segments (2-corner faces), as box level sets of 2-input nets give."""
-    return mesh.dim == 2 and mesh.n_faces > 0 and bool(np.all(mesh.face_sizes == 2))
-
-
 def _check_mesh(mesh: PolyMesh, *, curves: bool = False) -> np.ndarray:
     """Validate a mesh for writing; returns its vertices as (V, 3).
 
@@ -59,9 +54,9 @@ def _check_mesh(mesh: PolyMesh, *, curves: bool = False) -> np.ndarray:
         raise NeuralPolyError(
             f"the mesh has {len(bad)} vertices with NaN or infinite coordinates (first: vertex "
             f"{bad[0]} = {mesh.vertices[bad[0]].tolist()}); refusing to write it")
-    if curves and _is_curve(mesh):
+    if curves and mesh.is_curve():
         return mesh.vertices3d()
-    if _is_curve(mesh):
+    if mesh.is_curve():
         raise NeuralPolyError("a 2-D level curve (line segments) has no faces to write in this "
                               "format; write it as .obj (line elements)")
     if mesh.dim == 2 and np.any(mesh.face_sizes < 3):
@@ -129,7 +124,7 @@ def write_obj(mesh: PolyMesh, path, *, name: str | None = None) -> Path:
         if name:
             fh.write(f"o {name}\n")
         fh.write(_fmt_rows("v %.17g %.17g %.17g\n", V))
-        fh.write(_face_lines("l" if _is_curve(mesh) else "f", mesh, 1))
+        fh.write(_face_lines("l" if mesh.is_curve() else "f", mesh, 1))
     return path
 
 

@@ -29,7 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_float
 from ..errors import NeuralPolyError
+from .graph import open_ends, walk_cycle
 from .polymesh import PolyMesh
 
 __all__ = ["describe", "name_polytope", "polygon_name", "DEFAULT_TOL", "POLYGON_NAMES",
@@ -227,8 +229,7 @@ def _describe_curves(mesh: PolyMesh, tol: float) -> dict:
         "vertex_configuration": None, "euler_characteristic": mesh.euler_characteristic,
         "convex": False, "open_curves": 0, "components": []}
     seg = mesh.corners.reshape(-1, 2)
-    ends = np.bincount(seg[:, 0], minlength=mesh.n_vertices) - np.bincount(seg[:, 1], minlength=mesh.n_vertices)
-    out["open_curves"] = int(np.sum(np.maximum(ends, 0)))
+    out["open_curves"] = open_ends(mesh.n_vertices, seg[:, 0], seg[:, 1])
     if out["open_curves"]:
         return out                                  # curves ending on the box bound nothing
     try:
@@ -293,13 +294,8 @@ class _Topology:
         rot_l = rot.tolist()
         cycles = []
         for v in range(n):
-            c0 = int(first[v])
-            cyc = [c0]
-            c = rot_l[c0]
-            while c != c0 and len(cyc) <= deg[v]:
-                cyc.append(c)
-                c = rot_l[c]
-            if len(cyc) != deg[v]:           # the faces around v form more than one fan
+            cyc = walk_cycle(rot_l, int(first[v]), int(deg[v]))
+            if cyc is None or len(cyc) != deg[v]:   # the faces around v form more than one fan
                 return None
             cycles.append(cyc)
         return cycles
@@ -486,14 +482,18 @@ def describe(mesh: PolyMesh, tol: float = DEFAULT_TOL) -> dict:
         * open curves (``cap=False`` where the curve leaves the box): no name.
 
         ``regular`` is True when every loop is a regular polygon.
+
+    Raises
+    ------
+    NeuralPolyError
+        If ``tol`` is not a positive number.
     """
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
+    tol = check_float(tol, "tol", 0.0, lo_open=True)
     if mesh.is_curve():
-        return _describe_curves(mesh, float(tol))
+        return _describe_curves(mesh, tol)
     if mesh.dim == 2:
-        return _describe_polygon(mesh, float(tol))
-    return _describe_polyhedron(mesh, float(tol))
+        return _describe_polygon(mesh, tol)
+    return _describe_polyhedron(mesh, tol)
 
 
 def name_polytope(mesh: PolyMesh, tol: float = DEFAULT_TOL) -> str | None:

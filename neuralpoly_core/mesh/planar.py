@@ -18,6 +18,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import NeuralPolyError
+from .graph import open_ends, walk_cycle
 
 __all__ = ["ear_clip", "CurveRegions", "orient_many"]
 
@@ -59,6 +60,22 @@ def _orient(ax, ay, bx, by, cx, cy) -> int:
     if -det >= bound:
         return -1
     return _orient_exact(ax, ay, bx, by, cx, cy)
+
+
+def _in_sector(xs, ys, p: int, a: int, n: int, q: int, sign: int = 1) -> bool:
+    """Does the direction from corner ``a`` of the ring ``p -> a -> n`` towards point ``q``
+    leave ``a`` into its own sector (the inside's wedge at ``a``, on the left of the ring, on
+    its right for ``sign = -1``)? Exact; coordinates ``xs[i], ys[i]``."""
+    t = sign * _orient(xs[p], ys[p], xs[a], ys[a], xs[n], ys[n])
+    left_in = sign * _orient(xs[p], ys[p], xs[a], ys[a], xs[q], ys[q])
+    left_out = sign * _orient(xs[a], ys[a], xs[n], ys[n], xs[q], ys[q])
+    if t > 0:
+        return left_in > 0 and left_out > 0
+    if t < 0:
+        return left_in > 0 or left_out > 0
+    if (xs[p] - xs[a]) * (xs[n] - xs[a]) + (ys[p] - ys[a]) * (ys[n] - ys[a]) < 0:
+        return left_in > 0                      # straight through: the left half-plane
+    return left_in != 0 or left_out != 0        # a spike: all around but along it
 
 
 def orient_many(ax, ay, bx, by, cx, cy) -> np.ndarray:
@@ -141,6 +158,47 @@ def ear_clip(p2: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return idx[tris] if len(tris) else np.zeros((0, 3), dtype=np.int64)
 
 
+def _spike(xs, ys, a: int, b: int, c: int) -> bool:
+    """Is ``b`` (on the line through ``a`` and ``c``) the tip of a zero-width spike (a -> b -> c
+    turns back along one line)? Ear clipping cuts it as a flat triangle, the only one that
+    keeps both its sides as edges."""
+    return (xs[b] - xs[a]) * (xs[c] - xs[b]) + (ys[b] - ys[a]) * (ys[c] - ys[b]) < 0
+
+
+class _PointGrid:
+    """Points bucketed in a uniform grid (about 4 a cell, cells row by row) for box queries.
+
+    ``ids`` are the point indices sorted by cell; :meth:`spans` gives the ranges of ``ids``
+    in the cells that a box overlaps.
+    """
+
+    def __init__(self, p2: np.ndarray, ids: np.ndarray):
+        g = self.g = max(1, int(math.sqrt(len(ids) / 4.0)))
+        if len(ids):
+            self.x0, self.y0 = p2[ids].min(axis=0).tolist()
+            self.x1, self.y1 = p2[ids].max(axis=0).tolist()
+        else:
+            self.x0 = self.y0 = self.x1 = self.y1 = 0.0
+        self.w = (self.x1 - self.x0) / g or 1.0
+        self.h = (self.y1 - self.y0) / g or 1.0
+        cell = (np.clip(((p2[ids, 1] - self.y0) / self.h).astype(np.int64), 0, g - 1) * g
+                + np.clip(((p2[ids, 0] - self.x0) / self.w).astype(np.int64), 0, g - 1))
+        order = np.argsort(cell, kind="stable")
+        self.ids = ids[order]
+        self.cell_start = np.searchsorted(cell[order], np.arange(g * g + 1)).tolist()
+
+    def spans(self, xlo: float, xhi: float, ylo: float, yhi: float) -> list[tuple[int, int]]:
+        """``(start, end)`` ranges of :attr:`ids` in the rows of cells the box overlaps."""
+        if not (xhi >= self.x0 and xlo <= self.x1 and yhi >= self.y0 and ylo <= self.y1):
+            return []
+        g, x0, y0, w, h, cs = self.g, self.x0, self.y0, self.w, self.h, self.cell_start
+        ix0 = min(max(int((xlo - x0) / w), 0), g - 1)
+        ix1 = min(max(int((xhi - x0) / w), 0), g - 1)
+        return [(cs[r + ix0], cs[r + ix1 + 1])
+                for r in range(min(max(int((ylo - y0) / h), 0), g - 1) * g,
+                               min(max(int((yhi - y0) / h), 0), g - 1) * g + 1, g)]
+
+
 def _clip_ears(p2: np.ndarray, sign: int) -> np.ndarray:
     """Ear clipping of the ring ``0 .. n-1`` (see :func:`ear_clip`); local index triples.
 
@@ -160,42 +218,17 @@ def _clip_ears(p2: np.ndarray, sign: int) -> np.ndarray:
     dup = dup_arr.tolist()
     # Only corners that do not turn strictly inwards (and twins) can lie in an ear; convex
     # corners stay convex while ears are cut, so this set only shrinks. They are bucketed
-    # in a uniform grid (about 4 a cell, cells row by row) for box queries.
+    # in a grid for box queries.
     active = (np.asarray(turn) <= 0) | dup_arr
     active_l = active.tolist()
-    cand = np.flatnonzero(active)
+    grid = _PointGrid(p2, np.flatnonzero(active))
+    cand = grid.ids
     scale = float(np.abs(p2).max())
-    g = max(1, int(math.sqrt(len(cand) / 4.0)))
-    if len(cand):
-        gx0, gy0 = p2[cand].min(axis=0).tolist()
-        gx1, gy1 = p2[cand].max(axis=0).tolist()
-    else:
-        gx0 = gy0 = gx1 = gy1 = 0.0
-    gw = (gx1 - gx0) / g or 1.0
-    gh = (gy1 - gy0) / g or 1.0
-    cell = (np.clip(((p2[cand, 1] - gy0) / gh).astype(np.int64), 0, g - 1) * g
-            + np.clip(((p2[cand, 0] - gx0) / gw).astype(np.int64), 0, g - 1))
-    order = np.argsort(cell, kind="stable")
-    cand = cand[order]
-    cell_start = np.searchsorted(cell[order], np.arange(g * g + 1)).tolist()
     cand_p = p2[cand]
     cand_l = cand.tolist()
 
     def orient(i, j, k):
         return sign * _orient(xs[i], ys[i], xs[j], ys[j], xs[k], ys[k])
-
-    def locally_inside(a, q):
-        """Does the diagonal from corner a towards point q leave a into a's own sector?"""
-        p, nn = prv[a], nxt[a]
-        t = orient(p, a, nn)
-        left_in, left_out = orient(p, a, q), orient(a, nn, q)
-        if t > 0:
-            return left_in > 0 and left_out > 0
-        if t < 0:
-            return left_in > 0 or left_out > 0
-        if (xs[p] - xs[a]) * (xs[nn] - xs[a]) + (ys[p] - ys[a]) * (ys[nn] - ys[a]) < 0:
-            return left_in > 0
-        return left_out != 0 or left_in != 0
 
     def blocked(p, a, b, c):
         if p == a or p == b or p == c or not active_l[p]:
@@ -211,12 +244,8 @@ def _clip_ears(p2: np.ndarray, sign: int) -> np.ndarray:
         xa, xb, xc, ya, yb, yc = xs[a], xs[b], xs[c], ys[a], ys[b], ys[c]
         xlo, xhi = min(xa, xb, xc), max(xa, xb, xc)
         ylo, yhi = min(ya, yb, yc), max(ya, yb, yc)
-        if xhi >= gx0 and xlo <= gx1 and yhi >= gy0 and ylo <= gy1:
-            ix0 = min(max(int((xlo - gx0) / gw), 0), g - 1)
-            ix1 = min(max(int((xhi - gx0) / gw), 0), g - 1)
-            spans = [(cell_start[r + ix0], cell_start[r + ix1 + 1])
-                     for r in range(min(max(int((ylo - gy0) / gh), 0), g - 1) * g,
-                                    min(max(int((yhi - gy0) / gh), 0), g - 1) * g + 1, g)]
+        spans = grid.spans(xlo, xhi, ylo, yhi)
+        if spans:
             total = sum(e - s for s, e in spans)
             if total <= _SMALL:
                 for s, e in spans:
@@ -239,23 +268,18 @@ def _clip_ears(p2: np.ndarray, sign: int) -> np.ndarray:
                     for k in ks[~out].tolist():
                         if blocked(cand_l[k], a, b, c):
                             return cand_l[k]
-        if dup[a] and not locally_inside(a, c):
+        if dup[a] and not _in_sector(xs, ys, prv[a], a, nxt[a], c, sign):
             return -1
-        if dup[c] and not locally_inside(c, a):
+        if dup[c] and not _in_sector(xs, ys, prv[c], c, nxt[c], a, sign):
             return -1
         return None
-
-    def spike(a, b, c):
-        """b is the tip of a zero-width spike (a -> b -> c turns back along one line): cut
-        as a flat triangle, the only one that keeps both its sides as edges."""
-        return (xs[b] - xs[a]) * (xs[c] - xs[b]) + (ys[b] - ys[a]) * (ys[c] - ys[b]) < 0
 
     tris = []
     remaining = n
     i = stop = 0
     while remaining > 3:
         a, c = prv[i], nxt[i]
-        if (turn[i] > 0 and blocker(a, i, c) is None) or (turn[i] == 0 and spike(a, i, c)):
+        if (turn[i] > 0 and blocker(a, i, c) is None) or (turn[i] == 0 and _spike(xs, ys, a, i, c)):
             tris.append((a, i, c))
             nxt[a], prv[c] = c, a
             active_l[i] = active[i] = False
@@ -402,10 +426,7 @@ class CurveRegions:
 
     # -- loops -------------------------------------------------------------------------
     def _check_closed(self) -> None:
-        n = len(self.V)
-        out_deg = np.bincount(self.seg[:, 0], minlength=n)
-        in_deg = np.bincount(self.seg[:, 1], minlength=n)
-        ends = int(np.sum(np.maximum(out_deg - in_deg, 0)))
+        ends = open_ends(len(self.V), self.seg[:, 0], self.seg[:, 1])
         if ends:
             raise NeuralPolyError(
                 f"the level curve is open: {ends} of its curves end where they leave the box, so "
@@ -449,38 +470,24 @@ class CurveRegions:
 
     @staticmethod
     def _cycles(succ: np.ndarray) -> list[np.ndarray]:
+        """The cycles of the successor permutation, by their first segment."""
         nxt = succ.tolist()
         seen = [False] * len(nxt)
         loops = []
         for s in range(len(nxt)):
-            if seen[s]:
-                continue
-            cyc = [s]
-            seen[s] = True
-            t = nxt[s]
-            while t != s:
-                cyc.append(t)
-                seen[t] = True
-                t = nxt[t]
-            loops.append(np.asarray(cyc, dtype=np.int64))
+            if not seen[s]:
+                cyc = walk_cycle(nxt, s)
+                for t in cyc:
+                    seen[t] = True
+                loops.append(np.asarray(cyc, dtype=np.int64))
         return loops
 
     # -- geometry helpers -------------------------------------------------------------
     def _sector_contains(self, node: int, q: int) -> bool:
         """Does the direction from ``node`` towards vertex ``q`` point into the node's
         sector (the inside's wedge between its outgoing and incoming segments)?"""
-        xs, ys = self.xs, self.ys
-        a, p, n = self.vid[node], self.vid[self.prv[node]], self.vid[self.nxt[node]]
-        t = _orient(xs[p], ys[p], xs[a], ys[a], xs[n], ys[n])
-        left_in = _orient(xs[p], ys[p], xs[a], ys[a], xs[q], ys[q])
-        left_out = _orient(xs[a], ys[a], xs[n], ys[n], xs[q], ys[q])
-        if t > 0:
-            return left_in > 0 and left_out > 0
-        if t < 0:
-            return left_in > 0 or left_out > 0
-        if (xs[p] - xs[a]) * (xs[n] - xs[a]) + (ys[p] - ys[a]) * (ys[n] - ys[a]) < 0:
-            return left_in > 0                  # straight through: the left half-plane
-        return left_in != 0 or left_out != 0    # a spike: all around but along it
+        return _in_sector(self.xs, self.ys, self.vid[self.prv[node]], self.vid[node],
+                          self.vid[self.nxt[node]], q)
 
     def _visible(self, p: int, c: int, E: np.ndarray) -> bool:
         """Is the open segment p-c free of every edge in ``E`` (no crossing, no vertex on it)?"""
@@ -520,7 +527,9 @@ class CurveRegions:
         E = np.concatenate([V[seg[kept_seg, 0]], V[seg[kept_seg, 1]]], axis=1)
         used = np.unique(seg[kept_seg, 0])
         ux, uy = V[used, 0], V[used, 1]
-        self.parent = {k: k for k in self.kept}
+        # each hole joins a node of an outer loop or of a hole joined before it (holes go from
+        # left to right, the other end lies further left), so one look-up finds its outer loop
+        self.outer_of = {k: k for k in self.kept}
         self.holes_of: dict[int, list[int]] = {k: [] for k in self.kept}
         nodes_at: dict[int, list[int]] = {}
         for k in kept_seg.tolist():
@@ -552,8 +561,8 @@ class CurveRegions:
                 nodes_at[c].append(a2)
                 nodes_at[p].append(b2)
                 bridges.append([px, py, self.xs[c], self.ys[c]])
-                root = self._find(self.loop_of[cn])
-                self.parent[h] = root
+                root = self.outer_of[self.loop_of[cn]]
+                self.outer_of[h] = root
                 self.holes_of[root].append(h)
                 done = True
                 break
@@ -562,11 +571,6 @@ class CurveRegions:
                     "the level curve does not enclose a bounded region: a clockwise loop (a hole) "
                     f"around ({px:.6g}, {py:.6g}) lies in no counter-clockwise loop (segments must "
                     "have the inside on their left)")
-
-    def _find(self, k: int) -> int:
-        while self.parent[k] != k:
-            k = self.parent[k]
-        return k
 
     def _split(self, a: int, b: int) -> tuple[int, int]:
         """Bridge node ``a`` (outer side) and node ``b`` (hole): a -> b ... b2 -> a2 -> a.next."""
@@ -603,12 +607,7 @@ class CurveRegions:
         for k in self.kept:
             if self.area2[k] <= 0:
                 continue
-            start = int(self.loops[k][0])
-            ring = [start]
-            t = self.nxt[start]
-            while t != start:
-                ring.append(t)
-                t = self.nxt[t]
+            ring = walk_cycle(self.nxt, int(self.loops[k][0]))
             out.append(np.asarray([self.vid[t] for t in ring], dtype=np.int64))
         return out
 

@@ -42,6 +42,13 @@ class PolyMesh:
         Activation pattern of each region id.
     basis : (d, k) float64, optional
         For slices of d > k polytopes: original coordinates are ``vertices @ basis.T``.
+
+    Raises
+    ------
+    NeuralPolyError
+        When the arrays do not fit together (vertex shape, sizes that do not add up to the
+        corners, faces of fewer than 3 corners in 3-D, corners naming no vertex, one region
+        id per face).
     """
 
     vertices: np.ndarray
@@ -57,18 +64,18 @@ class PolyMesh:
         self.corners = np.ascontiguousarray(self.corners, dtype=np.int64).ravel()
         self.face_sizes = np.ascontiguousarray(self.face_sizes, dtype=np.int64).ravel()
         if self.vertices.ndim != 2 or self.vertices.shape[1] not in (2, 3):
-            raise ValueError(f"vertices must have shape (V, 2) or (V, 3), got {self.vertices.shape}")
+            raise NeuralPolyError(f"vertices must have shape (V, 2) or (V, 3), got {self.vertices.shape}")
         if int(self.face_sizes.sum()) != len(self.corners):
-            raise ValueError("face_sizes do not add up to the number of corners")
+            raise NeuralPolyError("face_sizes do not add up to the number of corners")
         if np.any(self.face_sizes < 3) and not (self.dim == 2):
-            raise ValueError("every face needs at least 3 corners")
+            raise NeuralPolyError("every face needs at least 3 corners")
         if len(self.corners) and (self.corners.min() < 0 or self.corners.max() >= len(self.vertices)):
-            raise ValueError("a face refers to a vertex that does not exist")
+            raise NeuralPolyError("a face refers to a vertex that does not exist")
         if self.region_ids is None:
             self.region_ids = np.full(len(self.face_sizes), -1, dtype=np.int64)
         self.region_ids = np.ascontiguousarray(self.region_ids, dtype=np.int64).ravel()
         if len(self.region_ids) != len(self.face_sizes):
-            raise ValueError("region_ids needs one entry per face")
+            raise NeuralPolyError("region_ids needs one entry per face")
 
     # -- construction ----------------------------------------------------------------
     @classmethod
@@ -228,7 +235,7 @@ class PolyMesh:
         """
         v = self.vertices
         if self.dim == 2:
-            if self.n_faces and np.all(self.face_sizes == 2):
+            if self.is_curve():
                 e = self.corners.reshape(-1, 2)      # oriented segments
             else:
                 e = self.face_edges()

@@ -1,17 +1,119 @@
-"""Topology of polygon meshes: watertightness, chaining 2-D segments into loops, merging
-coplanar faces."""
+"""Topology of polygon meshes: straight-vertex removal, watertightness, chaining 2-D segments
+into loops, merging coplanar faces.
+
+The helpers here are the one implementation of each step that the extraction methods share:
+:func:`remove_straight_vertices` (with the straightness tolerance :data:`STRAIGHT_SINE`),
+:func:`flatten_faces` and :func:`drop_unused_vertices`; with the graph algorithms of
+:mod:`.graph` (re-exported here): :func:`connected_components` (labels by smallest member),
+:func:`walk_cycle` and :func:`trace_loop` (cycles of a successor map, the boundary cycle of
+a union of faces), :func:`open_ends` (whether directed segments close up).
+"""
 
 from __future__ import annotations
 
 import math
+from itertools import chain
 
 import numpy as np
 
+from .._checks import check_float
 from ..errors import ExtractionError
+from .graph import connected_components, open_ends, trace_loop, walk_cycle
 from .polymesh import PolyMesh
 
-__all__ = ["is_watertight", "curve_loops", "merge_coplanar_faces", "merge_coplanar_groups"]
+__all__ = ["is_watertight", "curve_loops", "merge_coplanar_faces", "merge_coplanar_groups",
+           "connected_components", "walk_cycle", "trace_loop", "open_ends", "flatten_faces",
+           "remove_straight_vertices", "drop_unused_vertices", "STRAIGHT_SINE"]
 
+#: A corner is straight (its vertex is no corner at all) when the sine of the angle between
+#: its incoming and outgoing edges is at most this and it goes on forwards.
+STRAIGHT_SINE = 1e-9
+
+
+# ---------------------------------------------------------------------------------------
+# faces as flat arrays
+# ---------------------------------------------------------------------------------------
+
+def flatten_faces(faces):
+    """Faces (sequences of vertex indices) as flat arrays.
+
+    Returns
+    -------
+    flat : (C,) intp
+        The corners, face after face.
+    sizes, starts : (F,) intp
+        Corners of each face and where they start in ``flat``.
+    nxt : (C,) intp
+        Index in ``flat`` of each corner's successor in its face.
+    """
+    nf = len(faces)
+    sizes = np.fromiter(map(len, faces), dtype=np.intp, count=nf)
+    total = int(sizes.sum())
+    flat = np.fromiter(chain.from_iterable(faces), dtype=np.intp, count=total)
+    starts = np.zeros(nf, dtype=np.intp)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    nxt = np.arange(1, total + 1, dtype=np.intp)
+    nxt[starts + sizes - 1] = starts
+    return flat, sizes, starts, nxt
+
+
+def remove_straight_vertices(vertices, faces, tol: float = STRAIGHT_SINE):
+    """Drop every vertex that is a straight corner of every face using it.
+
+    A corner is straight when its incoming and outgoing edges are parallel within ``tol``
+    (sine of the angle between them) and point the same way. A vertex that is straight in
+    every face using it lies inside an edge of the mesh, which stays closed without it (on a
+    closed manifold these are the vertices with two neighbours on the segment between them).
+    Faces left with fewer than 3 corners are dropped.
+
+    Parameters
+    ----------
+    vertices : (V, 3) or (V, 2) array
+    faces : list of sequences of vertex indices
+    tol : float
+        Straightness tolerance, :data:`STRAIGHT_SINE` by default.
+
+    Returns
+    -------
+    faces : list of (n,) intp arrays
+        The faces left, corners in their order.
+    kept : (F',) intp array
+        Index of the input face each comes from.
+    """
+    V = np.asarray(vertices, dtype=np.float64)
+    if V.ndim == 2 and V.shape[1] == 2:
+        V = np.concatenate([V, np.zeros((len(V), 1))], axis=1)
+    flat, sizes, starts, nxt = flatten_faces(faces)
+    prv = np.empty_like(nxt)
+    prv[nxt] = np.arange(len(nxt))
+    P = V[flat]
+    e1 = P - P[prv]
+    e2 = P[nxt] - P
+    cr = np.linalg.norm(np.cross(e1, e2), axis=1)
+    dot = np.einsum("ij,ij->i", e1, e2)
+    straight = (cr <= tol * np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1) + 1e-300) & (dot > 0)
+    bent = np.zeros(len(V), dtype=bool)
+    bent[flat[~straight]] = True
+    keep = bent[flat]
+    left = np.add.reduceat(keep, starts) if len(starts) else np.zeros(0, dtype=np.intp)
+    pieces = np.split(flat[keep], np.cumsum(left)[:-1])
+    kept = np.flatnonzero(left >= 3)
+    return [pieces[i] for i in kept.tolist()], kept
+
+
+def drop_unused_vertices(vertices, faces):
+    """The vertices some face uses (in their order) and the faces renumbered to them."""
+    V = np.asarray(vertices)
+    used = np.zeros(len(V), dtype=bool)
+    for f in faces:
+        used[f] = True
+    newid = np.cumsum(used) - 1
+    return V[used], [newid[np.asarray(f, dtype=np.intp)] for f in faces]
+
+
+# ---------------------------------------------------------------------------------------
+# meshes
+# ---------------------------------------------------------------------------------------
 
 def is_watertight(mesh: PolyMesh) -> bool:
     """Every edge is used equally often in both directions (2-D: every vertex has as many
@@ -26,8 +128,7 @@ def is_watertight(mesh: PolyMesh) -> bool:
     fe = mesh.face_edges()
     if mesh.dim == 2:
         fe = mesh.corners.reshape(-1, 2) if np.all(mesh.face_sizes == 2) else fe
-        n = mesh.n_vertices
-        return bool(np.array_equal(np.bincount(fe[:, 0], minlength=n), np.bincount(fe[:, 1], minlength=n)))
+        return open_ends(mesh.n_vertices, fe[:, 0], fe[:, 1]) == 0
     n = mesh.n_vertices
     fwd = fe[:, 0] * n + fe[:, 1]
     rev = fe[:, 1] * n + fe[:, 0]
@@ -104,26 +205,22 @@ def merge_coplanar_faces(mesh: PolyMesh, tolerance: float = 1e-9) -> PolyMesh:
     Faces sharing an edge whose planes agree (unit normals within ``tolerance`` and offsets
     within ``tolerance`` times the mesh size) are merged when their union is bounded by one
     cycle (a group whose union has holes stays as it is). Afterwards every vertex that is a
-    straight-angle corner of *every* face using it is removed, which keeps the mesh watertight.
-    The merged face keeps the smallest region id of its pieces. Useful where kinks that do not
-    change ``f``'s plane cut a face into pieces (e.g. the min/max trees of
-    :mod:`neuralpoly_core.construct.boolean`).
+    straight-angle corner of *every* face using it is removed (:func:`remove_straight_vertices`
+    with ``tolerance``), which keeps the mesh watertight. The merged face keeps the smallest
+    region id of its pieces. Useful where kinks that do not change ``f``'s plane cut a face
+    into pieces (e.g. the min/max trees of :mod:`neuralpoly_core.construct.boolean`).
     """
     return merge_coplanar_groups(mesh, tolerance)[0]
 
 
-def merge_coplanar_groups(mesh: PolyMesh, tolerance: float = 1e-9):
-    """:func:`merge_coplanar_faces` plus, per output face, the input faces merged into it."""
-    if mesh.dim != 3 or mesh.n_faces == 0:
-        return mesh.copy(), [[i] for i in range(mesh.n_faces)]
+def _coplanar_pairs(mesh: PolyMesh, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of faces that share an edge (used by exactly two faces) and a plane."""
     V = mesh.vertices
-    F = mesh.n_faces
     normals = mesh.face_normals()
-    starts = mesh.face_starts
-    offs = np.einsum("ij,ij->i", normals, V[mesh.corners[starts]])
+    offs = np.einsum("ij,ij->i", normals, V[mesh.corners[mesh.face_starts]])
     size = max(float(np.ptp(V, axis=0).max()), 1e-300)
     fe = mesh.face_edges()
-    face_of = np.repeat(np.arange(F), mesh.face_sizes)
+    face_of = np.repeat(np.arange(mesh.n_faces), mesh.face_sizes)
     nV = len(V)
     ekey = np.minimum(fe[:, 0], fe[:, 1]) * nV + np.maximum(fe[:, 0], fe[:, 1])
     order = np.argsort(ekey, kind="stable")
@@ -137,88 +234,46 @@ def merge_coplanar_groups(mesh: PolyMesh, tolerance: float = 1e-9):
     fa, fb = fa[pair_ok], fb[pair_ok]
     cop = (np.einsum("ij,ij->i", normals[fa], normals[fb]) > 1 - tolerance) & \
           (np.abs(offs[fa] - offs[fb]) <= tolerance * size)
-    fa, fb = fa[cop], fb[cop]
-    parent = np.arange(F)
+    return fa[cop], fb[cop]
 
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
 
-    for a, b in zip(fa.tolist(), fb.tolist()):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    root = np.array([find(i) for i in range(F)])
+def _union_boundary(faces: list[np.ndarray], members: list[int]) -> list[int] | None:
+    """The boundary cycle of the union of some faces (directed edges whose reverse is in
+    none of them), or None when it is not a single cycle."""
+    edges = {}
+    for fi in members:
+        f = faces[fi]
+        for a, b in zip(f.tolist(), np.roll(f, -1).tolist()):
+            edges[(a, b)] = True
+    bnd = [(a, b) for (a, b) in edges if (b, a) not in edges]
+    return trace_loop([a for a, _ in bnd], [b for _, b in bnd])
+
+
+def merge_coplanar_groups(mesh: PolyMesh, tolerance: float = 1e-9):
+    """:func:`merge_coplanar_faces` plus, per output face, the input faces merged into it."""
+    tolerance = check_float(tolerance, "tolerance", 0.0)
+    if mesh.dim != 3 or mesh.n_faces == 0:
+        return mesh.copy(), [[i] for i in range(mesh.n_faces)]
+    root = connected_components(mesh.n_faces, *_coplanar_pairs(mesh, tolerance))
     faces = mesh.faces
-    new_faces, new_regions, new_members = [], [], []
-    groups = {}
+    groups: dict[int, list[int]] = {}
     for i, r in enumerate(root.tolist()):
         groups.setdefault(r, []).append(i)
-    for r, members in groups.items():
-        if len(members) == 1:
-            new_faces.append(faces[members[0]])
-            new_regions.append(mesh.region_ids[members[0]])
+    new_faces, new_regions, new_members = [], [], []
+    for members in groups.values():
+        loop = _union_boundary(faces, members) if len(members) > 1 else None
+        if loop is not None:
+            new_faces.append(np.asarray(loop, np.int64))
+            new_regions.append(min(mesh.region_ids[fi] for fi in members))
             new_members.append(members)
             continue
-        # boundary = directed edges whose reverse is not in the group
-        edges = {}
-        for fi in members:
-            f = faces[fi]
-            for a, b in zip(f.tolist(), np.roll(f, -1).tolist()):
-                edges[(a, b)] = True
-        bnd = [(a, b) for (a, b) in edges if (b, a) not in edges]
-        nxt = {}
-        ok = True
-        for a, b in bnd:
-            if a in nxt:
-                ok = False
-                break
-            nxt[a] = b
-        if ok and bnd:
-            start = bnd[0][0]
-            cyc = [start]
-            cur = nxt[start]
-            while cur != start and len(cyc) <= len(bnd):
-                cyc.append(cur)
-                cur = nxt.get(cur, start)
-            ok = len(cyc) == len(bnd)
-        if not ok:
-            for fi in members:
-                new_faces.append(faces[fi])
-                new_regions.append(mesh.region_ids[fi])
-                new_members.append([fi])
-            continue
-        new_faces.append(np.asarray(cyc, np.int64))
-        new_regions.append(min(mesh.region_ids[fi] for fi in members))
-        new_members.append(members)
-    # drop vertices that are straight-angle corners of every face using them
-    straight = np.ones(nV, dtype=bool)
-    used = np.zeros(nV, dtype=bool)
-    for f in new_faces:
-        P = V[f]
-        e1 = P - np.roll(P, 1, axis=0)
-        e2 = np.roll(P, -1, axis=0) - P
-        cr = np.linalg.norm(np.cross(e1, e2), axis=1)
-        dot = np.einsum("ij,ij->i", e1, e2)
-        lin = (cr <= tolerance * np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1) + 1e-300) & \
-              (dot > 0)
-        straight[f[~lin]] = False
-        used[f] = True
-    drop = straight & used
-    out_faces, out_reg, out_members = [], [], []
-    for f, r, mem in zip(new_faces, new_regions, new_members):
-        g = f[~drop[f]]
-        if len(g) >= 3:
-            out_faces.append(g)
-            out_reg.append(r)
-            out_members.append(mem)
-    keepv = np.zeros(nV, dtype=bool)
-    for f in out_faces:
-        keepv[f] = True
-    newid = np.cumsum(keepv) - 1
-    out = PolyMesh.from_faces(V[keepv], [newid[f] for f in out_faces], np.asarray(out_reg, np.int64),
+        for fi in members:                       # a single face, or a union that is no disc
+            new_faces.append(faces[fi])
+            new_regions.append(mesh.region_ids[fi])
+            new_members.append([fi])
+    out_faces, kept = remove_straight_vertices(mesh.vertices, new_faces, tolerance)
+    V, out_faces = drop_unused_vertices(mesh.vertices, out_faces)
+    out = PolyMesh.from_faces(V, out_faces, np.asarray([new_regions[i] for i in kept], np.int64),
                               region_patterns=mesh.region_patterns, basis=mesh.basis)
     out.info = dict(mesh.info)
-    return out, out_members
+    return out, [new_members[i] for i in kept]

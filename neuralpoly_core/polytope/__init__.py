@@ -3,7 +3,8 @@
 from .._compat import deprecated_names
 from .api import METHODS, extract_polytope
 from .exact import LEVEL_GUARANTEE, POSITIVE_FLOOR, exact_extraction_issue, extract_polytope_exact, max_level_error
-from .radial import extract_radial, icosphere, radial_function
+from .icosphere import icosphere
+from .radial import extract_radial, radial_function
 from .slicing import paper_slice_basis
 
 __all__ = ["extract_polytope", "METHODS", "extract_polytope_exact", "exact_extraction_issue",

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
+from .._checks import check_choice, check_float
 from ..errors import ExtractionError
 from ..mesh.polymesh import PolyMesh
 from ..network.model import Network
@@ -63,12 +62,9 @@ def extract_polytope(net: Network, method: str = "auto", *, resolution: int = 32
     PolyMesh
         With ``info`` holding ``method`` and ``seconds``.
     """
-    if method not in METHODS:
-        raise ExtractionError(f"unknown extraction method {method!r}; expected one of {', '.join(METHODS)}")
+    check_choice(method, METHODS, "extraction method", error=ExtractionError)
     deg = _check_star_shaped(net)
-    level = float(level)
-    if not np.isfinite(level) or level <= 0:
-        raise ExtractionError(f"the level of a neural polytope must be > 0, got {level:g}")
+    level = check_float(level, "the level of a neural polytope", 0.0, lo_open=True, error=ExtractionError)
     if net.dim > 3 and basis is None:
         raise ExtractionError(
             f"a {net.dim}-D polytope cannot be shown whole: give a 3-D slice "

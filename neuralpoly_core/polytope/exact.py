@@ -36,9 +36,13 @@ from itertools import chain
 
 import numpy as np
 
+from .._checks import check_float
 from ..errors import ExtractionError
 from ..mesh.polymesh import PolyMesh
+from ..mesh.graph import connected_components, trace_loop
+from ..mesh.topology import drop_unused_vertices, flatten_faces, remove_straight_vertices
 from ..network.model import Network
+from .slicing import slice_network
 
 __all__ = ["extract_polytope_exact", "max_level_error", "exact_extraction_issue"]
 
@@ -174,19 +178,6 @@ def _cube_surface():
     return verts, faces
 
 
-def _flat_faces(faces: list[list[int]]):
-    """Flat corner array, sizes, starts and the index of each corner's successor."""
-    nf = len(faces)
-    sizes = np.fromiter(map(len, faces), dtype=np.intp, count=nf)
-    total = int(sizes.sum())
-    flat = np.fromiter(chain.from_iterable(faces), dtype=np.intp, count=total)
-    starts = np.zeros(nf, dtype=np.intp)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    nxt = np.arange(1, total + 1, dtype=np.intp)
-    nxt[starts + sizes - 1] = starts
-    return flat, sizes, starts, nxt
-
-
 def _split_cycle(cyc: list[int], sl: list[int], new_id: dict, nv: int):
     """Split a convex cell with both signs into its + and - pieces (vertex cycles)."""
     aug: list[int] = []
@@ -241,7 +232,7 @@ def _subdivide_3d(net: Network, tol: float):
                 S[:, k] = 0
                 k += 1
                 continue
-            flat, sizes, starts, nxt = _flat_faces(faces)
+            flat, sizes, starts, nxt = flatten_faces(faces)
             sf = s[flat]
             fmax = np.maximum.reduceat(sf, starts)
             fmin = np.minimum.reduceat(sf, starts)
@@ -280,46 +271,6 @@ def _subdivide_3d(net: Network, tol: float):
     return V, faces, S
 
 
-def _min_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """For each of n nodes, the smallest node index of its component (edges a[i]-b[i])."""
-    lab = np.arange(n)
-    if not len(a):
-        return lab
-    while True:
-        m = np.minimum(lab[a], lab[b])
-        new = lab.copy()
-        np.minimum.at(new, a, m)
-        np.minimum.at(new, b, m)
-        new = new[new]
-        if np.array_equal(new, lab):
-            return lab
-        lab = new
-
-
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected-component labels (0..K-1) of the graph on n nodes with edges a[i]-b[i]."""
-    return np.unique(_min_labels(n, a, b), return_inverse=True)[1].ravel()
-
-
-def _trace_loop(us: list[int], ws: list[int]) -> list[int] | None:
-    """The single simple cycle formed by directed edges u -> w, or None if they form
-    several cycles or pass a vertex twice."""
-    succ: dict[int, int] = {}
-    for u, w in zip(us, ws):
-        if u in succ:
-            return None
-        succ[u] = w
-    start = us[0]
-    loop = [start]
-    v = succ[start]
-    while v != start:
-        loop.append(v)
-        if v not in succ or len(loop) > len(us):
-            return None
-        v = succ[v]
-    return loop if len(loop) == len(us) else None
-
-
 def _near_duplicate_groups(P: np.ndarray, dist: float) -> np.ndarray:
     """Representative index for every point; points within ``dist`` share one."""
     n = len(P)
@@ -341,7 +292,7 @@ def _near_duplicate_groups(P: np.ndarray, dist: float) -> np.ndarray:
         k += 1
     if not pairs_a:
         return rep
-    return _min_labels(n, np.concatenate(pairs_a), np.concatenate(pairs_b))
+    return connected_components(n, np.concatenate(pairs_a), np.concatenate(pairs_b))
 
 
 def _direction_text(v: np.ndarray, basis) -> str:
@@ -385,7 +336,7 @@ def _assemble_3d(net: Network, V, faces, S, tol: float, basis) -> PolyMesh:
     _check_level(net, P, basis)
     nv = len(V)
     nf = len(faces)
-    flat, sizes, starts, nxt = _flat_faces(faces)
+    flat, sizes, starts, nxt = flatten_faces(faces)
     succ = flat[nxt]
     face_of = np.repeat(np.arange(nf), sizes)
 
@@ -406,7 +357,8 @@ def _assemble_3d(net: Network, V, faces, S, tol: float, basis) -> PolyMesh:
     ctol = max(100.0 * tol, 1e-12)
     diff = np.linalg.norm(G[face_of] - G[twin_face], axis=1)
     same = diff <= ctol * np.maximum(gnorm[face_of], gnorm[twin_face])
-    comp = _components(nf, face_of[same], twin_face[same])
+    comp = np.unique(connected_components(nf, face_of[same], twin_face[same]),
+                     return_inverse=True)[1].ravel()
     n_comp = int(comp.max()) + 1
 
     # area of every cell on the polytope (Newell), to pick each face's largest cell
@@ -440,7 +392,7 @@ def _assemble_3d(net: Network, V, faces, S, tol: float, basis) -> PolyMesh:
             out_cell.append(cell)
             continue
         idx = b_groups[c]
-        loop = _trace_loop(flat[idx].tolist(), succ[idx].tolist())
+        loop = trace_loop(flat[idx].tolist(), succ[idx].tolist())
         if loop is not None:
             out_faces.append(loop)
             out_cell.append(int(largest[c]))
@@ -451,16 +403,15 @@ def _assemble_3d(net: Network, V, faces, S, tol: float, basis) -> PolyMesh:
                 out_faces.append(faces[cell])
                 out_cell.append(cell)
 
-    out_faces = _remove_straight_vertices(P, out_faces)
-    out_faces, P = _merge_duplicates(P, out_faces, tol)
+    out_faces, kept = remove_straight_vertices(P, out_faces)
+    out_cell = [out_cell[i] for i in kept.tolist()]
+    out_faces, kept = _merge_duplicates(P, out_faces, tol)
+    out_cell = [out_cell[i] for i in kept]
 
     patterns = S[np.asarray(out_cell)] > 0
     region_patterns, region_ids = np.unique(patterns, axis=0, return_inverse=True)
-    used = np.unique(np.fromiter(chain.from_iterable(out_faces), dtype=np.intp))
-    remap = np.full(len(P), -1, dtype=np.intp)
-    remap[used] = np.arange(len(used))
-    mesh = PolyMesh.from_faces(P[used], [remap[np.asarray(fc)] for fc in out_faces],
-                               np.asarray(region_ids).ravel(), region_patterns=region_patterns,
+    P, out_faces = drop_unused_vertices(P, out_faces)
+    mesh = PolyMesh.from_faces(P, out_faces, np.asarray(region_ids).ravel(), region_patterns=region_patterns,
                                basis=basis)
     mesh.info.update({"method": "exact", "tol": tol, "n_cells": nf,
                       "n_regions": int(len(region_patterns)), "non_disc_unions": n_not_disc})
@@ -472,55 +423,25 @@ def _assemble_3d(net: Network, V, faces, S, tol: float, basis) -> PolyMesh:
     return mesh
 
 
-def _remove_straight_vertices(P: np.ndarray, faces: list[list[int]]) -> list[list[int]]:
-    """Drop vertices with exactly two neighbours lying on the segment between them."""
-    flat, sizes, starts, nxt = _flat_faces(faces)
-    e = np.sort(np.stack([flat, flat[nxt]], axis=1), axis=1)
-    e = np.unique(e, axis=0)
-    ends = np.concatenate([e[:, 0], e[:, 1]])
-    others = np.concatenate([e[:, 1], e[:, 0]])
-    order = np.argsort(ends, kind="stable")
-    ends, others = ends[order], others[order]
-    deg = np.bincount(ends, minlength=len(P))
-    cand = np.flatnonzero(deg == 2)
-    if not len(cand):
-        return faces
-    first = np.searchsorted(ends, cand)
-    a, b = others[first], others[first + 1]
-    da, db = P[a] - P[cand], P[b] - P[cand]
-    la, lb = np.linalg.norm(da, axis=1), np.linalg.norm(db, axis=1)
-    sin = np.linalg.norm(np.cross(da, db), axis=1) / np.maximum(la * lb, 1e-300)
-    straight = (sin <= 1e-9) & (np.einsum("ij,ij->i", da, db) < 0)
-    drop = np.zeros(len(P), dtype=bool)
-    drop[cand[straight]] = True
-    if not drop.any():
-        return faces
-    keep_corner = ~drop[flat]
-    out = []
-    for s0, n in zip(starts.tolist(), sizes.tolist()):
-        fc = flat[s0:s0 + n][keep_corner[s0:s0 + n]]
-        out.append(fc.tolist())
-    return out
-
-
-def _merge_duplicates(P: np.ndarray, faces: list[list[int]], tol: float):
-    """Merge vertices closer than tol * (mesh radius); drop repeated corners and
-    faces that collapse."""
+def _merge_duplicates(P: np.ndarray, faces: list, tol: float) -> tuple[list, list[int]]:
+    """Merge vertices closer than tol * (mesh radius); drop repeated corners and faces that
+    collapse. Returns the faces and the index of the input face each comes from."""
     flat = np.fromiter(chain.from_iterable(faces), dtype=np.intp)
     used = np.unique(flat)
     radius = float(np.linalg.norm(P[used], axis=1).max())
     rep_used = _near_duplicate_groups(P[used], tol * radius)
     if np.array_equal(rep_used, np.arange(len(used))):
-        return faces, P
+        return faces, list(range(len(faces)))
     rep = np.arange(len(P))
     rep[used] = used[rep_used]
-    out = []
-    for fc in faces:
+    out, kept = [], []
+    for i, fc in enumerate(faces):
         r = [int(rep[v]) for v in fc]
-        dedup = [v for i, v in enumerate(r) if v != r[i - 1]]
+        dedup = [v for j, v in enumerate(r) if v != r[j - 1]]
         if len(dedup) >= 3:
             out.append(dedup)
-    return out, P
+            kept.append(i)
+    return out, kept
 
 
 # ---------------------------------------------------------------------------------------
@@ -642,24 +563,8 @@ def extract_polytope_exact(net: Network, *, basis=None, tol: float = 1e-12) -> P
     issue = exact_extraction_issue(net)
     if issue is not None:
         raise ExtractionError(issue)
-    if not (isinstance(tol, (int, float)) and np.isfinite(tol) and 0 <= tol < 1e-3):
-        raise ExtractionError(f"tol must be a number in [0, 1e-3), got {tol!r}")
-    tol = float(tol)
-    B = None
-    work = net
-    if basis is not None:
-        B = np.asarray(basis, dtype=np.float64)
-        if B.ndim != 2 or B.shape[0] != net.dim or B.shape[1] not in (2, 3):
-            raise ExtractionError(
-                f"slice basis must have shape ({net.dim}, 3) (or ({net.dim}, 2) for a "
-                f"polygon), got {B.shape}")
-        if not np.all(np.isfinite(B)):
-            raise ExtractionError("slice basis contains NaN or infinite entries")
-        work = net.restrict(B)
-    elif net.dim > 3:
-        raise ExtractionError(
-            f"the network is {net.dim}-dimensional: pass a 3-D slice basis, e.g. "
-            f"basis=paper_slice_basis({net.dim}, theta) from neuralpoly_core.polytope.slicing")
+    tol = check_float(tol, "tol", 0.0, 1e-3, hi_open=True, error=ExtractionError)
+    work, B = slice_network(net, basis)
     if work.dim == 3:
         V, faces, S = _subdivide_3d(work, tol)
         return _assemble_3d(work, V, faces, S, tol, B)

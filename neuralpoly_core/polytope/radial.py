@@ -21,10 +21,14 @@ import math
 
 import numpy as np
 
+from .._checks import check_float, check_int
 from ..errors import ExtractionError
 from ..mesh.polymesh import PolyMesh
 from ..network.model import Network
+from .icosphere import icosphere
+from .slicing import slice_network
 
+# icosphere lives in .icosphere; it stays importable from here (the add-on's presets use this path)
 __all__ = ["extract_radial", "radial_function", "icosphere"]
 
 _KEY = np.int64(1) << np.int64(32)     # edge key: min(a, b) * 2**32 + max(a, b)
@@ -60,98 +64,6 @@ def radial_function(net: Network, directions) -> np.ndarray:
     U = np.asarray(directions, dtype=np.float64)
     shape = U.shape[:-1]
     return _radii(net, deg, U.reshape(-1, net.dim)).reshape(shape)
-
-
-def icosphere(resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    """A geodesic triangulation of the unit sphere.
-
-    Each face of a regular icosahedron is cut into ``resolution**2`` triangles by a
-    barycentric grid with ``resolution`` segments along each edge, and the grid points are
-    projected onto the sphere. Vertices on shared icosahedron edges are shared, so the
-    mesh is closed: ``10 resolution**2 + 2`` vertices, ``20 resolution**2`` triangles.
-
-    Parameters
-    ----------
-    resolution : int
-        Subdivisions along an edge of the icosahedron (>= 1).
-
-    Returns
-    -------
-    vertices : (V, 3) float64
-        Unit vectors.
-    triangles : (T, 3) int64
-        Vertex indices, counter-clockwise seen from outside.
-    """
-    R = int(resolution)
-    if R < 1:
-        raise ExtractionError(f"icosphere resolution must be >= 1, got {resolution!r}")
-    t = (1.0 + math.sqrt(5.0)) / 2.0
-    corners = np.array([(-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0), (0, -1, t), (0, 1, t),
-                        (0, -1, -t), (0, 1, -t), (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1)],
-                       dtype=np.float64)
-    corners /= np.linalg.norm(corners, axis=1, keepdims=True)
-    faces = np.array([(0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11), (1, 5, 9),
-                      (5, 11, 4), (11, 10, 2), (10, 7, 6), (7, 1, 8), (3, 9, 4), (3, 4, 2),
-                      (3, 2, 6), (3, 6, 8), (3, 8, 9), (4, 9, 5), (2, 4, 11), (6, 2, 10),
-                      (8, 6, 7), (9, 8, 1)], dtype=np.int64)
-    # the 30 icosahedron edges, each once with a < b
-    fe = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    fe.sort(axis=1)
-    edges = np.unique(fe, axis=0)
-    edge_index = {(int(a), int(b)): k for k, (a, b) in enumerate(edges)}
-    n_edge_pts = R - 1
-    n_int = (R - 1) * (R - 2) // 2
-    edge_base = 12
-    face_base = edge_base + len(edges) * n_edge_pts
-    n_vertices = face_base + len(faces) * n_int
-
-    verts = np.empty((n_vertices, 3))
-    verts[:12] = corners
-    if n_edge_pts:
-        s = np.arange(1, R)[:, None] / R
-        for k, (a, b) in enumerate(edges):
-            verts[edge_base + k * n_edge_pts: edge_base + (k + 1) * n_edge_pts] = \
-                (1 - s) * corners[a] + s * corners[b]
-
-    # barycentric grid of one face: (i, j) with i + j <= R, point = A + i/R (B-A) + j/R (C-A)
-    ii, jj = np.meshgrid(np.arange(R + 1), np.arange(R + 1), indexing="ij")
-    keep = ii + jj <= R
-    ii, jj = ii[keep], jj[keep]
-    grid = -np.ones((R + 1, R + 1), dtype=np.int64)      # (i, j) -> local slot
-    grid[ii, jj] = np.arange(len(ii))
-    interior = (ii >= 1) & (jj >= 1) & (ii + jj <= R - 1)
-    local_int = np.cumsum(interior) - 1                   # rank among interior points
-
-    # local triangles of the grid (orientation of A, B, C)
-    ui, uj = np.nonzero(np.add.outer(np.arange(R), np.arange(R)) <= R - 1)
-    up = np.stack([grid[ui, uj], grid[ui + 1, uj], grid[ui, uj + 1]], axis=1)
-    di, dj = np.nonzero(np.add.outer(np.arange(R), np.arange(R)) <= R - 2)
-    down = np.stack([grid[di + 1, dj], grid[di + 1, dj + 1], grid[di, dj + 1]], axis=1)
-    local_tris = np.concatenate([up, down])
-
-    tris = []
-    for f, (A, B, C) in enumerate(faces):
-        glob = np.empty(len(ii), dtype=np.int64)
-        glob[grid[0, 0]], glob[grid[R, 0]], glob[grid[0, R]] = A, B, C
-
-        def edge_points(p, q, steps):
-            """Global indices of the points at parameters steps/R from p to q."""
-            k = edge_index[(min(p, q), max(p, q))]
-            tt = steps if p < q else R - steps
-            return edge_base + k * n_edge_pts + (tt - 1)
-
-        if n_edge_pts:
-            st = np.arange(1, R)
-            glob[grid[st, 0]] = edge_points(A, B, st)              # A -> B
-            glob[grid[0, st]] = edge_points(A, C, st)              # A -> C
-            glob[grid[R - st, st]] = edge_points(B, C, st)         # B -> C
-        if n_int:
-            glob[interior] = face_base + f * n_int + local_int[interior]
-            w = np.stack([(R - ii - jj), ii, jj], axis=1)[interior] / R
-            verts[face_base + f * n_int: face_base + (f + 1) * n_int] = w @ corners[[A, B, C]]
-        tris.append(glob[local_tris])
-    verts /= np.linalg.norm(verts, axis=1, keepdims=True)
-    return verts, np.concatenate(tris)
 
 
 # --------------------------------------------------------------------------------------
@@ -218,23 +130,15 @@ def extract_radial(net: Network, *, resolution: int = 32, refine: bool = True, m
         if the parameters are out of range.
     """
     deg = _homogeneity_degree(net)
-    resolution = _int_param(resolution, "resolution", 1)
-    max_refine = _int_param(max_refine, "max_refine", 0)
-    angle_tol_deg = _float_param(angle_tol_deg, "angle_tol_deg", 0.0, 180.0)
-    rel_tol = _float_param(rel_tol, "rel_tol", 0.0, math.inf)
+    resolution = check_int(resolution, "resolution", 1, error=ExtractionError)
+    max_refine = check_int(max_refine, "max_refine", 0, error=ExtractionError)
+    angle_tol_deg = check_float(angle_tol_deg, "angle_tol_deg", 0.0, 180.0, lo_open=True, hi_open=True,
+                                error=ExtractionError)
+    rel_tol = check_float(rel_tol, "rel_tol", 0.0, lo_open=True, error=ExtractionError)
     if not refine:
         max_refine = 0
 
-    B = None
-    g = net
-    if basis is not None:
-        B = _check_basis(basis, net.dim)
-        g = net.restrict(B)
-    elif net.dim > 3:
-        raise ExtractionError(
-            f"the network has {net.dim} inputs: radial extraction draws 3-D surfaces, so pass a "
-            f"slice basis of shape ({net.dim}, 3), e.g. "
-            f"basis=neuralpoly_core.polytope.slicing.paper_slice_basis({net.dim}, theta)")
+    g, B = slice_network(net, basis)
     if g.dim == 1:
         raise ExtractionError("a 1-D network's level set f = 1 is two points; there is nothing to mesh")
 
@@ -278,40 +182,6 @@ def _homogeneity_degree(net: Network) -> float:
     if deg is None or not (deg > 0 and math.isfinite(deg)):
         raise ExtractionError(f"the network's degree of homogeneity is {deg!r}; expected a positive number")
     return float(deg)
-
-
-def _int_param(value, name: str, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ExtractionError(f"{name} must be a whole number, got {value!r}")
-    if value < lo:
-        raise ExtractionError(f"{name} must be >= {lo}, got {value}")
-    return int(value)
-
-
-def _float_param(value, name: str, lo: float, hi: float) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ExtractionError(f"{name} must be a number, got {value!r}") from None
-    if not (lo < v < hi):
-        raise ExtractionError(f"{name} must lie strictly between {lo:g} and {hi:g}, got {value!r}")
-    return v
-
-
-def _check_basis(basis, dim: int) -> np.ndarray:
-    try:
-        B = np.asarray(basis, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ExtractionError("basis must be a (d, 3) matrix of numbers") from None
-    if B.ndim != 2 or B.shape[0] != dim or B.shape[1] not in (2, 3):
-        raise ExtractionError(f"basis must have shape ({dim}, 3) (or ({dim}, 2) for a planar "
-                              f"slice), got {B.shape}")
-    if not np.all(np.isfinite(B)):
-        raise ExtractionError("basis contains NaN or infinite entries")
-    if np.linalg.matrix_rank(B) < B.shape[1]:
-        raise ExtractionError("basis columns are linearly dependent: they do not span a "
-                              f"{B.shape[1]}-D subspace")
-    return B
 
 
 # --------------------------------------------------------------------------------------
