@@ -203,6 +203,34 @@ class Network:
             raise ExtractionError(f"{what} needs a network with one output; this one has {self.n_outputs} "
                                   "(its output weight has one row per output)")
 
+    def homogeneity_issue(self, alternative: str) -> str | None:
+        """Why ``f`` is not positively homogeneous (``f(t x) = t**k f(x)``, t > 0), or None.
+
+        The one rule of every star-shaped (neural polytope) method: no bias in any layer or the
+        head, every activation homogeneous (``abs_pow``, ``relu``, ``identity``). The message
+        names the first offending layer and ends with ``alternative``.
+        """
+        for i, layer in enumerate(self.layers):
+            if layer.bias is not None and np.any(layer.bias):
+                return (f"layer {i} has a nonzero bias, so f is not positively homogeneous and f = 1 "
+                        f"need not be star-shaped ({alternative})")
+        if self.output.bias is not None and np.any(self.output.bias):
+            return ("the output head has a nonzero bias, so f is not positively homogeneous "
+                    f"({alternative})")
+        for i, layer in enumerate(self.layers):
+            if layer.activation.degree is None:
+                return (f"layer {i} has activation {layer.activation.label}, which is not positively "
+                        f"homogeneous ({alternative})")
+        return None
+
+    def require_homogeneous(self, alternative: str) -> float:
+        """The degree of homogeneity, or :class:`~neuralpoly_core.errors.ExtractionError` with
+        :meth:`homogeneity_issue`."""
+        issue = self.homogeneity_issue(alternative)
+        if issue is not None:
+            raise ExtractionError(issue)
+        return float(self.degree)
+
     def require_piecewise_linear(self, alternative: str) -> None:
         """Raise :class:`~neuralpoly_core.errors.ExtractionError` with
         :meth:`piecewise_linear_issue` unless every activation is piecewise linear."""

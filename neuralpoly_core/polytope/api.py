@@ -23,17 +23,8 @@ METHODS = ("auto", "exact", "radial")
 
 def _check_star_shaped(net: Network) -> float:
     net.require_scalar("a neural polytope")
-    if not net.is_bias_free:
-        raise ExtractionError(
-            "the network has biases, so f is not positively homogeneous and f=1 need not be "
-            "star-shaped; use the bounding-box level-set extraction (`neuralpoly extract --bbox`)")
-    deg = net.degree
-    if deg is None:
-        names = sorted({l.activation.name for l in net.layers if l.activation.degree is None})
-        raise ExtractionError(
-            f"activation {', '.join(names)} is not positively homogeneous, so f=1 is not a "
-            "neural polytope; use the bounding-box level-set extraction")
-    return deg
+    return net.require_homogeneous("use the bounding-box level-set extraction, "
+                                   "`neuralpoly extract --bbox`")
 
 
 def extract_polytope(net: Network, method: str = "auto", *, resolution: int = 32,

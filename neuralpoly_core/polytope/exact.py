@@ -77,15 +77,8 @@ def exact_extraction_issue(net: Network) -> str | None:
     issue = net.piecewise_linear_issue("use the radial/marching extraction for other activations")
     if issue is not None:
         return issue
-    for i, layer in enumerate(net.layers):
-        if layer.bias is not None and np.any(layer.bias):
-            return (f"layer {i} has a nonzero bias; exact extraction needs a bias-free network "
-                    "(f positively homogeneous, the level set star-shaped); use the "
-                    "radial/marching extraction for biased networks")
-    if net.output.bias is not None and np.any(net.output.bias):
-        return ("the output head has a nonzero bias; exact extraction needs a bias-free "
-                "network (use the radial/marching extraction for biased networks)")
-    return None
+    return net.homogeneity_issue("exact extraction needs a bias-free network; use the "
+                                 "box level-set extraction for biased networks")
 
 
 # ---------------------------------------------------------------------------------------

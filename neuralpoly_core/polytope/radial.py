@@ -163,25 +163,9 @@ def extract_radial(net: Network, *, resolution: int = 32, refine: bool = True, m
 def _homogeneity_degree(net: Network) -> float:
     if not isinstance(net, Network):
         raise ExtractionError(f"expected a neuralpoly Network, got {type(net).__name__}")
-    for i, layer in enumerate(net.layers):
-        if layer.bias is not None and np.any(layer.bias):
-            raise ExtractionError(
-                f"layer {i} has a nonzero bias, so f is not positively homogeneous and f = 1 need "
-                "not be star-shaped; radial extraction needs a bias-free network "
-                "(extract a general level set with neuralpoly_core.levelset instead)")
-    if net.output.bias is not None and np.any(net.output.bias):
-        raise ExtractionError(
-            "the output has a nonzero bias, so f is not positively homogeneous; radial extraction "
-            "needs a bias-free network")
-    for i, layer in enumerate(net.layers):
-        if layer.activation.degree is None:
-            raise ExtractionError(
-                f"layer {i} uses the {layer.activation.name!r} activation, which is not positively "
-                "homogeneous (f(t x) != t**k f(x)); radial extraction needs abs_pow, relu or identity")
-    deg = net.degree
-    if deg is None or not (deg > 0 and math.isfinite(deg)):
-        raise ExtractionError(f"the network's degree of homogeneity is {deg!r}; expected a positive number")
-    return float(deg)
+    return net.require_homogeneous("radial extraction needs a bias-free network of abs_pow, relu or "
+                                   "identity layers; extract a general level set with "
+                                   "neuralpoly_core.levelset instead")
 
 
 # --------------------------------------------------------------------------------------
