@@ -57,6 +57,11 @@ class CellComplex:
 
     Attributes
     ----------
+    d : int
+        The dimension.
+    nb, n_labels : int
+        Face labels: ``0 .. nb - 1`` (``nb = 2d``) the box sides, then one per plane, ``n_labels``
+        in all (see the module docstring).
     X : Grow
         Vertex coordinates, ``X.view`` (n_vertices, d).
     rec : Grow
