@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from neuralpoly_core.errors import Cancelled, ExtractionError
-from neuralpoly_core.levelset import (TOLERANCE, curve_loops, extract_level_set_exact,
+from neuralpoly_core.levelset import (TOLERANCE, ExactOptions, curve_loops, extract_level_set_exact,
                                       extract_level_set, is_watertight, parse_bbox)
-from neuralpoly_core.levelset.exact import _ExactExtractor
 from neuralpoly_core.network import Activation, Layer, Network, Output, polytope_network
 
 RELU = Activation("relu")
@@ -398,6 +397,23 @@ def test_progress_and_cancel():
     assert seen and seen[-1] == pytest.approx(1.0) and all(0 <= f <= 1 for f in seen)
     with pytest.raises(Cancelled):
         extract_level_set(net, level, progress=lambda f: False)
+    # the two-argument protocol: messages name the layer; cancel() stops
+    for method in ("exact", "marching"):
+        told = []
+        extract_level_set(net, level, method=method, resolution=8,
+                          progress=lambda f, message: told.append((f, message)))
+        assert told and all(0 <= f <= 1 for f, _m in told)
+        assert [f for f, _m in told] == sorted(f for f, _m in told)
+        calls = []
+        with pytest.raises(Cancelled, match="level-set extraction cancelled"):
+            extract_level_set(net, level, method=method, resolution=8,
+                              cancel=lambda: calls.append(1) or len(calls) >= 2)
+    assert {m for _f, m in told} == {"sampling the grid", "moving vertices onto the level set"}
+    told = []
+    extract_level_set_exact(net, level, progress=lambda f, message: told.append(message))
+    assert sorted(set(told)) == ["layer 1 of 2", "layer 2 of 2"]
+    with pytest.raises(ExtractionError, match="cancel must be callable"):
+        extract_level_set(net, level, cancel=True)
 
 
 def test_threads_do_not_change_the_result():
@@ -406,10 +422,9 @@ def test_threads_do_not_change_the_result():
         net = random_net(dim, widths, seed)
         level = median_level(net)
         meshes = [extract_level_set_exact(net, level, (-1, 1), cap=True, workers=w) for w in (1, 2, 3)]
-        lo, hi = parse_bbox((-1, 1), dim)
-        ex = _ExactExtractor(net, level, lo, hi, True, "below", TOLERANCE, None, True, 2)
-        ex.chunk = 16                     # many small blocks: the threads really share the work
-        meshes.append(ex.run())
+        # many small blocks: the threads really share the work
+        meshes.append(extract_level_set_exact(net, level, (-1, 1), cap=True, workers=2,
+                                              options=ExactOptions(chunk=16)))
         for m in meshes[1:]:
             assert np.array_equal(m.vertices, meshes[0].vertices)
             assert np.array_equal(m.corners, meshes[0].corners)
@@ -417,6 +432,21 @@ def test_threads_do_not_change_the_result():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ExtractionError, match="workers must be a positive integer"):
             extract_level_set_exact(net, level, (-1, 1), workers=bad)
+
+
+def test_options_never_change_the_result():
+    net = random_net(3, [12, 12, 12], 8)
+    level = median_level(net)
+    ref = extract_level_set_exact(net, level, (-1, 1), cap=True)
+    for opts in (ExactOptions(symbolic=False), ExactOptions(backward=False),
+                 ExactOptions(mid_min=4, mid_frac=0.1, chunk=32)):
+        m = extract_level_set_exact(net, level, (-1, 1), cap=True, options=opts)
+        assert np.array_equal(m.vertices, ref.vertices) and np.array_equal(m.corners, ref.corners)
+    assert ExactOptions(mid_min=4, mid_frac=0.1).mid_min == 4
+    with pytest.raises(ExtractionError, match="chunk must be at least 1"):
+        ExactOptions(chunk=0)
+    with pytest.raises(ExtractionError, match="options must be an ExactOptions"):
+        extract_level_set_exact(net, level, options={"chunk": 16})
 
 
 def test_curve_loops_keep_touching_loops_apart():

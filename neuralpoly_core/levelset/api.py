@@ -17,7 +17,7 @@ __all__ = ["extract_level_set"]
 def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, method: str = "exact",
                       resolution: int = 64, cap: bool = False, inside: str = "below",
                       merge_coplanar: bool = False, newton_steps: int = 3,
-                      progress=None, workers: int | None = None) -> PolyMesh:
+                      progress=None, cancel=None, workers: int | None = None) -> PolyMesh:
     """The level set ``f = level`` of a network inside a box, as a mesh.
 
     Parameters
@@ -29,8 +29,8 @@ def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, met
     bbox : (lo, hi) or (d, 2) array
         The cube ``[lo, hi]^d`` or per-axis bounds.
     method : {'exact', 'marching'}
-        ``exact`` for piecewise-linear networks (see module docstring); ``marching`` samples a
-        grid (any network, see :mod:`neuralpoly_core.levelset.marching`).
+        ``exact`` for piecewise-linear networks (see :mod:`neuralpoly_core.levelset.exact`);
+        ``marching`` samples a grid (any network, see :mod:`neuralpoly_core.levelset.marching`).
     resolution : int
         Grid cells per axis for ``marching``.
     cap : bool
@@ -44,8 +44,11 @@ def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, met
     newton_steps : int
         ``marching`` only: Newton steps moving vertices onto the level set.
     progress : callable, optional
-        ``progress(fraction)`` is called during the work; returning False cancels
-        (:class:`~neuralpoly_core.errors.Cancelled`).
+        ``progress(fraction, message)`` is called during the work ("layer 3 of 8"); a
+        ``progress(fraction)`` of one argument works too, and returning False cancels.
+    cancel : callable, optional
+        ``cancel()`` returning True stops the work at the next check
+        (:class:`~neuralpoly_core.errors.Cancelled`; see :class:`~neuralpoly_core.reporting.Reporter`).
     workers : int, optional
         ``exact`` only: threads that bound blocks of cells at once (default
         :func:`default_workers`: the usable cores, at most 4). The result does not depend on it.
@@ -57,8 +60,9 @@ def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, met
     """
     if method == "exact":
         return extract_level_set_exact(net, level, bbox, cap=cap, inside=inside,
-                             merge_coplanar=merge_coplanar, progress=progress, workers=workers)
+                                       merge_coplanar=merge_coplanar, progress=progress,
+                                       cancel=cancel, workers=workers)
     if method == "marching":
         return extract_marching(net, level, bbox, resolution, newton_steps=newton_steps, cap=cap,
-                                inside=inside, progress=progress)
+                                inside=inside, progress=progress, cancel=cancel)
     raise ExtractionError(f"unknown method {method!r}; expected 'exact' or 'marching'")

@@ -29,10 +29,12 @@ import time
 
 import numpy as np
 
-from ..errors import Cancelled, ExtractionError
+from .._checks import check_callable, check_int
+from ..errors import ExtractionError
 from ..mesh.polymesh import PolyMesh
 from ..mesh.topology import is_watertight
 from ..network.model import Network
+from ..reporting import Reporter
 from .box import check_request, parse_bbox
 
 __all__ = ["extract_marching", "value_and_gradient", "project_to_level"]
@@ -259,7 +261,7 @@ def _edge_newton(net, a, step, t, ra, level, steps, max_steps):
     return a + t[:, None] * step
 
 
-def _grid_values(net: Network, axes, progress) -> np.ndarray:
+def _grid_values(net: Network, axes, reporter: Reporter) -> np.ndarray:
     """f on the tensor grid of ``axes`` (list of 1-D arrays), evaluated in chunks."""
     shape = tuple(len(a) for a in axes)
     d = len(axes)
@@ -275,14 +277,13 @@ def _grid_values(net: Network, axes, progress) -> np.ndarray:
         first = np.repeat(axes[0][i0:i1], len(rest))
         pts = np.concatenate([first[:, None], np.tile(rest, (i1 - i0, 1))], axis=1)
         flat[i0 * per_row:i1 * per_row] = net.evaluate(pts)
-        if progress is not None and progress(0.8 * i1 / shape[0]) is False:
-            raise Cancelled("level-set extraction cancelled")
+        reporter(0.8 * i1 / shape[0], "sampling the grid")
     return out
 
 
 def extract_marching(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), resolution: int = 64,
                      newton_steps: int = 3, cap: bool = False, inside: str = "below",
-                     progress=None) -> PolyMesh:
+                     progress=None, cancel=None) -> PolyMesh:
     """Level set ``f = level`` of any network by marching cubes / squares plus Newton steps.
 
     Parameters
@@ -301,8 +302,9 @@ def extract_marching(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), resolut
         Close the surface with the box sides inside the solid.
     inside : {'below', 'above'}
         The solid is ``f < level`` (default) or ``f > level``.
-    progress : callable, optional
-        ``progress(fraction)``; returning False cancels.
+    progress, cancel : callable, optional
+        ``progress(fraction, message)`` (or ``progress(fraction)``; returning False cancels)
+        and ``cancel()`` (True stops), see :class:`~neuralpoly_core.reporting.Reporter`.
 
     Returns
     -------
@@ -314,28 +316,23 @@ def extract_marching(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), resolut
     ------
     ExtractionError
         Bad arguments, or scikit-image missing.
+    Cancelled
+        If ``cancel()`` returned True or ``progress`` returned False.
     """
     t0 = time.perf_counter()
     check_request(net, level, inside)
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) \
-            or not 2 <= int(resolution) <= _MAX_RESOLUTION:
-        raise ExtractionError(f"resolution must be a whole number in 2..{_MAX_RESOLUTION}, "
-                              f"got {resolution!r}")
-    if isinstance(newton_steps, bool) or not isinstance(newton_steps, (int, np.integer)) \
-            or not 0 <= int(newton_steps) <= 50:
-        raise ExtractionError(f"newton_steps must be a whole number in 0..50, got {newton_steps!r}")
-    try:
-        from skimage import measure
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ExtractionError("marching cubes needs scikit-image: pip install scikit-image "
-                              "(the 'smooth' extra of neuralpoly)") from None
-    resolution = int(resolution)
+    resolution = check_int(resolution, "resolution", 2, _MAX_RESOLUTION, error=ExtractionError)
+    newton_steps = check_int(newton_steps, "newton_steps", 0, 50, error=ExtractionError)
+    reporter = Reporter(check_callable(progress, "progress", error=ExtractionError),
+                        check_callable(cancel, "cancel", error=ExtractionError),
+                        what="level-set extraction")
+    measure = _skimage_measure()
     d = net.dim
     lo, hi = parse_bbox(bbox, d)
     level = float(level)
     axes = [np.linspace(lo[k], hi[k], resolution + 1) for k in range(d)]
     h = (hi - lo) / resolution
-    vals = _grid_values(net, axes, progress) - level
+    vals = _grid_values(net, axes, reporter) - level
     if inside == "above":
         vals = -vals
     # vals < 0 inside. Pad with an outside layer to close the surface at the box.
@@ -358,114 +355,143 @@ def extract_marching(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), resolut
         corners = faces.astype(np.int64).ravel()
         sizes = np.full(len(faces), 3, dtype=np.int64)
     else:
-        contours = measure.find_contours(vals, 0.0, positive_orientation="low")
-        pts, segs = [], []
-        base = 0
-        for c in contours:
-            closed = len(c) > 2 and np.allclose(c[0], c[-1])
-            if closed:
-                c = c[:-1]
-            n = len(c)
-            if n < 2:
-                continue
-            pts.append(c)
-            i = np.arange(n)
-            a = base + i if closed else base + i[:-1]
-            b = base + (i + 1) % n if closed else base + i[1:]
-            segs.append(np.stack([a, b], axis=1))
-            base += n
-        if not pts:
-            verts = np.zeros((0, 2))
-            seg = np.zeros((0, 2), np.int64)
-        else:
-            verts = np.concatenate(pts) * h + origin
-            seg = np.concatenate(segs).astype(np.int64)
-        # merge coincident contour endpoints (contours are returned as separate pieces)
-        if len(verts):
-            key = np.round((verts - lo) / (h * 1e-6)).astype(np.int64)
-            _u, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
-            inv = inv.ravel()
-            verts = verts[first]
-            seg = inv[seg]
-            seg = seg[seg[:, 0] != seg[:, 1]]
-        # find_contours keeps low values on the left: inside (vals < 0) on the left
-        corners = seg.ravel()
-        sizes = np.full(len(seg), 2, dtype=np.int64)
-    # scikit-image's positions are float32: put grid-aligned coordinates back on the grid
-    if len(verts):
-        q = (verts - origin) / h
-        rq = np.round(q)
-        q = np.where(np.abs(q - rq) <= _GRID_EPS, rq, q)
-        verts = origin + q * h
-    # vertices outside the box come from the padding layer: clamp them onto the box, then
-    # weld the vertices that coincide on the box (padding vertices meet at edges and corners)
-    outside = np.any((verts < lo) | (verts > hi), axis=1) if cap else np.zeros(len(verts), dtype=bool)
+        verts, corners, sizes = _contour_segments(measure, vals, h, origin, lo)
+    verts = _snap_to_grid(verts, origin, h)
+    # vertices outside the box come from the padding layer: clamp them onto the box
     if cap and len(verts):
-        verts = np.clip(verts, lo, hi)
-        onbox = np.nonzero(np.any((verts == lo) | (verts == hi), axis=1))[0]
-        _u, first, inv = np.unique(verts[onbox], axis=0, return_index=True, return_inverse=True)
-        grp = inv.ravel()
-        remap = np.arange(len(verts))
-        remap[onbox] = onbox[first][grp]
-        # a welded vertex is a cap-only vertex when all its copies were
-        all_out = np.ones(len(first), dtype=bool)
-        np.logical_and.at(all_out, grp, outside[onbox])
-        outside[onbox] = all_out[grp]
-        corners = remap[corners]
-        if d == 3:
-            tri = corners.reshape(-1, 3)
-            ok = (tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 0] != tri[:, 2])
-            corners = tri[ok].ravel()
-            sizes = sizes[:int(ok.sum())]
-        else:
-            seg = corners.reshape(-1, 2)
-            seg = seg[seg[:, 0] != seg[:, 1]]
-            corners = seg.ravel()
-            sizes = sizes[:len(seg)]
+        verts, corners, sizes, outside = _weld_padding(verts, corners, sizes, lo, hi)
+    else:
+        outside = np.zeros(len(verts), dtype=bool)
     surf = ~outside
     # Newton along each vertex's grid edge, safeguarded by the edge's sign bracket
     if newton_steps and surf.any():
         verts[surf] = _refine_on_edges(net, verts[surf], level, origin, h, int(newton_steps))
-    if progress is not None and progress(0.95) is False:
-        raise Cancelled("level-set extraction cancelled")
+    reporter(0.95, "moving vertices onto the level set")
     if d == 3 and len(corners) and cap:
-        tri = corners.reshape(-1, 3)
-        # drop cap triangles that became degenerate when padding vertices were clamped
-        a, b, c = verts[tri[:, 0]], verts[tri[:, 1]], verts[tri[:, 2]]
-        area = np.linalg.norm(np.cross(b - a, c - a), axis=1)
-        keep = (area > 1e-14 * float(np.max(hi - lo)) ** 2) | np.all(surf[tri], axis=1)
-        tri = tri[keep]
-        corners = tri.ravel()
-        sizes = sizes[:len(tri)]
-    face_surf = None
-    if len(sizes):
-        fv = corners.reshape(len(sizes), -1)
-        face_surf = np.all(surf[fv], axis=1) if cap else np.ones(len(sizes), dtype=bool)
-        # surface faces first, cap faces last (as in the exact extractor)
-        order = np.argsort(~face_surf, kind="stable")
-        fv = fv[order]
-        face_surf = face_surf[order]
-        corners = fv.ravel()
-        cen = verts[fv].mean(axis=1)
-        pats = net.activation_pattern(cen)
-        packed = np.ascontiguousarray(np.packbits(pats, axis=1))
-        keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-        _u, first, rid = np.unique(keys, return_index=True, return_inverse=True)
-        upat = pats[first]
-        rid = rid.ravel()
-    else:
-        upat = np.zeros((0, net.n_neurons), dtype=bool)
-        rid = np.zeros(0, np.int64)
+        corners, sizes = _drop_slivers(verts, corners, sizes, surf, lo, hi)
+    corners, rid, upat, ncap = _tag_regions(net, verts, corners, sizes, surf, cap)
     # keep only used vertices
     used = np.zeros(len(verts), dtype=bool)
     used[corners] = True
     newid = np.cumsum(used) - 1
     mesh = PolyMesh(verts[used], newid[corners], sizes, rid, region_patterns=upat)
-    ncap = int(np.sum(~face_surf)) if face_surf is not None else 0
     err_pts = verts[used & surf]
     err = float(np.max(np.abs(net.evaluate(err_pts) - level))) if len(err_pts) else 0.0
     _info(mesh, net, level, t0, resolution, newton_steps, ncap, err)
     return mesh
+
+
+def _skimage_measure():
+    try:
+        from skimage import measure
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ExtractionError("marching cubes needs scikit-image: pip install scikit-image "
+                              "(the 'smooth' extra of neuralpoly)") from None
+    return measure
+
+
+def _contour_segments(measure, vals, h, origin, lo):
+    """2-D: the contours of ``vals = 0`` as segments (inside on the left), coincident
+    endpoints merged. Returns (vertices, corners, sizes)."""
+    contours = measure.find_contours(vals, 0.0, positive_orientation="low")
+    pts, segs = [], []
+    base = 0
+    for c in contours:
+        closed = len(c) > 2 and np.allclose(c[0], c[-1])
+        if closed:
+            c = c[:-1]
+        n = len(c)
+        if n < 2:
+            continue
+        pts.append(c)
+        i = np.arange(n)
+        a = base + i if closed else base + i[:-1]
+        b = base + (i + 1) % n if closed else base + i[1:]
+        segs.append(np.stack([a, b], axis=1))
+        base += n
+    if not pts:
+        verts = np.zeros((0, 2))
+        seg = np.zeros((0, 2), np.int64)
+    else:
+        verts = np.concatenate(pts) * h + origin
+        seg = np.concatenate(segs).astype(np.int64)
+    # merge coincident contour endpoints (contours are returned as separate pieces)
+    if len(verts):
+        key = np.round((verts - lo) / (h * 1e-6)).astype(np.int64)
+        _u, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        inv = inv.ravel()
+        verts = verts[first]
+        seg = inv[seg]
+        seg = seg[seg[:, 0] != seg[:, 1]]
+    # find_contours keeps low values on the left: inside (vals < 0) on the left
+    return verts, seg.ravel(), np.full(len(seg), 2, dtype=np.int64)
+
+
+def _snap_to_grid(verts, origin, h):
+    """scikit-image's positions are float32: put grid-aligned coordinates back on the grid."""
+    if len(verts):
+        q = (verts - origin) / h
+        rq = np.round(q)
+        q = np.where(np.abs(q - rq) <= _GRID_EPS, rq, q)
+        verts = origin + q * h
+    return verts
+
+
+def _weld_padding(verts, corners, sizes, lo, hi):
+    """Clamp the vertices of the padding layer onto the box and weld the vertices that
+    coincide on the box (padding vertices meet at edges and corners); faces that collapse are
+    dropped. Returns (vertices, corners, sizes, cap-only vertex mask)."""
+    outside = np.any((verts < lo) | (verts > hi), axis=1)
+    verts = np.clip(verts, lo, hi)
+    onbox = np.nonzero(np.any((verts == lo) | (verts == hi), axis=1))[0]
+    _u, first, inv = np.unique(verts[onbox], axis=0, return_index=True, return_inverse=True)
+    grp = inv.ravel()
+    remap = np.arange(len(verts))
+    remap[onbox] = onbox[first][grp]
+    # a welded vertex is a cap-only vertex when all its copies were
+    all_out = np.ones(len(first), dtype=bool)
+    np.logical_and.at(all_out, grp, outside[onbox])
+    outside[onbox] = all_out[grp]
+    corners = remap[corners]
+    if verts.shape[1] == 3:
+        tri = corners.reshape(-1, 3)
+        ok = (tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 0] != tri[:, 2])
+        corners = tri[ok].ravel()
+        sizes = sizes[:int(ok.sum())]
+    else:
+        seg = corners.reshape(-1, 2)
+        seg = seg[seg[:, 0] != seg[:, 1]]
+        corners = seg.ravel()
+        sizes = sizes[:len(seg)]
+    return verts, corners, sizes, outside
+
+
+def _drop_slivers(verts, corners, sizes, surf, lo, hi):
+    """Drop cap triangles that became degenerate when padding vertices were clamped."""
+    tri = corners.reshape(-1, 3)
+    a, b, c = verts[tri[:, 0]], verts[tri[:, 1]], verts[tri[:, 2]]
+    area = np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    keep = (area > 1e-14 * float(np.max(hi - lo)) ** 2) | np.all(surf[tri], axis=1)
+    tri = tri[keep]
+    return tri.ravel(), sizes[:len(tri)]
+
+
+def _tag_regions(net, verts, corners, sizes, surf, cap):
+    """Surface faces first, cap faces last (as in the exact extractor), each tagged with the
+    activation pattern at its centroid. Returns (corners, region ids, patterns, cap faces)."""
+    if not len(sizes):
+        return corners, np.zeros(0, np.int64), np.zeros((0, net.n_neurons), dtype=bool), 0
+    fv = corners.reshape(len(sizes), -1)
+    face_surf = np.all(surf[fv], axis=1) if cap else np.ones(len(sizes), dtype=bool)
+    order = np.argsort(~face_surf, kind="stable")
+    fv = fv[order]
+    face_surf = face_surf[order]
+    cen = verts[fv].mean(axis=1)
+    pats = net.activation_pattern(cen)
+    packed = np.ascontiguousarray(np.packbits(pats, axis=1))
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _u, first, rid = np.unique(keys, return_index=True, return_inverse=True)
+    return fv.ravel(), rid.ravel(), pats[first], int(np.sum(~face_surf))
 
 
 def _info(mesh, net, level, t0, resolution, newton_steps, ncap, err):
