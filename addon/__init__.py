@@ -21,7 +21,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import PointerProperty
 
-from . import (api, general_operators, heightmap_ops, model_store, operators, progress_ui, properties, ui,
+from . import (api, general_operators, heightmap_objects, model_store, operators, progress_ui, properties, ui,
                worker_client)
 from . import neuralpoly_core
 
@@ -60,7 +60,7 @@ def register() -> None:
     bpy.types.Scene.neuralpoly_general = PointerProperty(  # type: ignore[attr-defined,func-returns-value]
         type=properties.GeneralSettings)
     progress_ui.register()
-    heightmap_ops.register()
+    heightmap_objects.register()
     bpy.types.VIEW3D_MT_mesh_add.append(_menu_add)
     bpy.types.VIEW3D_MT_mesh_add.append(_menu_add_heightmap)
     bpy.types.VIEW3D_MT_object.append(_menu_boolean)
@@ -69,7 +69,7 @@ def register() -> None:
 
 def unregister() -> None:
     worker_client.shutdown_shared_worker()
-    heightmap_ops.unregister()
+    heightmap_objects.unregister()
     bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
     bpy.types.VIEW3D_MT_object.remove(_menu_boolean)
     bpy.types.VIEW3D_MT_mesh_add.remove(_menu_add_heightmap)

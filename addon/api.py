@@ -7,7 +7,11 @@ settings, a damaged model file, missing PyTorch, a diverged training) or
 :class:`neuralpoly_core.errors.Cancelled` -- and then leaves the scene as it was.
 
 Training happens in a separate worker process (see :mod:`.trainer`); these functions
-wait for it. Models trained in this session are cached by their settings.
+wait for it. Models trained in this session are cached by their settings. Level sets
+(:func:`load_level_set`, :func:`reextract_level_set`, :func:`add_boolean`) are extracted by
+the core's job ``extract_level_set``, here in this process; their ``plan_*`` twins return
+the same work as a :class:`Plan` (the job, and what its result then changes in the scene)
+that the add-on's modal operators run in the worker process, so Blender does not freeze.
 
 Example (inside Blender, the package name depends on the repository it was installed to)::
 
@@ -29,29 +33,35 @@ from typing import Callable, Iterable, Sequence
 
 import bpy
 
-from . import blender_mesh, boolean_ops, heightmap_ops, levelset_objects, model_store, presets, trainer
-from .neuralpoly_core.network.architecture import ArchType, check_dim
+from . import blender_mesh, boolean_objects, heightmap_objects, levelset_objects, model_store, presets, trainer
+from .levelset_objects import LevelSetSettings
+from .model_store import Kind
 from .neuralpoly_core.errors import ExtractionError, NeuralPolyError
-from .neuralpoly_core.polytope import METHODS, extract_polytope
-from .neuralpoly_core.summary import summarize
 from .neuralpoly_core.fileio import atomic_write_text
 from .neuralpoly_core.mesh import PolyMesh
-from .neuralpoly_core.network.modelfile import load_model_with_meta, model_to_json
 from .neuralpoly_core.network import Network
+from .neuralpoly_core.network.architecture import ArchType, check_dim, type_of
+from .neuralpoly_core.network.modelfile import load_model_with_meta, model_to_json
+from .neuralpoly_core.polytope import METHODS, extract_polytope
 from .neuralpoly_core.polytope.slicing import paper_slice_basis
-from .levelset_objects import LevelSetSettings
+from .neuralpoly_core.polytope.sweep import sweep_order
+from .neuralpoly_core.summary import summarize
 from .trainer import TrainSettings
+from .worker_client import Plan, run_here
 
 __all__ = [
     "ExtractSettings", "TrainSettings", "prepare", "add_polytope", "insert_polytope",
     "load_model_file", "save_model_file", "model_of", "reextract", "add_figure",
     "animate_sweep", "export_selection", "EXPORT_FORMATS",
-    "LevelSetSettings", "insert_level_set", "load_level_set", "reextract_level_set", "is_neural_polytope",
-    "add_boolean", "add_heightmap",
+    "LevelSetSettings", "insert_level_set", "load_level_set", "reextract_level_set",
+    "add_boolean", "add_heightmap", "Kind",
+    "Plan", "run_plan", "plan_model_file", "plan_level_set", "plan_load_level_set", "plan_reextract_level_set",
+    "plan_boolean",
 ]
 
 EXPORT_FORMATS = ("OBJ", "STL")
 Progress = Callable[[float, str], None]
+Cancel = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -165,9 +175,10 @@ def insert_polytope(context, net: Network, meta: dict, ex: ExtractSettings | Non
     ``location`` defaults to the 3D cursor; ``meta`` is the model's metadata (type, loss, ...).
     """
     context = _context(context)
-    if net.degree is None:
-        raise ExtractionError("this network is not a neural polytope (it has biases or non-homogeneous "
-                              "activations), so its level set f = 1 is not drawn by this add-on")
+    if not net.is_neural_polytope:
+        raise ExtractionError("this network is not a neural polytope (it has biases, non-homogeneous "
+                              "activations or no sum head), so its level set f = 1 is not star-shaped: "
+                              "draw it in a box with insert_level_set")
     ex = (ex or ExtractSettings()).validated(net.dim, net.is_piecewise_linear, str(meta.get("type") or "the network"))
     mesh, summary = extract(net, meta, ex)
     meta = dict(meta, name=summary.get("name"))
@@ -196,31 +207,33 @@ def add_polytope(context=None, *, dim: int = 3, widths="4", p="1", seed: int = 0
     return insert_polytope(context, net, meta, ex, location=location)
 
 
+def _read_model(filepath) -> tuple[Network, dict]:
+    return load_model_with_meta(Path(bpy.path.abspath(str(filepath))))
+
+
+def plan_model_file(context, filepath, ex: ExtractSettings | None = None, *, location=None,
+                    level_set: LevelSetSettings | None = None) -> Plan:
+    """The plan of :func:`load_model_file`: the file is read and checked now."""
+    net, meta = _read_model(filepath)
+    if not net.is_neural_polytope:
+        return plan_level_set(context, net, meta, level_set, location=location)
+    if not meta.get("type"):
+        arch = type_of(net)
+        meta = dict(meta, type=None if arch is None else str(arch))
+    return Plan(None, {}, lambda _: insert_polytope(context, net, meta, ex, location=location), "Extraction")
+
+
 def load_model_file(context, filepath, ex: ExtractSettings | None = None, *, location=None,
-                    level_set: LevelSetSettings | None = None) -> bpy.types.Object:
+                    level_set: LevelSetSettings | None = None, progress: Progress | None = None,
+                    cancel: Cancel | None = None) -> bpy.types.Object:
     """Add the polytope of a ``neuralpoly.model`` JSON file (no training, no torch).
 
-    A network that is not a neural polytope (biases, a linear head, sigmoids) is drawn as its
-    level set in a box instead (:func:`insert_level_set` with ``level_set``, by default the
-    file's ``meta`` level and box, else f = 0 in [-1, 1]^d).
+    A network that is not a neural polytope (:attr:`Network.is_neural_polytope`: biases, a
+    linear head, sigmoids) is drawn as its level set in a box instead (:func:`insert_level_set`
+    with ``level_set``, by default the file's ``meta`` level and box, else f = 0 in [-1, 1]^d).
     """
-    net, meta = load_model_with_meta(Path(bpy.path.abspath(str(filepath))))
-    if not is_neural_polytope(net):
-        return insert_level_set(context, net, meta, level_set, location=location)
-    if not meta.get("type"):
-        meta = dict(meta, type=_type_of(net))
-    return insert_polytope(context, net, meta, ex, location=location)
-
-
-def _type_of(net: Network) -> str | None:
-    """The architecture type of a neural-polytope network, e.g. ``(4,2;1)``, or None."""
-    ps = [layer.activation.p for layer in net.layers]
-    if any(layer.activation.name != "abs_pow" for layer in net.layers) or not net.is_bias_free:
-        return None
-    try:
-        return str(ArchType(net.widths, tuple(float(x) for x in ps if x is not None)))
-    except NeuralPolyError:
-        return None
+    return run_plan(plan_model_file(context, filepath, ex, location=location, level_set=level_set),
+                    progress, cancel)
 
 
 def model_of(obj: bpy.types.Object) -> tuple[Network, dict]:
@@ -248,17 +261,17 @@ def reextract(obj: bpy.types.Object, *, method: str | None = None, resolution: i
     """
     p = model_store.props(obj)
     kind = model_store.kind_of(obj)
-    if kind in model_store.LEVEL_SET_KINDS + ("HEIGHTMAP",):
+    if kind in model_store.BOX_KINDS:
         # level sets know no radial method and no slices; size is the box's business
         if method is not None and method.lower() not in levelset_objects.METHODS:
             raise ExtractionError(f"{obj.name!r} is a level set in a box: extract it with Auto, Exact or "
                                   f"Marching, not {method!r}")
-        if kind == "HEIGHTMAP":
+        if kind == Kind.HEIGHTMAP:
             return reextract_level_set(obj, resolution=resolution)
         return reextract_level_set(obj, method=method, resolution=resolution)
     res = p.resolution if resolution is None else resolution
     sz = p.size if size is None else size
-    if kind == "SWEEP":
+    if kind == Kind.SWEEP:
         models = model_store.load_sweep(obj)
         ExtractSettings("radial", res, None, sz).validated(models[0][0].dim, False)
         name = obj.data.name if obj.data is not None else obj.name
@@ -369,14 +382,14 @@ def animate_sweep(context=None, models: Iterable[tuple[Network, dict]] | None = 
         specs = [(n.dim, n.arch) for n in presets.FIGURES[int(figure)]]
         model_list = trainer.train_blocking(specs, settings, progress=progress, cancel=cancel)
     elif objects is not None:
-        objs = [o for o in objects if model_store.kind_of(o) == "POLYTOPE"]
+        objs = [o for o in objects if model_store.kind_of(o) == Kind.POLYTOPE]
         if len(objs) < 2:
             raise NeuralPolyError("select at least two neural polytope objects of one p-sweep")
         objs.sort(key=lambda o: (o.matrix_world.translation.x, o.matrix_world.translation.y))  # a row: left to right
         model_list = [model_of(o) for o in objs]
     else:
         model_list = list(models or [])
-    model_list = presets.sweep_order(model_list)
+    model_list = sweep_order(model_list)
     ExtractSettings("radial", resolution, None, size).validated(model_list[0][0].dim, False)
     start = context.scene.frame_start if frame_start is None else int(frame_start)
     label = sweep_label(model_list)
@@ -447,59 +460,83 @@ def _network_title(net: Network, meta: dict) -> str:
     return str(meta.get("type") or f"{net.dim}D {'/'.join(acts)} {','.join(str(w) for w in net.widths)}")
 
 
+def run_plan(plan: Plan, progress: Progress | None = None, cancel: Cancel | None = None):
+    """Run a plan here, synchronously (its job in this process, then its finish): what the
+    modal operators run in the worker process."""
+    return run_here(plan, progress, cancel)
+
+
+def _selecting(context, plan: Plan, select: bool) -> Plan:
+    """``plan`` whose finish also makes its new object the only selected and active one."""
+    if select:
+        finish = plan.finish
+
+        def finish_and_select(result):
+            obj = finish(result)
+            _select_only(context, [obj])
+            return obj
+        plan.finish = finish_and_select
+    return plan
+
+
+def plan_level_set(context, net: Network, meta: dict, ls: LevelSetSettings | None = None, *,
+                   location=None, name: str | None = None, select: bool = True) -> Plan:
+    """The plan of :func:`insert_level_set`: the settings are checked now."""
+    context = _context(context)
+    ls = levelset_objects.settings_from_meta(meta, ls).validated(net)
+    loc = tuple(context.scene.cursor.location) if location is None else tuple(location)
+    title = name or f"LevelSet {_network_title(net, meta)}"
+
+    def finish(mesh: PolyMesh, summary: dict) -> bpy.types.Object:
+        return levelset_objects.create_object(context, net, meta, ls, mesh, summary, kind=Kind.LEVELSET,
+                                              name=title, location=loc)
+    return _selecting(context, levelset_objects.extraction_plan(net, ls, finish), select)
+
+
 def insert_level_set(context, net: Network, meta: dict, ls: LevelSetSettings | None = None, *,
-                     location=None, name: str | None = None, select: bool = True) -> bpy.types.Object:
+                     location=None, name: str | None = None, select: bool = True,
+                     progress: Progress | None = None, cancel: Cancel | None = None) -> bpy.types.Object:
     """Extract the level set ``f = c`` of any network in a box and add it as the active object.
 
     ``ls`` defaults to the model's ``meta["level"]`` and ``meta["bbox"]`` (else level 0 in
-    the cube [-1, 1]^d), method 'auto' (exact for piecewise-linear networks, else marching).
+    the cube [-1, 1]^d), method 'auto' (exact for piecewise-linear networks, else marching);
+    a level or box of None in ``ls`` is taken from the meta too.
     """
-    context = _context(context)
-    ls = levelset_objects.settings_from_meta(meta, ls).validated(net)
-    mesh = levelset_objects.extract(net, ls)
-    loc = tuple(context.scene.cursor.location) if location is None else tuple(location)
-    obj = levelset_objects.create_object(context, net, meta, ls, mesh, kind="LEVELSET",
-                                         name=name or f"LevelSet {_network_title(net, meta)}", location=loc)
-    if select:
-        _select_only(context, [obj])
-    return obj
+    return run_plan(plan_level_set(context, net, meta, ls, location=location, name=name, select=select),
+                    progress, cancel)
 
 
-def load_level_set(context, filepath, ls: LevelSetSettings | None = None, *, location=None) -> bpy.types.Object:
+def plan_load_level_set(context, filepath, ls: LevelSetSettings | None = None, *, location=None) -> Plan:
+    """The plan of :func:`load_level_set`: the file is read and the settings checked now."""
+    net, meta = _read_model(filepath)
+    return plan_level_set(context, net, meta, ls, location=location)
+
+
+def load_level_set(context, filepath, ls: LevelSetSettings | None = None, *, location=None,
+                   progress: Progress | None = None, cancel: Cancel | None = None) -> bpy.types.Object:
     """Add the level set ``f = c`` in a box of any ``neuralpoly.model`` file (no torch).
 
     Unlike :func:`load_model_file`, a neural polytope is drawn this way too (e.g. its level
     f = 1 in a box, exactly or by marching cubes).
     """
-    net, meta = load_model_with_meta(Path(bpy.path.abspath(str(filepath))))
-    return insert_level_set(context, net, meta, ls, location=location)
+    return run_plan(plan_load_level_set(context, filepath, ls, location=location), progress, cancel)
 
 
-def is_neural_polytope(net: Network) -> bool:
-    """True if ``net`` is bias-free and positively homogeneous with a sum head: f = 1 is star-shaped."""
-    return net.degree is not None and net.output.name == "sum"
-
-
-def reextract_level_set(obj: bpy.types.Object, *, level: float | None = None, bbox=None,
-                        method: str | None = None, resolution: int | None = None, cap: bool | None = None,
-                        mode: str | None = None, sharpness: float | None = None,
-                        margin: float | None = None) -> bpy.types.Object:
-    """Rebuild a level-set, boolean or heightmap object; settings left out keep their last values.
-
-    Level sets: ``level``, ``bbox``, ``method`` ('auto', 'exact', 'marching'), ``resolution``,
-    ``cap``. Booleans: ``mode`` ('hard', 'soft'), ``sharpness``, ``margin`` (box around the
-    inputs), ``method``, ``resolution``. Heightmaps: ``resolution``.
-    """
+def plan_reextract_level_set(obj: bpy.types.Object, *, level: float | None = None, bbox=None,
+                             method: str | None = None, resolution: int | None = None, cap: bool | None = None,
+                             mode: str | None = None, sharpness: float | None = None,
+                             margin: float | None = None) -> Plan:
+    """The plan of :func:`reextract_level_set`: the settings are checked now."""
     kind = model_store.kind_of(obj)
-    if kind == "HEIGHTMAP":
-        return heightmap_ops.rebuild(obj, resolution=resolution)
-    if kind == "BOOLEAN":
+    if kind == Kind.HEIGHTMAP:
+        return Plan(None, {}, lambda _: heightmap_objects.rebuild(obj, resolution=resolution), "Rebuilding")
+    if kind == Kind.BOOLEAN:
         if level is not None or bbox is not None or cap is not None:
             raise NeuralPolyError("a neural boolean is always the level f = 0 of its network in a box around "
                                   "its inputs: change its margin, mode, sharpness or resolution instead")
-        return boolean_ops.reextract_boolean(obj, mode=mode, sharpness=sharpness, method=method,
-                                             resolution=resolution, margin=margin)
-    if kind != "LEVELSET":
+        return boolean_objects.plan_reextract_boolean(obj, mode=mode, sharpness=sharpness, method=method,
+                                                      resolution=resolution, margin=margin)
+    if kind != Kind.LEVELSET:
         raise NeuralPolyError(f"object {obj.name!r} is not a level set, neural boolean or heightmap")
     if mode is not None or sharpness is not None or margin is not None:
         raise NeuralPolyError("mode, sharpness and margin apply to neural booleans only")
@@ -509,42 +546,70 @@ def reextract_level_set(obj: bpy.types.Object, *, level: float | None = None, bb
                           old.method if method is None else method,
                           old.resolution if resolution is None else resolution,
                           old.cap if cap is None else cap).validated(net)
-    mesh = levelset_objects.extract(net, ls)
-    levelset_objects.replace_mesh(obj, mesh)
-    levelset_objects.store_settings(obj, ls, mesh)
-    return obj
+
+    def finish(mesh: PolyMesh, summary: dict) -> bpy.types.Object:
+        model_store.require_alive(obj)
+        levelset_objects.replace_mesh(obj, mesh)
+        levelset_objects.store_settings(obj, ls, summary)
+        return obj
+    return levelset_objects.extraction_plan(net, ls, finish)
+
+
+def reextract_level_set(obj: bpy.types.Object, *, level: float | None = None, bbox=None,
+                        method: str | None = None, resolution: int | None = None, cap: bool | None = None,
+                        mode: str | None = None, sharpness: float | None = None,
+                        margin: float | None = None, progress: Progress | None = None,
+                        cancel: Cancel | None = None) -> bpy.types.Object:
+    """Rebuild a level-set, boolean or heightmap object; settings left out keep their last values.
+
+    Level sets: ``level``, ``bbox``, ``method`` ('auto', 'exact', 'marching'), ``resolution``,
+    ``cap``. Booleans: ``mode`` ('hard', 'soft'), ``sharpness``, ``margin`` (box around the
+    inputs), ``method``, ``resolution``. Heightmaps: ``resolution``.
+    """
+    return run_plan(plan_reextract_level_set(obj, level=level, bbox=bbox, method=method, resolution=resolution,
+                                             cap=cap, mode=mode, sharpness=sharpness, margin=margin),
+                    progress, cancel)
+
+
+def plan_boolean(context=None, objects: Iterable[bpy.types.Object] | None = None, *,
+                 active: bpy.types.Object | None = None, operation: str = "union", mode: str = "hard",
+                 sharpness: float = boolean_objects.DEFAULT_SHARPNESS, method: str = "auto", resolution: int = 64,
+                 margin: float = 0.25, select: bool = True) -> Plan:
+    """The plan of :func:`add_boolean`: the inputs are read and the settings checked now."""
+    context = _context(context)
+    objs = list(context.selected_objects if objects is None else objects)
+    act = context.active_object if active is None else active
+    plan = boolean_objects.plan_boolean(context, objs, active=act, operation=operation, mode=mode,
+                                        sharpness=sharpness, method=method, resolution=resolution, margin=margin)
+    return _selecting(context, plan, select)
 
 
 def add_boolean(context=None, objects: Iterable[bpy.types.Object] | None = None, *,
                 active: bpy.types.Object | None = None, operation: str = "union", mode: str = "hard",
-                sharpness: float = boolean_ops.DEFAULT_SHARPNESS, method: str = "auto", resolution: int = 64,
-                margin: float = 0.25, select: bool = True) -> bpy.types.Object:
+                sharpness: float = boolean_objects.DEFAULT_SHARPNESS, method: str = "auto", resolution: int = 64,
+                margin: float = 0.25, select: bool = True, progress: Progress | None = None,
+                cancel: Cancel | None = None) -> bpy.types.Object:
     """Union, intersection or difference (active minus the others) of convex mesh objects.
 
     ``objects`` and ``active`` default to the selection and the active object. The new
     object stores its network and can be re-extracted (:func:`reextract_level_set`) at
     another mode, sharpness or resolution; the inputs are left untouched. See
-    :mod:`.boolean_ops`.
+    :mod:`.boolean_objects`.
     """
-    context = _context(context)
-    objs = list(context.selected_objects if objects is None else objects)
-    act = context.active_object if active is None else active
-    obj = boolean_ops.add_boolean(context, objs, active=act, operation=operation, mode=mode, sharpness=sharpness,
-                                  method=method, resolution=resolution, margin=margin)
-    if select:
-        _select_only(context, [obj])
-    return obj
+    return run_plan(plan_boolean(context, objects, active=active, operation=operation, mode=mode,
+                                 sharpness=sharpness, method=method, resolution=resolution, margin=margin,
+                                 select=select), progress, cancel)
 
 
 def add_heightmap(context=None, *, select: bool = True, **settings) -> bpy.types.Object:
-    """Add a metaball heightmap whose blobs move over the timeline (see :mod:`.heightmap_ops`).
+    """Add a metaball heightmap whose blobs move over the timeline (see :mod:`.heightmap_objects`).
 
     Settings: ``blobs``, ``seed``, ``radius``, ``sharpness``, ``size``, ``resolution``,
     ``height``, ``amplitude``, ``period``, ``keyframe_step``, ``frame_start``, ``frame_end``,
     ``location``.
     """
     context = _context(context)
-    obj = heightmap_ops.add_heightmap(context, **settings)
+    obj = heightmap_objects.add_heightmap(context, **settings)
     if select:
         _select_only(context, [obj])
     return obj

@@ -1,36 +1,26 @@
 """Operators for general networks: neural booleans, level sets of any model file, heightmaps.
 
-Thin wrappers around :mod:`.api` (``add_boolean``, ``load_level_set``,
-``reextract_level_set``, ``add_heightmap``), like :mod:`.operators`: every setting is an
+Thin wrappers around :mod:`.api` (``plan_boolean``/``add_boolean``, ``plan_load_level_set``,
+``plan_reextract_level_set``, ``add_heightmap``), like :mod:`.operators`: every setting is an
 operator property (scriptable, F9 redo), errors are reported with ``self.report`` and leave
-the scene as it was.
+the scene as it was. Level-set extraction can take long (an 8x32 SDF network: seconds to
+minutes): from the sidebar these operators are modal (:class:`.operators.JobModal`), the
+extraction runs in the worker process and Esc cancels it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import bpy
-from bpy.props import BoolProperty, StringProperty
-from bpy_extras.io_utils import ImportHelper
+from bpy.props import BoolProperty
 
 from . import api, model_store
-from .operators import run_reported
+from .model_store import Kind
+from .operators import ModelFileJob, PlannedJob, describe_added, describe_reextracted, run_reported
 from .properties import BooleanProps, HeightmapProps, LevelSetProps, LocationProps
 from .ui import layout_of
 
 
-def _describe(obj: bpy.types.Object) -> str:
-    p = model_store.props(obj)
-    text = f"Added {obj.name}"
-    if p.f_vector:
-        text += f": f-vector ({p.f_vector})"
-    if p.kind in model_store.LEVEL_SET_KINDS:
-        text += f", max |f - c| = {p.max_level_error:.2g}"
-    return text
-
-
-class NEURALPOLY_OT_boolean(BooleanProps, bpy.types.Operator):
+class NEURALPOLY_OT_boolean(PlannedJob, BooleanProps, bpy.types.Operator):
     """Union, intersection or difference (active minus the others) of the selected convex mesh objects, as a network; the inputs stay as they are"""
 
     bl_idname = "neuralpoly.boolean"
@@ -44,10 +34,12 @@ class NEURALPOLY_OT_boolean(BooleanProps, bpy.types.Operator):
             return False
         return True
 
-    def execute(self, context):
-        return run_reported(self, context, lambda: api.add_boolean(
-            context, operation=self.operation.lower(), mode=self.boolean_mode.lower(), sharpness=self.sharpness,
-            resolution=self.boolean_resolution, margin=self.margin), _describe)
+    def plan(self, context):
+        return api.plan_boolean(context, operation=self.operation.lower(), mode=self.boolean_mode.lower(),
+                                sharpness=self.sharpness, resolution=self.boolean_resolution, margin=self.margin)
+
+    def done(self, result) -> str:
+        return describe_added(result)
 
     def draw(self, context):
         layout = layout_of(self)
@@ -61,39 +53,21 @@ class NEURALPOLY_OT_boolean(BooleanProps, bpy.types.Operator):
         layout.prop(self, "margin")
 
 
-class NEURALPOLY_OT_load_level_set(LevelSetProps, LocationProps, bpy.types.Operator, ImportHelper):  # type: ignore[misc]
+class NEURALPOLY_OT_load_level_set(ModelFileJob, LevelSetProps, LocationProps, bpy.types.Operator):  # type: ignore[misc]
     """Add the level set f = c of any model file's network inside a box (ReLU with biases, sigmoid, ...)"""
-
-    if TYPE_CHECKING:
-        filepath: str  # defined by ImportHelper
 
     bl_idname = "neuralpoly.load_level_set"
     bl_label = "Load Model as Level Set"
     bl_options = {"REGISTER", "UNDO"}
 
-    filename_ext = ".json"
-    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})  # type: ignore[valid-type]
-
-    def invoke(self, context, event):
-        if not self.properties.is_property_set("location"):
-            self.location = context.scene.cursor.location
-        return ImportHelper.invoke(self, context, event)
-
-    def execute(self, context):
-        location = self.location if self.properties.is_property_set("location") else None
-
-        def action():
-            from .neuralpoly_core.network.modelfile import load_model_with_meta
-            from pathlib import Path
-            net, meta = load_model_with_meta(Path(bpy.path.abspath(self.filepath)))
-            ls = self.level_set_settings(net.dim)
-            if not self.properties.is_property_set("level") and "level" in meta:
-                ls = api.LevelSetSettings(meta["level"], ls.bbox, ls.method, ls.resolution, ls.cap)
-            return api.insert_level_set(context, net, meta, ls, location=location)
-        return run_reported(self, context, action, _describe)
+    def plan(self, context):
+        ls = self.level_set_settings()
+        if not self.properties.is_property_set("level"):   # the model file's level, else 0
+            ls = api.LevelSetSettings(None, ls.bbox, ls.method, ls.resolution, ls.cap)
+        return api.plan_load_level_set(context, self.filepath, ls, location=self.chosen_location())
 
 
-class NEURALPOLY_OT_reextract_level_set(LevelSetProps, BooleanProps, bpy.types.Operator):
+class NEURALPOLY_OT_reextract_level_set(PlannedJob, LevelSetProps, BooleanProps, bpy.types.Operator):
     """Rebuild the active level set, neural boolean or heightmap from its stored network with other settings"""
 
     bl_idname = "neuralpoly.reextract_level_set"
@@ -108,12 +82,12 @@ class NEURALPOLY_OT_reextract_level_set(LevelSetProps, BooleanProps, bpy.types.O
 
     @classmethod
     def poll(cls, context):
-        if model_store.kind_of(context.active_object) not in model_store.LEVEL_SET_KINDS + ("HEIGHTMAP",):
+        if model_store.kind_of(context.active_object) not in model_store.BOX_KINDS:
             cls.poll_message_set("The active object is not a level set, neural boolean or heightmap")
             return False
         return True
 
-    def invoke(self, context, event):
+    def before_invoke(self, context) -> None:
         p = model_store.props(context.active_object)
         defaults = {"resolution": p.resolution, "level": p.level, "cap": p.cap, "sharpness": p.sharpness or 8.0,
                     "bbox_min": tuple(p.bbox_min), "bbox_max": tuple(p.bbox_max)}
@@ -124,35 +98,35 @@ class NEURALPOLY_OT_reextract_level_set(LevelSetProps, BooleanProps, bpy.types.O
         for name, value in defaults.items():
             if not self.properties.is_property_set(name):
                 setattr(self, name, value)
-        return self.execute(context)
 
-    def execute(self, context):
+    def plan(self, context):
         obj = context.active_object
         is_set = self.properties.is_property_set
         kind = model_store.kind_of(obj)
         kwargs: dict = {"resolution": self.resolution if is_set("resolution") else None}
-        if kind == "BOOLEAN":
+        if kind == Kind.BOOLEAN:
             kwargs.update(mode=self.boolean_mode.lower() if is_set("boolean_mode") else None,
                           sharpness=self.sharpness if is_set("sharpness") else None,
                           method=self.levelset_method.lower() if is_set("levelset_method") else None,
                           margin=None if self.keep_box or not is_set("margin") else self.margin)
-        elif kind == "LEVELSET":
-            dim = model_store.props(obj).dim
-            box = None if self.keep_box else (tuple(self.bbox_min)[:dim], tuple(self.bbox_max)[:dim])
-            kwargs.update(level=self.level if is_set("level") else None, bbox=box,
+        elif kind == Kind.LEVELSET:
+            kwargs.update(level=self.level if is_set("level") else None,
+                          bbox=None if self.keep_box else (tuple(self.bbox_min), tuple(self.bbox_max)),
                           method=self.levelset_method.lower() if is_set("levelset_method") else None,
                           cap=self.cap if is_set("cap") else None)
-        return run_reported(self, context, lambda: api.reextract_level_set(obj, **kwargs),
-                            lambda o: f"Re-extracted {o.name}: f-vector ({model_store.props(o).f_vector})")
+        return api.plan_reextract_level_set(obj, **kwargs)
+
+    def done(self, result) -> str:
+        return describe_reextracted(result)
 
     def draw(self, context):
         layout = layout_of(self)
         layout.use_property_split = True
         kind = model_store.kind_of(context.active_object)
-        if kind == "BOOLEAN":
+        if kind == Kind.BOOLEAN:
             for name in ("boolean_mode", "sharpness", "resolution", "keep_box", "margin"):
                 layout.prop(self, name)
-        elif kind == "LEVELSET":
+        elif kind == Kind.LEVELSET:
             for name in ("level", "levelset_method", "resolution", "cap", "keep_box"):
                 layout.prop(self, name)
             if not self.keep_box:
@@ -170,14 +144,12 @@ class NEURALPOLY_OT_add_heightmap(HeightmapProps, LocationProps, bpy.types.Opera
     bl_options = {"REGISTER", "UNDO"}
 
     def invoke(self, context, event):
-        if not self.properties.is_property_set("location"):
-            self.location = context.scene.cursor.location
+        self.use_cursor(context)
         return self.execute(context)
 
     def execute(self, context):
-        location = self.location if self.properties.is_property_set("location") else None
         return run_reported(self, context, lambda: api.add_heightmap(
-            context, location=location, **self.heightmap_settings()),
+            context, location=self.chosen_location(), **self.heightmap_settings()),
             lambda o: f"Added {o.name}: {len(model_store.props(o).biases)} keyframed biases")
 
 

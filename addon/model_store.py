@@ -11,27 +11,50 @@ saved in the .blend file; without the add-on they stay readable (Blender 5:
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 
 import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty,
                        IntProperty, StringProperty)
 
-from .neuralpoly_core.errors import ModelFormatError
+from .neuralpoly_core.errors import ModelFormatError, NeuralPolyError
 from .neuralpoly_core.network.modelfile import model_from_json, model_to_json
 from .neuralpoly_core.network import Network
 
-KINDS = [
-    ("NONE", "None", "Not a neural polytope"),
-    ("POLYTOPE", "Polytope", "One network's level set f = 1"),
-    ("SWEEP", "p-Sweep", "Several networks morphed with shape keys over frames"),
-    ("LEVELSET", "Level Set", "Any network's level set f = c inside a box"),
-    ("BOOLEAN", "Boolean", "Union, intersection or difference of convex objects, as a network"),
-    ("HEIGHTMAP", "Heightmap", "Metaball height field of a sigmoid network, blobs moved by animated biases"),
-]
+
+
+class Kind(StrEnum):
+    """What an object is. The values are what ``Object.neuralpoly.kind`` stores (and reads back).
+
+    The stored values and their order are a format inside users' .blend files: Blender keeps an
+    enum property as the number of its item (:data:`KIND_ITEMS`), so members are only ever added
+    at the end.
+    """
+
+    NONE = "NONE"
+    POLYTOPE = "POLYTOPE"
+    SWEEP = "SWEEP"
+    LEVELSET = "LEVELSET"
+    BOOLEAN = "BOOLEAN"
+    HEIGHTMAP = "HEIGHTMAP"
+
+
+_KIND_TEXT = {
+    Kind.NONE: ("None", "Not a neural polytope"),
+    Kind.POLYTOPE: ("Polytope", "One network's level set f = 1"),
+    Kind.SWEEP: ("p-Sweep", "Several networks morphed with shape keys over frames"),
+    Kind.LEVELSET: ("Level Set", "Any network's level set f = c inside a box"),
+    Kind.BOOLEAN: ("Boolean", "Union, intersection or difference of convex objects, as a network"),
+    Kind.HEIGHTMAP: ("Heightmap", "Metaball height field of a sigmoid network, blobs moved by animated biases"),
+}
+#: EnumProperty items of ``kind``: (value, label, description, the number saved in .blend files).
+KIND_ITEMS = [(k.value, *_KIND_TEXT[k], i) for i, k in enumerate(Kind)]
 #: Kinds whose mesh is a level set f = c of one network in a box (see ``levelset_objects``).
-LEVEL_SET_KINDS = ("LEVELSET", "BOOLEAN")
+LEVEL_SET_KINDS = frozenset({Kind.LEVELSET, Kind.BOOLEAN})
+#: Kinds rebuilt by ``api.reextract_level_set``: level sets and heightmaps.
+BOX_KINDS = LEVEL_SET_KINDS | {Kind.HEIGHTMAP}
 #: Kinds that store one network in ``model_json``.
-SINGLE_MODEL_KINDS = ("POLYTOPE",) + LEVEL_SET_KINDS + ("HEIGHTMAP",)
+SINGLE_MODEL_KINDS = frozenset({Kind.POLYTOPE, Kind.HEIGHTMAP}) | LEVEL_SET_KINDS
 
 
 class NeuralPolyBias(bpy.types.PropertyGroup):
@@ -43,7 +66,7 @@ class NeuralPolyBias(bpy.types.PropertyGroup):
 class NeuralPolyObjectProperties(bpy.types.PropertyGroup):
     """What a neural polytope object remembers (``Object.neuralpoly``)."""
 
-    kind: EnumProperty(name="Kind", items=KINDS, default="NONE")  # type: ignore[valid-type]
+    kind: EnumProperty(name="Kind", items=KIND_ITEMS, default=Kind.NONE.value)  # type: ignore[valid-type]
     model_json: StringProperty(  # type: ignore[valid-type]
         name="Model", description="The network as neuralpoly.model JSON (a JSON list of them for a p-sweep)",
         options={"HIDDEN"})
@@ -83,21 +106,21 @@ def props(obj: bpy.types.Object) -> NeuralPolyObjectProperties:
     return obj.neuralpoly  # type: ignore[attr-defined]
 
 
-def kind_of(obj: bpy.types.Object | None) -> str:
-    """``'POLYTOPE'``, ``'SWEEP'``, ``'LEVELSET'``, ``'BOOLEAN'``, ``'HEIGHTMAP'`` or ``'NONE'``
-    (also for None and non-mesh objects)."""
+def kind_of(obj: bpy.types.Object | None) -> Kind:
+    """The object's :class:`Kind` (``Kind.NONE`` also for None, non-mesh objects and objects
+    without a stored model)."""
     if obj is None or obj.type != "MESH":
-        return "NONE"
+        return Kind.NONE
     p = props(obj)
-    return p.kind if p.model_json else "NONE"
+    return Kind(p.kind) if p.model_json else Kind.NONE
 
 
-def store_model(obj: bpy.types.Object, net: Network, meta: dict, kind: str = "POLYTOPE") -> None:
+def store_model(obj: bpy.types.Object, net: Network, meta: dict, kind: Kind = Kind.POLYTOPE) -> None:
     """Remember ``net`` (with ``meta``) as the object's model; ``kind`` is one of SINGLE_MODEL_KINDS."""
     if kind not in SINGLE_MODEL_KINDS:
-        raise ValueError(f"kind must be one of {SINGLE_MODEL_KINDS}, got {kind!r}")
+        raise ValueError(f"kind must be one of {sorted(SINGLE_MODEL_KINDS)}, got {kind!r}")
     p = props(obj)
-    p.kind = kind
+    p.kind = Kind(kind).value
     p.model_json = model_to_json(net, meta, indent=None)
     p.arch_type = str(meta.get("type") or "")
     p.dim = net.dim
@@ -123,7 +146,7 @@ def load_model(obj: bpy.types.Object) -> tuple[Network, dict]:
 
 def store_sweep(obj: bpy.types.Object, models: list[tuple[Network, dict]], label: str) -> None:
     p = props(obj)
-    p.kind = "SWEEP"
+    p.kind = Kind.SWEEP.value
     p.model_json = json.dumps([model_to_json(n, m, indent=None) for n, m in models])
     p.arch_type = label
     p.dim = models[0][0].dim
@@ -131,7 +154,7 @@ def store_sweep(obj: bpy.types.Object, models: list[tuple[Network, dict]], label
 
 
 def load_sweep(obj: bpy.types.Object) -> list[tuple[Network, dict]]:
-    if kind_of(obj) != "SWEEP":
+    if kind_of(obj) != Kind.SWEEP:
         raise ModelFormatError(f"object {obj.name!r} is not a p-sweep animation")
     try:
         texts = json.loads(props(obj).model_json)
@@ -157,7 +180,7 @@ def store_facts(obj: bpy.types.Object, summary: dict, *, method: str, resolution
     p.regions = int(summary.get("regions") or 0)
 
 
-def stored_source(obj: bpy.types.Object, kind: str, noun: str, what: str) -> dict:
+def stored_source(obj: bpy.types.Object, kind: Kind, noun: str, what: str) -> dict:
     """The JSON object a ``kind`` object keeps in ``source_json``.
 
     ``noun`` names the kind of object and ``what`` the stored data in error messages.
@@ -171,3 +194,12 @@ def stored_source(obj: bpy.types.Object, kind: str, noun: str, what: str) -> dic
     if not isinstance(d, dict):
         raise ModelFormatError(f"the {what} stored in {obj.name!r} cannot be read: not a JSON object")
     return d
+
+
+def require_alive(obj: bpy.types.Object) -> None:
+    """Raise :class:`NeuralPolyError` if ``obj`` was deleted (or undone) since it was looked up,
+    e.g. while a job for it ran in the worker."""
+    try:
+        obj.name
+    except ReferenceError:
+        raise NeuralPolyError("the object was deleted while its new mesh was being made; nothing was changed") from None

@@ -1,11 +1,12 @@
 """The add-on's operators: a few lines each around :mod:`.api`.
 
-Operators that train run the training in the worker process. From the sidebar (invoke
-with a window) they are modal: a timer polls the worker, progress shows in the status bar
-and the panel, Esc cancels, and the object is only created once everything succeeded.
-From scripts, ``blender -b`` and the ``bpy`` module (execute), and on F9 redo, they run
-synchronously; models already trained with the same settings are reused, so a redo that
-changes only extraction settings is instant. Errors are reported with ``self.report``.
+Operators whose work may be long (training, level-set extraction) are :class:`JobModal` operators.
+From the sidebar (invoke with a window) they are modal: the work runs as a named job in the
+worker process, a timer polls it, progress shows in the status bar and the panel, Esc
+cancels, and the object is only created once everything succeeded. From scripts,
+``blender -b`` and the ``bpy`` module (execute), and on F9 redo, they run synchronously;
+models already trained with the same settings are reused, so a redo that changes only
+extraction settings is instant. Errors are reported with ``self.report``.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from bpy.props import EnumProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from . import api, model_store, progress_ui, torch_setup, trainer
+from .model_store import Kind
 from .neuralpoly_core.errors import Cancelled, NeuralPolyError
 from .ui import layout_of
 from .properties import (ExtractProps, FigureProps, LocationProps, ModelProps, SweepProps,
                          TrainProps)
-from .worker_client import TrainingTask
+from .worker_client import JobTask, Plan
 
 
-def _blocking_progress(context) -> Callable[[float, str], None] | None:
-    """Cursor progress while a synchronous training runs in an interactive session."""
+def blocking_progress(context) -> Callable[[float, str], None] | None:
+    """Cursor progress while a synchronous job runs in an interactive session."""
     if bpy.app.background:
         return None
     wm = context.window_manager
@@ -62,29 +64,52 @@ def run_reported(op: bpy.types.Operator, context, action: Callable[[], Any],
     return {"FINISHED"}
 
 
-def _describe(obj: bpy.types.Object) -> str:
+def describe_added(obj: bpy.types.Object) -> str:
+    """The report of an operator that added ``obj``: its name, shape name, f-vector, level error."""
     p = model_store.props(obj)
-    text = f"Added {obj.name}"
-    if p.polytope_name:
-        text += f": {p.polytope_name}"
+    facts = [p.polytope_name] if p.polytope_name else []
     if p.f_vector:
-        text += f", f-vector ({p.f_vector})"
-    return text
+        facts.append(f"f-vector ({p.f_vector})")
+    if model_store.kind_of(obj) in model_store.LEVEL_SET_KINDS:
+        facts.append(f"max |f - c| = {p.max_level_error:.2g}")
+    return f"Added {obj.name}" + (f": {', '.join(facts)}" if facts else "")
 
 
-class TrainingModal:
-    """Mixin for operators that may train: modal with a timer in the UI, synchronous otherwise.
+def describe_reextracted(obj: bpy.types.Object) -> str:
+    return f"Re-extracted {obj.name}: f-vector ({model_store.props(obj).f_vector})"
 
-    Subclasses implement ``training_request(context) -> (specs, TrainSettings)``, which
-    validates every setting (raising NeuralPolyError), and ``execute``, which builds the
-    result from the (then cached) models.
+
+class JobModal:
+    """Mixin for operators whose work may be long: a job in the worker from the UI, synchronous otherwise.
+
+    Subclasses implement
+
+    * ``run(context, progress=None)``: the work itself, one call of :mod:`.api` (synchronous);
+    * ``plan(context) -> Plan | None``: check every setting (raising NeuralPolyError) and say
+      which job to run in the worker and what its result then changes (:class:`.worker_client.Plan`);
+      None (or a plan without a job) when nothing long is left, e.g. the models are cached;
+    * ``done(result) -> str``: the report of success;
+    * ``before_invoke(context)`` (optional): fill properties from the context (the 3D cursor).
+
+    ``invoke`` with a window starts the plan's job in the worker and returns RUNNING_MODAL;
+    ``modal`` polls it on timer events, shows its progress, cancels it on Esc (nothing is
+    added), and runs the plan's finish once it has succeeded. ``execute`` (scripts,
+    ``blender -b``, the ``bpy`` module, F9 redo) calls ``run``. An import operator calls
+    :meth:`browse` in its invoke: after the file browser, its execute starts the job modally.
     """
 
-    _task: TrainingTask | None = None
+    _task: JobTask | None = None
+    _plan: Plan | None = None
     _timer: Any = None
-    _settings: trainer.TrainSettings | None = None
+    _after_browser = False
 
-    def training_request(self, context) -> tuple[list, trainer.TrainSettings]:
+    def run(self, context, progress=None) -> Any:
+        raise NotImplementedError
+
+    def plan(self, context) -> Plan | None:
+        raise NotImplementedError
+
+    def done(self, result) -> str:
         raise NotImplementedError
 
     def before_invoke(self, context) -> None:
@@ -92,63 +117,110 @@ class TrainingModal:
 
     def invoke(self, context, event):
         self.before_invoke(context)
+        return self.start(context)
+
+    def browse(self, context, event):
+        """Open the file browser (ImportHelper); its execute then starts the job modally."""
+        self.before_invoke(context)
+        self._after_browser = True
+        return ImportHelper.invoke(self, context, event)  # type: ignore[arg-type]
+
+    def execute(self, context):
+        if self._after_browser:
+            self._after_browser = False
+            return self.start(context)
+        return run_reported(self, context, lambda: self.run(context, blocking_progress(context)),  # type: ignore[arg-type]
+                            self.done)
+
+    def start(self, context):
+        """Modal with a window (RUNNING_MODAL), else synchronous (:meth:`execute`)."""
         if bpy.app.background or context.window is None:
-            return self.execute(context)  # type: ignore[attr-defined]
+            return self.execute(context)
         try:
-            specs, settings = self.training_request(context)
-            todo = trainer.missing(trainer.normalise_specs(specs), settings)
-            if not todo:
-                return self.execute(context)  # type: ignore[attr-defined]
-            self._task = trainer.start(todo, settings)
+            started = self.begin_job(context)
         except NeuralPolyError as e:
             self.report({"ERROR"}, str(e))  # type: ignore[attr-defined]
             return {"CANCELLED"}
-        self._settings = settings
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.modal_handler_add(self)
-        n = len(todo)
-        progress_ui.begin(context, f"Training {n} network{'s' if n > 1 else ''}")
+        if not started:
+            return self.execute(context)
+        context.window_manager.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
-    def _finish_modal(self, context) -> None:
+    def begin_job(self, context) -> bool:
+        """Send the plan's job to the worker, start the timer and the progress display;
+        False (nothing started) when there is no job to run."""
+        plan = self.plan(context)
+        if plan is None or plan.job is None:
+            if plan is not None:
+                plan.close()
+            return False
+        try:
+            self._task = trainer.worker().submit(plan.job, plan.arguments)
+        except BaseException:
+            plan.close()
+            raise
+        self._plan = plan
+        self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
+        progress_ui.begin(context, plan.title or plan.what)
+        return True
+
+    def _end(self, context) -> None:
         if self._timer is not None:
             context.window_manager.event_timer_remove(self._timer)
             self._timer = None
         progress_ui.end(context)
 
     def modal(self, context, event):
-        task = self._task
-        assert task is not None and self._settings is not None
+        task, plan = self._task, self._plan
+        assert task is not None and plan is not None
         if event.type == "ESC" and event.value == "PRESS":
-            task.cancel()
-            self._finish_modal(context)
-            self.report({"WARNING"}, "Training cancelled; nothing was added")  # type: ignore[attr-defined]
+            self.cancel(context)
+            self.report({"WARNING"}, f"{plan.what} cancelled; nothing was added")  # type: ignore[attr-defined]
             return {"CANCELLED"}
         if event.type != "TIMER":  # any timer tick polls: reading the pipe is cheap
             return {"PASS_THROUGH"}
         if not task.update():
-            progress_ui.update(context, task.fraction, task.message or "Training")
+            progress_ui.update(context, task.fraction, task.message or plan.title or plan.what)
             return {"PASS_THROUGH"}
-        self._finish_modal(context)
-        try:
-            trainer.collect(task, self._settings)
-        except Cancelled:
-            self.report({"WARNING"}, "Training cancelled; nothing was added")  # type: ignore[attr-defined]
-            return {"CANCELLED"}
-        except NeuralPolyError as e:
-            self.report({"ERROR"}, str(e))  # type: ignore[attr-defined]
-            return {"CANCELLED"}
-        return self.execute(context)  # type: ignore[attr-defined]
+        self._end(context)
+        return run_reported(self, context, lambda: plan.finish_with(task.result), self.done)  # type: ignore[arg-type]
 
     def cancel(self, context) -> None:
-        """Blender ends the modal operator (file load, quit): stop the job too."""
+        """Esc, or Blender ends the modal operator (file load, quit): stop the job too."""
         if self._task is not None:
             self._task.cancel()
-        self._finish_modal(context)
+        if self._plan is not None:
+            self._plan.close()
+        self._end(context)
 
 
-class NEURALPOLY_OT_add_polytope(TrainingModal, ModelProps, TrainProps, ExtractProps, LocationProps,
+class PlannedJob(JobModal):
+    """A :class:`JobModal` whose work is one plan of :mod:`.api` (``plan_*``), here or in the worker."""
+
+    def plan(self, context) -> Plan:
+        raise NotImplementedError
+
+    def run(self, context, progress=None) -> Any:
+        return api.run_plan(self.plan(context), progress)
+
+
+class TrainingJob(JobModal):
+    """A :class:`JobModal` that trains first: ``specs(context) -> (specs, TrainSettings)``
+    validates every setting (raising NeuralPolyError); ``run`` builds the result from the
+    (then cached) models."""
+
+    def specs(self, context) -> tuple[list, trainer.TrainSettings]:
+        raise NotImplementedError
+
+    def plan(self, context) -> Plan | None:
+        specs, settings = self.specs(context)
+        return trainer.plan(specs, settings, lambda: self.run(context))
+
+    def before_invoke(self, context) -> None:
+        self.use_cursor(context)  # type: ignore[attr-defined]
+
+
+class NEURALPOLY_OT_add_polytope(TrainingJob, ModelProps, TrainProps, ExtractProps, LocationProps,
                                  bpy.types.Operator):
     """Train a neural polytope and add it at the 3D cursor as an editable mesh"""
 
@@ -156,24 +228,21 @@ class NEURALPOLY_OT_add_polytope(TrainingModal, ModelProps, TrainProps, ExtractP
     bl_label = "Add Neural Polytope"
     bl_options = {"REGISTER", "UNDO"}
 
-    def before_invoke(self, context) -> None:
-        if not self.properties.is_property_set("location"):
-            self.location = context.scene.cursor.location
-
-    def training_request(self, context):
+    def specs(self, context):
         spec, _ = api.prepare(dim=self.dim, widths=self.widths, p=self.p, method=self.method.lower(),
                               resolution=self.resolution,
                               slice_theta=self.slice_theta if self.use_slice else None, size=self.size)
         return [spec], self.train_settings()
 
-    def execute(self, context):
-        location = self.location if self.properties.is_property_set("location") else None
+    def run(self, context, progress=None):
         ex = self.extract_settings()
-        return run_reported(self, context, lambda: api.add_polytope(
+        return api.add_polytope(
             context, dim=self.dim, widths=self.widths, p=self.p, seed=self.seed, restarts=self.restarts,
             steps=self.steps, device=self.device.lower(), method=ex.method, resolution=ex.resolution,
-            slice_theta=ex.slice_theta, size=ex.size, location=location,
-            progress=_blocking_progress(context)), _describe)
+            slice_theta=ex.slice_theta, size=ex.size, location=self.chosen_location(), progress=progress)
+
+    def done(self, result) -> str:
+        return describe_added(result)
 
     def draw(self, context):
         layout = layout_of(self)
@@ -191,7 +260,7 @@ class NEURALPOLY_OT_add_polytope(TrainingModal, ModelProps, TrainProps, ExtractP
         layout.prop(self, "location")
 
 
-class NEURALPOLY_OT_add_figure(TrainingModal, TrainProps, ExtractProps, FigureProps, LocationProps,
+class NEURALPOLY_OT_add_figure(TrainingJob, TrainProps, ExtractProps, FigureProps, LocationProps,
                               bpy.types.Operator):
     """Lay out every network of a figure of the Neural Polytopes paper in a row, labelled"""
 
@@ -199,24 +268,21 @@ class NEURALPOLY_OT_add_figure(TrainingModal, TrainProps, ExtractProps, FigurePr
     bl_label = "Lay Out Paper Figure"
     bl_options = {"REGISTER", "UNDO"}
 
-    def before_invoke(self, context) -> None:
-        if not self.properties.is_property_set("location"):
-            self.location = context.scene.cursor.location
-
-    def training_request(self, context):
+    def specs(self, context):
         entries = api.presets.figure_entries(int(self.figure))
         return [(e.net.dim, e.net.arch) for e in entries], self.train_settings()
 
-    def execute(self, context):
-        location = self.location if self.properties.is_property_set("location") else None
-        return run_reported(self, context, lambda: api.add_figure(
+    def run(self, context, progress=None):
+        return api.add_figure(
             context, int(self.figure), seed=self.seed, restarts=self.restarts, steps=self.steps,
             device=self.device.lower(), method=self.method.lower(), resolution=self.resolution,
-            size=self.size, gap=self.gap, location=location, progress=_blocking_progress(context)),
-            lambda objs: f"Laid out Fig. {self.figure}: {len(objs)} neural polytopes")
+            size=self.size, gap=self.gap, location=self.chosen_location(), progress=progress)
+
+    def done(self, objs) -> str:
+        return f"Laid out Fig. {self.figure}: {len(objs)} neural polytopes"
 
 
-class NEURALPOLY_OT_animate_sweep(TrainingModal, TrainProps, SweepProps, LocationProps, bpy.types.Operator):
+class NEURALPOLY_OT_animate_sweep(TrainingJob, TrainProps, SweepProps, LocationProps, bpy.types.Operator):
     """Animate a p-sweep as one object whose shape keys morph the polytope through the sphere into its dual"""
 
     bl_idname = "neuralpoly.animate_sweep"
@@ -230,32 +296,26 @@ class NEURALPOLY_OT_animate_sweep(TrainingModal, TrainProps, SweepProps, Locatio
     size: bpy.props.FloatProperty(name="Size", default=1.0, soft_min=0.01, soft_max=100.0,  # type: ignore[valid-type]
                                   subtype="DISTANCE", unit="LENGTH")
 
-    def before_invoke(self, context) -> None:
-        if not self.properties.is_property_set("location"):
-            self.location = context.scene.cursor.location
-
-    def training_request(self, context):
+    def specs(self, context):
         if self.source == "SELECTED":
             return [], self.train_settings()
         return [(n.dim, n.arch) for n in api.presets.FIGURES[int(self.sweep_figure)]], self.train_settings()
 
-    def execute(self, context):
-        location = self.location if self.properties.is_property_set("location") else None
+    def run(self, context, progress=None):
         common: dict[str, Any] = dict(resolution=self.sweep_resolution, size=self.size,
-                                      frames_per_step=self.frames_per_step, location=location)
+                                      frames_per_step=self.frames_per_step, location=self.chosen_location())
         if self.source == "SELECTED":
-            action = lambda: api.animate_sweep(context, objects=list(context.selected_objects), **common)
-        else:
-            action = lambda: api.animate_sweep(
-                context, figure=int(self.sweep_figure), seed=self.seed, restarts=self.restarts,
-                steps=self.steps, device=self.device.lower(), progress=_blocking_progress(context), **common)
-        return run_reported(self, context, action,
-                            lambda obj: f"Added {obj.name}: {len(obj.data.shape_keys.key_blocks)} shape keys")
+            return api.animate_sweep(context, objects=list(context.selected_objects), **common)
+        return api.animate_sweep(context, figure=int(self.sweep_figure), seed=self.seed, restarts=self.restarts,
+                                 steps=self.steps, device=self.device.lower(), progress=progress, **common)
+
+    def done(self, obj) -> str:
+        return f"Added {obj.name}: {len(obj.data.shape_keys.key_blocks)} shape keys"
 
 
 def _active_polytope(context) -> bpy.types.Object | None:
     obj = context.active_object
-    return obj if model_store.kind_of(obj) != "NONE" else None
+    return obj if model_store.kind_of(obj) != Kind.NONE else None
 
 
 class NEURALPOLY_OT_reextract(ExtractProps, bpy.types.Operator):
@@ -289,32 +349,37 @@ class NEURALPOLY_OT_reextract(ExtractProps, bpy.types.Operator):
                       resolution=self.resolution if is_set("resolution") else None,
                       size=self.size if is_set("size") else None,
                       slice_theta=self.slice_theta if self.use_slice and is_set("slice_theta") else None)
-        return run_reported(self, context, lambda: api.reextract(obj, **kwargs),
-                            lambda o: f"Re-extracted {o.name}: f-vector ({model_store.props(o).f_vector})")
+        return run_reported(self, context, lambda: api.reextract(obj, **kwargs), describe_reextracted)
 
 
-class NEURALPOLY_OT_load_model(ExtractProps, LocationProps, bpy.types.Operator, ImportHelper):  # type: ignore[misc]
-    """Add the neural polytope of a model file (JSON); needs no PyTorch"""
+class ModelFileJob(PlannedJob, ImportHelper):
+    """A :class:`JobModal` that reads a model file chosen in the file browser (at the 3D cursor)."""
 
     if TYPE_CHECKING:
         filepath: str  # defined by ImportHelper
+
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})  # type: ignore[valid-type]
+
+    def before_invoke(self, context) -> None:
+        self.use_cursor(context)  # type: ignore[attr-defined]
+
+    def invoke(self, context, event):
+        return self.browse(context, event)
+
+    def done(self, result) -> str:
+        return describe_added(result)
+
+
+class NEURALPOLY_OT_load_model(ModelFileJob, ExtractProps, LocationProps, bpy.types.Operator):  # type: ignore[misc]
+    """Add the neural polytope of a model file (JSON); needs no PyTorch"""
 
     bl_idname = "neuralpoly.load_model"
     bl_label = "Load Model File"
     bl_options = {"REGISTER", "UNDO"}
 
-    filename_ext = ".json"
-    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})  # type: ignore[valid-type]
-
-    def invoke(self, context, event):
-        if not self.properties.is_property_set("location"):
-            self.location = context.scene.cursor.location
-        return ImportHelper.invoke(self, context, event)
-
-    def execute(self, context):
-        location = self.location if self.properties.is_property_set("location") else None
-        return run_reported(self, context, lambda: api.load_model_file(
-            context, self.filepath, self.extract_settings(), location=location), _describe)
+    def plan(self, context):
+        return api.plan_model_file(context, self.filepath, self.extract_settings(), location=self.chosen_location())
 
 
 class NEURALPOLY_OT_save_model(bpy.types.Operator, ExportHelper):  # type: ignore[misc]
@@ -331,7 +396,7 @@ class NEURALPOLY_OT_save_model(bpy.types.Operator, ExportHelper):  # type: ignor
 
     @classmethod
     def poll(cls, context):
-        if model_store.kind_of(context.active_object) in ("NONE", "SWEEP"):
+        if model_store.kind_of(context.active_object) not in model_store.SINGLE_MODEL_KINDS:
             cls.poll_message_set("The active object has no single stored network")
             return False
         return True

@@ -7,7 +7,8 @@ from the 3D cursor, each with a text label (type and name) parented to it.
 A p-sweep -- the same widths with growing p, e.g. (3;p) for p = 0.6 ... 10 -- becomes one
 object whose shape keys morph the polytope through the sphere (p = 2) towards its dual.
 All keys share one mesh of directions ``u`` (an icosphere, a circle in 2-D); key k puts
-each vertex on the level set of network k, at ``r_k(u) u`` with ``r_k = f_k^(-1/deg)``.
+each vertex on the level set of network k, at ``r_k(u) u`` with ``r_k = f_k^(-1/deg)``
+(:mod:`neuralpoly_core.polytope.sweep`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .neuralpoly_core.errors import NeuralPolyError
 from .neuralpoly_core.sweeps.figures import FIGURE_CAPTIONS, FIGURES, FigureNet
 from .neuralpoly_core.mesh import PolyMesh
 from .neuralpoly_core.network import Network
-from .neuralpoly_core.polytope.radial import icosphere, radial_function
+from .neuralpoly_core.polytope.sweep import sweep_order, sweep_shapes
 
 #: Figures whose networks share widths and differ in p: animatable as p-sweeps.
 SWEEP_FIGURES = tuple(f for f, nets in FIGURES.items()
@@ -110,51 +111,12 @@ def add_label(collection: bpy.types.Collection, parent: bpy.types.Object, text: 
 # ----------------------------------------------------------------------------------------
 # p-sweep animation
 # ----------------------------------------------------------------------------------------
-def sweep_order(models: list[tuple[Network, dict]]) -> list[tuple[Network, dict]]:
-    """Check the models form a sweep (same dimension, 2-D or 3-D) and sort them by degree."""
-    if len(models) < 2:
-        raise NeuralPolyError("a p-sweep animation needs at least two networks")
-    dims = {net.dim for net, _ in models}
-    if len(dims) != 1:
-        raise NeuralPolyError(f"the networks of a p-sweep must have one input dimension, got {sorted(dims)}")
-    dim = dims.pop()
-    if dim not in (2, 3):
-        raise NeuralPolyError(f"p-sweeps are animated in 2-D or 3-D; these networks have d = {dim}")
-    for net, meta in models:
-        if net.degree is None:
-            raise NeuralPolyError(f"network {meta.get('type') or net!r} is not a neural polytope "
-                                  "(it has biases or non-homogeneous activations)")
-    return sorted(models, key=lambda m: float(m[0].degree or 0.0))  # stable: ties keep their order
-
-
 def key_name(net: Network, meta: dict, same_widths: bool) -> str:
     """``p=1.5`` within a p-sweep (same widths); the type, e.g. ``(4,2;1)``, otherwise."""
     ps = [layer.activation.p for layer in net.layers if layer.activation.p is not None]
     if same_widths and ps and len(set(ps)) == 1:
         return f"p={format_p(ps[0])}"
     return str(meta.get("type") or f"degree {net.degree:g}")
-
-
-def sweep_shapes(models: list[tuple[Network, dict]], resolution: int) -> tuple[PolyMesh, list[np.ndarray]]:
-    """The shared topology (a mesh of directions) and every model's vertex positions on it."""
-    dim = models[0][0].dim
-    if dim == 3:
-        U, tris = icosphere(resolution)
-        topology = PolyMesh(U, tris.ravel(), np.full(len(tris), 3))
-    else:
-        if resolution < 3:
-            raise NeuralPolyError(f"a 2-D sweep needs resolution >= 3 directions, got {resolution}")
-        t = 2.0 * np.pi * np.arange(resolution) / resolution
-        U = np.stack([np.cos(t), np.sin(t)], axis=1)
-        topology = PolyMesh(U, np.arange(resolution), np.array([resolution]))
-    shapes = []
-    for net, _ in models:
-        r = radial_function(net, U)
-        P = U * r[:, None]
-        if dim == 2:
-            P = np.concatenate([P, np.zeros((len(P), 1))], axis=1)
-        shapes.append(P)
-    return topology, shapes
 
 
 def _fcurves(id_data: bpy.types.Key) -> list:

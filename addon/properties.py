@@ -96,6 +96,15 @@ class LocationProps:
                                   options={"SKIP_SAVE"},  # not remembered: each run starts at the cursor
                                   description="Where to put it (default: the 3D cursor)")
 
+    def use_cursor(self, context) -> None:
+        """Unless the location was given, start from the 3D cursor (operators' invoke)."""
+        if not self.properties.is_property_set("location"):  # type: ignore[attr-defined]
+            self.location = context.scene.cursor.location
+
+    def chosen_location(self):
+        """The location if it was given (or set by :meth:`use_cursor`), else None: the 3D cursor."""
+        return self.location if self.properties.is_property_set("location") else None  # type: ignore[attr-defined]
+
 
 class NeuralPolySettings(ModelProps, TrainProps, ExtractProps, FigureProps, SweepProps,
                          bpy.types.PropertyGroup):
@@ -149,9 +158,10 @@ class LevelSetProps:
     cap: BoolProperty(name="Cap", default=False,  # type: ignore[valid-type]
                       description="Close the surface with the box sides where the solid f < c meets them")
 
-    def level_set_settings(self, dim: int = 3):
+    def level_set_settings(self):
+        """The settings (a 2-D network uses the x, y of the box corners)."""
         from .levelset_objects import LevelSetSettings
-        box = (tuple(self.bbox_min)[:dim], tuple(self.bbox_max)[:dim]) if self.use_bbox else None
+        box = (tuple(self.bbox_min), tuple(self.bbox_max)) if self.use_bbox else None
         return LevelSetSettings(self.level, box, self.levelset_method.lower(), self.grid_resolution, self.cap)
 
 

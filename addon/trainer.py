@@ -2,22 +2,23 @@
 
 Training is deterministic for given settings, so a model trained once is kept (by its
 settings) for the session: redoing an operator with F9 and other extraction settings, or
-laying out a figure again, does not retrain. Jobs run in the worker process
-(:mod:`.worker_client`); :func:`start` returns a task for a modal operator to poll,
-:func:`train_blocking` waits for it (scripts, ``blender -b``, F9 redo).
+laying out a figure again, does not retrain. Training always runs in the worker process
+(:mod:`.worker_client`, the core's job ``train``): :func:`plan` says what a modal operator
+sends there, :func:`train_blocking` waits for it (scripts, ``blender -b``, F9 redo).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from . import torch_setup
 from .neuralpoly_core.network.architecture import ArchType, check_dim
 from .neuralpoly_core.errors import NeuralPolyError
 from .neuralpoly_core.network import Network
-from .worker_client import TrainingTask, TrainingWorker, shared_worker
+from .neuralpoly_core.network.modelfile import model_from_json
+from .worker_client import JobTask, JobWorker, Plan, WorkerError, shared_worker
 
 DEVICES = ("auto", "cpu", "cuda")
 CACHE_SIZE = 64
@@ -87,7 +88,7 @@ def missing(specs: Sequence[Spec], settings: TrainSettings) -> list[Spec]:
     return out
 
 
-def worker() -> TrainingWorker:
+def worker() -> JobWorker:
     return shared_worker(torch_setup.worker_paths())
 
 
@@ -97,17 +98,47 @@ def warm_up() -> None:
         worker().start()
 
 
-def start(specs: Sequence[Spec], settings: TrainSettings) -> TrainingTask:
+def arguments(specs: Sequence[Spec], settings: TrainSettings) -> dict:
+    """The JSON arguments of the core's ``train`` job for ``specs``."""
+    return {"specs": [[int(d), str(a)] for d, a in specs],
+            "options": {k: v for k, v in settings.options().items() if v is not None}}
+
+
+def start(specs: Sequence[Spec], settings: TrainSettings) -> JobTask:
     """Queue training of ``specs`` in the worker; raises if PyTorch is missing."""
     torch_setup.require_torch()
-    return worker().submit([(d, str(a)) for d, a in specs], **settings.options())
+    return worker().submit("train", arguments(specs, settings))
 
 
-def collect(task: TrainingTask, settings: TrainSettings) -> None:
-    """Put the models of a finished task into the cache (raises its error if it failed)."""
-    models = task.result()
-    for (d, a), model in zip(task.specs, models):
-        remember((int(d), ArchType.parse(a)), settings, model)
+def models_of(result: dict) -> list[tuple[Network, dict]]:
+    """The ``(network, meta)`` pairs of a ``train`` job's result."""
+    try:
+        return [model_from_json(str(t)) for t in result["models"]]
+    except (KeyError, TypeError, NeuralPolyError) as e:
+        raise WorkerError(f"the worker process sent an unreadable model: {e}") from None
+
+
+def collect(specs: Sequence[Spec], settings: TrainSettings, result: dict) -> None:
+    """Put the models of a finished ``train`` job of ``specs`` into the cache."""
+    for spec, model in zip(specs, models_of(result)):
+        remember(spec, settings, model)
+
+
+def plan(specs: Sequence, settings: TrainSettings, then: Callable[[], Any]) -> Plan | None:
+    """Train what ``specs`` still need in the worker, then call ``then()`` (which finds every
+    model in the cache); None when nothing needs training. Raises if PyTorch is missing."""
+    settings = settings.validated()
+    todo = missing(normalise_specs(specs), settings)
+    if not todo:
+        return None
+    torch_setup.require_torch()
+
+    def finish(result: dict) -> Any:
+        collect(todo, settings, result)
+        return then()
+    n = len(todo)
+    return Plan("train", arguments(todo, settings), finish, "Training",
+                f"Training {n} network{'s' if n > 1 else ''}")
 
 
 def train_blocking(specs: Sequence[Spec], settings: TrainSettings,
@@ -118,9 +149,7 @@ def train_blocking(specs: Sequence[Spec], settings: TrainSettings,
     specs = normalise_specs(specs)
     todo = missing(specs, settings)
     if todo:
-        task = start(todo, settings)
-        task.wait(progress=progress, cancel=cancel)
-        collect(task, settings)
+        collect(todo, settings, start(todo, settings).wait(progress=progress, cancel=cancel))
     out = []
     for s in specs:
         model = cached(s, settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from . import model_store, progress_ui, torch_setup, trainer
+from .model_store import Kind
 from .properties import (BOOLEAN_NAMES, EXTRACT_NAMES, HEIGHTMAP_NAMES, LEVELSET_NAMES, MODEL_NAMES, TRAIN_NAMES,
                          copy_settings)
 
@@ -151,19 +152,20 @@ class NEURALPOLY_PT_active(NeuralPolyPanel):
 
     @classmethod
     def poll(cls, context):
-        return model_store.kind_of(context.active_object) in ("POLYTOPE", "SWEEP")
+        return model_store.kind_of(context.active_object) in (Kind.POLYTOPE, Kind.SWEEP)
 
     def draw(self, context):
         layout = layout_of(self)
         obj = context.active_object
         p = model_store.props(obj)
+        polytope = model_store.kind_of(obj) == Kind.POLYTOPE
         col = layout.column(align=True)
         col.label(text=obj.name, icon="OBJECT_DATA")
         if p.polytope_name:
             col.label(text=f"Name: {p.polytope_name}")
         col.label(text=f"Type: {p.arch_type}   d = {p.dim}")
         col.label(text=f"Training loss (MSE): {p.loss:.4g}")
-        if p.kind == "POLYTOPE":
+        if polytope:
             col.label(text=f"f-vector: ({p.f_vector})")
             if p.face_sizes:
                 col.label(text=f"Faces: {p.face_sizes}")
@@ -179,19 +181,19 @@ class NEURALPOLY_PT_active(NeuralPolyPanel):
         layout.use_property_split = True
         layout.use_property_decorate = False
         col = layout.column(align=True)
-        if p.kind == "POLYTOPE":
+        if polytope:
             col.prop(s, "method")
         col.prop(s, "resolution")
         if p.dim > 3:
             col.prop(s, "slice_theta")
         row = layout.row(align=True)
         op = row.operator("neuralpoly.reextract", icon="FILE_REFRESH")
-        op.method = s.method if p.kind == "POLYTOPE" else "RADIAL"
+        op.method = s.method if polytope else "RADIAL"
         op.resolution = s.resolution
         op.size = p.size
         op.use_slice = p.dim > 3
         op.slice_theta = s.slice_theta
-        if p.kind == "POLYTOPE":
+        if polytope:
             row.operator("neuralpoly.save_model", text="Save Model", icon="FILE_TICK")
 
 
@@ -268,48 +270,55 @@ class NEURALPOLY_PT_active_level_set(NeuralPolyPanel):
 
     @classmethod
     def poll(cls, context):
-        return model_store.kind_of(context.active_object) in model_store.LEVEL_SET_KINDS + ("HEIGHTMAP",)
+        return model_store.kind_of(context.active_object) in model_store.BOX_KINDS
 
     def draw(self, context):
         layout = layout_of(self)
         obj = context.active_object
+        kind = model_store.kind_of(obj)
         p = model_store.props(obj)
         col = layout.column(align=True)
         col.label(text=obj.name, icon="OBJECT_DATA")
-        if p.kind == "HEIGHTMAP":
-            col.label(text=f"{p.polytope_name}, {len(p.biases)} keyframed layer-1 biases")
-            col.label(text=f"Grid: {p.resolution} x {p.resolution}, size {p.size:g}")
-        else:
-            if p.kind == "BOOLEAN":
-                text = f"{p.operation.title()}, {p.boolean_mode}"
-                if p.boolean_mode == "soft":
-                    text += f", sharpness {p.sharpness:g}"
-                col.label(text=text)
-            elif p.arch_type:
-                col.label(text=f"Type: {p.arch_type}")
-            col.label(text=f"Level f = {p.level:g}, d = {p.dim}")
-            col.label(text=f"f-vector: ({p.f_vector})")
-            col.label(text=f"Extraction: {p.method}, max |f - c| = {p.max_level_error:.2g}")
+        for line in _level_set_facts(kind, p):
+            col.label(text=line)
         g = general_settings_of(context)
         layout.use_property_split = True
         layout.use_property_decorate = False
-        op = None
-        if p.kind == "BOOLEAN":
-            layout.prop(g, "boolean_mode")
-            layout.prop(g, "sharpness")
-            layout.prop(g, "boolean_resolution")
-            op = layout.operator("neuralpoly.reextract_level_set", icon="FILE_REFRESH")
-            op.boolean_mode, op.sharpness, op.resolution = g.boolean_mode, g.sharpness, g.boolean_resolution
-        elif p.kind == "LEVELSET":
-            layout.prop(g, "level")
-            layout.prop(g, "levelset_method")
-            layout.prop(g, "grid_resolution")
-            op = layout.operator("neuralpoly.reextract_level_set", icon="FILE_REFRESH")
-            op.level, op.levelset_method, op.resolution = g.level, g.levelset_method, g.grid_resolution
-        else:
-            layout.prop(g, "heightmap_resolution")
+        names = REEXTRACT_SETTINGS[kind]
+        for scene_name, _ in names:
+            layout.prop(g, scene_name)
+        if kind == Kind.HEIGHTMAP:
             op = layout.operator("neuralpoly.reextract_level_set", text="Rebuild Grid", icon="FILE_REFRESH")
-            op.resolution = g.heightmap_resolution
+        else:
+            op = layout.operator("neuralpoly.reextract_level_set", icon="FILE_REFRESH")
+        for scene_name, op_name in names:
+            setattr(op, op_name, getattr(g, scene_name))
+
+
+#: The scene settings the re-extract button of each kind passes on: (scene setting, operator property).
+REEXTRACT_SETTINGS = {
+    Kind.BOOLEAN: (("boolean_mode", "boolean_mode"), ("sharpness", "sharpness"),
+                   ("boolean_resolution", "resolution")),
+    Kind.LEVELSET: (("level", "level"), ("levelset_method", "levelset_method"), ("grid_resolution", "resolution")),
+    Kind.HEIGHTMAP: (("heightmap_resolution", "resolution"),),
+}
+
+
+def _level_set_facts(kind: Kind, p) -> list[str]:
+    """The panel's lines about a level-set, boolean or heightmap object."""
+    if kind == Kind.HEIGHTMAP:
+        return [f"{p.polytope_name}, {len(p.biases)} keyframed layer-1 biases",
+                f"Grid: {p.resolution} x {p.resolution}, size {p.size:g}"]
+    lines = []
+    if kind == Kind.BOOLEAN:
+        text = f"{p.operation.title()}, {p.boolean_mode}"
+        if p.boolean_mode == "soft":
+            text += f", sharpness {p.sharpness:g}"
+        lines.append(text)
+    elif p.arch_type:
+        lines.append(f"Type: {p.arch_type}")
+    return lines + [f"Level f = {p.level:g}, d = {p.dim}", f"f-vector: ({p.f_vector})",
+                    f"Extraction: {p.method}, max |f - c| = {p.max_level_error:.2g}"]
 
 
 class NeuralPolyPreferences(bpy.types.AddonPreferences):

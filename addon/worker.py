@@ -1,10 +1,12 @@
-"""The training worker: a separate Python process that trains neural polytopes.
+"""The worker: a separate Python process that runs the core's named jobs (training, extraction).
 
-Blender must never freeze and must never run training in a Python thread of its own
+Blender must never freeze and must never run long work in a Python thread of its own
 process, so the add-on starts this file as a script with Blender's Python
 (``sys.executable``) and talks to it with JSON lines (protocol below). This module must
-not import ``bpy``, and neither may anything it imports: it loads only the bundled
-``neuralpoly_core`` package (numpy, and torch for training) and the standard library.
+not import ``bpy`` or the add-on, and neither may anything it imports: it loads only the
+bundled ``neuralpoly_core`` package (numpy, and torch for training) and the standard
+library. What the jobs are is up to the core (:mod:`neuralpoly_core.jobs`): the worker
+only passes requests on to its registry, so a new job needs no change here.
 
 Run as::
 
@@ -15,14 +17,19 @@ this file, where the built extension has it); every ``--path`` is appended to
 ``sys.path`` (the extension's own ``site-packages``, where PyTorch may be installed);
 ``--threads`` caps torch's CPU threads so Blender keeps a core for its interface.
 
-Protocol (version 1), one JSON object per line, UTF-8
+Protocol (version 2), one JSON object per line, UTF-8
 -----------------------------------------------------
 Requests on stdin:
 
+``{"op": "run", "job": "extract_level_set", "id": 7, "arguments": {...}}``
+    Run the named job of :data:`neuralpoly_core.jobs.JOBS` with its JSON arguments, e.g.
+    ``train`` (``{"specs": [[3, "(4;1)"], ...], "options": {"seed": 0, ...}}``) or
+    ``extract_level_set`` (``{"model": "<neuralpoly.model JSON>", "level": 0, "bbox":
+    [[-1, 1], [-1, 1], [-1, 1]], "method": "exact", "output": "/tmp/.../mesh.npz"}``).
+    Jobs run one after another, in the order they were sent; ``id`` is the caller's.
 ``{"op": "train", "id": 7, "specs": [[3, "(4;1)"], ...], "options": {...}}``
-    Train every spec (dimension, type) in one batched call of
-    ``neuralpoly_core.training.train_sweep``; ``options`` are its keyword arguments
-    (``seed``, ``restarts``, ``max_steps``, ``device``, ``dtype``).
+    Version 1's training request: the same as ``run`` of the job ``train`` with arguments
+    ``{"specs": ..., "options": ...}``.
 ``{"op": "cancel", "id": 7}``
     Cancel job 7 (running or still queued); answered by its ``cancelled`` event.
 ``{"op": "info"}``
@@ -32,12 +39,17 @@ Requests on stdin:
 
 Events on stdout:
 
-``{"event": "hello", "protocol": 1, "pid": ..., "python": "3.11.7", "bpy_imported": false}``
-    First line, before torch is imported.
+``{"event": "hello", "protocol": 2, "jobs": ["extract_level_set", "train"], "pid": ..., "python": "3.11.7", "bpy_imported": false}``
+    First line, once the core is loaded and before torch is imported (``jobs``: the names
+    the worker runs; empty if the core could not be loaded, then an ``error`` event follows).
 ``{"event": "info", "torch": "2.13.0" | null, "cuda": [names...], "error": null | "...", "bpy_imported": false}``
     After torch was looked for (once at start-up and on request).
 ``{"event": "progress", "id": 7, "fraction": 0.4, "message": "..."}``
-``{"event": "result", "id": 7, "models": ["<neuralpoly.model JSON with meta>", ...], "seconds": 0.2}``
+    At most one per :data:`PROGRESS_INTERVAL` seconds per job (and the last one).
+``{"event": "result", "id": 7, "job": "train", "result": {...}, "seconds": 0.2}``
+    The job's JSON result (``train``: ``{"models": ["<neuralpoly.model JSON with meta>", ...]}``;
+    ``extract_level_set``: ``{"mesh": "<.npz path>", "summary": {...}, "seconds": ...}``).
+    Files a result names belong to the caller, who removes them.
 ``{"event": "error", "id": 7, "kind": "TrainingDivergedError", "message": "...", "user_error": true}``
     ``user_error`` is true for :class:`neuralpoly_core.errors.NeuralPolyError` (bad input,
     divergence); false for an unexpected failure, whose ``message`` ends with the traceback.
@@ -64,11 +76,9 @@ import traceback
 from types import ModuleType
 from typing import Any, Callable
 
-PROTOCOL = 1
+PROTOCOL = 2
 #: Least time between two progress events of one job (seconds).
 PROGRESS_INTERVAL = 0.05
-#: Keyword arguments of ``train_sweep`` that a request may set.
-TRAIN_OPTIONS = ("seed", "restarts", "max_steps", "device", "dtype", "n_points", "sampling")
 
 
 class _Channel:
@@ -131,7 +141,7 @@ def _torch_info() -> dict:
 
 
 class Worker:
-    """Reads requests on a thread (so a cancel arrives while training runs), trains on the main thread."""
+    """Reads requests on a thread (so a cancel arrives while a job runs), runs jobs on the main thread."""
 
     def __init__(self, channel: _Channel, stdin, threads: int | None = None) -> None:
         self.channel = channel
@@ -186,32 +196,27 @@ class Worker:
                 break
             if op == "info":
                 self.channel.send("info", **torch_info())
-            elif op == "train":
-                self.train(request)
+            elif op in ("run", "train"):
+                self.run_request(request)
             else:
                 self.channel.send("error", id=request.get("id"), kind="ProtocolError",
                                   message=f"unknown request op {op!r}", user_error=False)
         self.channel.send("bye")
 
-    def train(self, request: dict) -> None:
+    def run_request(self, request: dict) -> None:
+        """Run one job of the core's registry and answer with its events."""
         job_id = request.get("id")
         if self.is_cancelled(job_id):
             self.channel.send("cancelled", id=job_id)
             return
+        if request.get("op") == "train":   # protocol 1
+            request = {"job": "train", "arguments": {k: request[k] for k in ("specs", "options") if k in request}}
         # the core was loaded by file location (load_core), hence the dynamic imports
         errors = importlib.import_module("neuralpoly_core.errors")
         Cancelled, NeuralPolyError = errors.Cancelled, errors.NeuralPolyError
+        name = request.get("job")
         try:
-            model_to_json = importlib.import_module("neuralpoly_core.network.modelfile").model_to_json
-            train_sweep = importlib.import_module("neuralpoly_core.training").train_sweep
-
-            specs = request.get("specs")
-            if not isinstance(specs, list) or not specs:
-                raise NeuralPolyError("a training request needs a non-empty list of [dim, type] specs")
-            options = request.get("options") or {}
-            unknown = set(options) - set(TRAIN_OPTIONS)
-            if unknown:
-                raise NeuralPolyError(f"unknown training options {sorted(unknown)}")
+            run_job = importlib.import_module("neuralpoly_core.jobs").run_job
             last = [0.0]
 
             def progress(fraction: float, message: str = "") -> None:
@@ -222,11 +227,8 @@ class Worker:
 
             cancel: Callable[[], bool] = lambda: self.is_cancelled(job_id)
             t0 = time.perf_counter()
-            results = train_sweep([tuple(s) for s in specs], progress=progress, cancel=cancel, **options)
-            models = [model_to_json(r.network, r.meta(), indent=None) for r in results]
-            if self.is_cancelled(job_id):
-                raise Cancelled("training cancelled")
-            self.channel.send("result", id=job_id, models=models, seconds=time.perf_counter() - t0)
+            result = run_job(name, request.get("arguments") or {}, progress, cancel)
+            self.channel.send("result", id=job_id, job=name, result=result, seconds=time.perf_counter() - t0)
         except Cancelled:
             self.channel.send("cancelled", id=job_id)
         except NeuralPolyError as e:
@@ -237,7 +239,7 @@ class Worker:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="neuralpoly training worker (JSON lines on stdin/stdout)")
+    parser = argparse.ArgumentParser(description="neuralpoly worker: runs named jobs (JSON lines on stdin/stdout)")
     parser.add_argument("--core-dir", default=os.path.dirname(os.path.abspath(__file__)))
     parser.add_argument("--path", action="append", default=[])
     parser.add_argument("--threads", type=int, default=None)
@@ -253,13 +255,18 @@ def main(argv: list[str] | None = None) -> int:
     for p in args.path:
         if p and p not in sys.path:
             sys.path.append(p)
-    channel.send("hello", protocol=PROTOCOL, pid=os.getpid(), python=platform.python_version(),
-                 bpy_imported="bpy" in sys.modules)
+    failure: Exception | None = None
+    jobs: list[str] = []
     try:
         load_core(args.core_dir)
+        jobs = importlib.import_module("neuralpoly_core.jobs").job_names()
     except Exception as e:
-        channel.send("error", id=None, kind=type(e).__name__,
-                     message=f"the training worker cannot load neuralpoly_core: {e}", user_error=False)
+        failure = e
+    channel.send("hello", protocol=PROTOCOL, jobs=jobs, pid=os.getpid(), python=platform.python_version(),
+                 bpy_imported="bpy" in sys.modules)
+    if failure is not None:
+        channel.send("error", id=None, kind=type(failure).__name__,
+                     message=f"the worker process cannot load neuralpoly_core: {failure}", user_error=False)
         return 1
     Worker(channel, stdin, threads=args.threads).run()
     return 0

@@ -1,9 +1,15 @@
-"""Blender's side of the training worker: start it, send jobs, read events without blocking.
+"""Blender's side of the worker process: start it, send jobs, read events without blocking.
 
-No threads run in Blender's process: a modal operator calls :meth:`TrainingTask.update`
-from its timer, which reads whatever the worker has written so far (non-blocking pipe
-reads) and returns at once. Scripts and ``blender -b`` call :meth:`TrainingTask.wait`,
-which blocks on the pipe until the job ends. See ``worker.py`` for the protocol.
+The worker runs the core's named jobs (:mod:`neuralpoly_core.jobs`: ``train``,
+``extract_level_set``, ...). No threads run in Blender's process: a modal operator calls
+:meth:`JobTask.update` from its timer, which reads whatever the worker has written so far
+(non-blocking pipe reads) and returns at once. Scripts and ``blender -b`` call
+:meth:`JobTask.wait`, which blocks on the pipe until the job ends, or run the job in their
+own process (:func:`run_here`). See ``worker.py`` for the protocol.
+
+A :class:`Plan` is what one operation does: the job to run and what its result then changes
+in the scene; the same plan runs in the worker (modal operators) or here (everything else),
+so both give the same result.
 
 This module does not import ``bpy`` either, so it is tested in plain Python too.
 """
@@ -18,11 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from .neuralpoly_core import errors
 from .neuralpoly_core.errors import Cancelled, NeuralPolyError
-from .neuralpoly_core.network.modelfile import model_from_json
-from .neuralpoly_core.network import Network
+from .neuralpoly_core.jobs import run_job
 
 WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 #: Seconds a worker may take to say hello after it was started.
@@ -32,7 +39,7 @@ CANCEL_GRACE = 3.0
 
 
 class WorkerError(NeuralPolyError):
-    """The training worker failed (could not start, stopped unexpectedly, or crashed)."""
+    """The worker process failed (could not start, stopped unexpectedly, or crashed)."""
 
 
 class _LineReader:
@@ -92,7 +99,7 @@ class _LineReader:
                 time.sleep(0.01)
 
 
-class TrainingWorker:
+class JobWorker:
     """One worker process; jobs run one after another in submission order.
 
     Parameters
@@ -118,7 +125,7 @@ class TrainingWorker:
         self.stderr_file: Any = None
         self.hello: dict | None = None
         self.info: dict | None = None
-        self.tasks: dict[int, TrainingTask] = {}
+        self.tasks: dict[int, JobTask] = {}
         self._ids = itertools.count(1)
         self._started_at = 0.0
 
@@ -157,7 +164,7 @@ class TrainingWorker:
                                             stderr=self.stderr_file, env=env, **kwargs)
         except OSError as e:
             self.process = None
-            raise WorkerError(f"cannot start the training worker ({self.python}): {e}") from None
+            raise WorkerError(f"cannot start the worker process ({self.python}): {e}") from None
         self.reader = _LineReader(self.process.stdout)
         self._started_at = time.monotonic()
 
@@ -251,7 +258,7 @@ class TrainingWorker:
                 return  # it exited: read what is left in the pipe first, notice the exit next time
             self._worker_died()
         elif self.hello is None and time.monotonic() - self._started_at > START_TIMEOUT:
-            self.kill_with_error(f"the training worker did not start within {START_TIMEOUT:.0f} s")
+            self.kill_with_error(f"the worker process did not start within {START_TIMEOUT:.0f} s")
 
     def _dispatch(self, event: dict) -> None:
         kind = event.get("event")
@@ -278,7 +285,7 @@ class TrainingWorker:
             except subprocess.TimeoutExpired:
                 code = None
         tail = self.stderr_tail()
-        msg = f"the training worker stopped unexpectedly (exit code {code})"
+        msg = f"the worker process stopped unexpectedly (exit code {code})"
         if tail:
             msg += f": {tail.splitlines()[-1]}"
         self._fail_all(msg)
@@ -298,14 +305,12 @@ class TrainingWorker:
         self.tasks.clear()
 
     # -- jobs --------------------------------------------------------------------------
-    def submit(self, specs: Iterable, **options: Any) -> "TrainingTask":
-        """Queue a training job of ``(dim, type)`` specs; returns its task at once."""
-        specs = [[int(d), str(t)] for d, t in specs]
+    def submit(self, job: str, arguments: dict) -> "JobTask":
+        """Queue the named job with JSON ``arguments``; returns its task at once."""
         self.start()
-        task = TrainingTask(self, next(self._ids), specs)
+        task = JobTask(self, next(self._ids), job, arguments)
         self.tasks[task.id] = task
-        self._send({"op": "train", "id": task.id, "specs": specs,
-                    "options": {k: v for k, v in options.items() if v is not None}})
+        self._send({"op": "run", "job": job, "id": task.id, "arguments": arguments})
         return task
 
     def request_info(self) -> None:
@@ -318,34 +323,34 @@ class TrainingWorker:
         end = time.monotonic() + timeout
         while self.info is None:
             if not self.alive and self.reader is None:
-                raise WorkerError("the training worker stopped before it reported its PyTorch version")
+                raise WorkerError("the worker process stopped before it reported its PyTorch version")
             if time.monotonic() > end:
-                raise WorkerError(f"the training worker did not answer within {timeout:.0f} s")
+                raise WorkerError(f"the worker process did not answer within {timeout:.0f} s")
             assert self.reader is not None
             self.reader.wait_readable(0.1)
             self.pump()
         return self.info
 
 
-class TrainingTask:
-    """One job on a worker: state, progress, and its trained models once done.
+class JobTask:
+    """One job on a worker: state, progress, and its result once done.
 
     ``state`` is ``'running'`` until it becomes ``'done'``, ``'error'`` or
-    ``'cancelled'``; ``models`` then holds one ``(Network, meta)`` per spec.
+    ``'cancelled'``; ``value`` then holds the job's JSON result.
     """
 
-    def __init__(self, worker: TrainingWorker, task_id: int, specs: list) -> None:
+    def __init__(self, worker: JobWorker, task_id: int, job: str, arguments: dict) -> None:
         self.worker = worker
         self.id = task_id
-        self.specs = specs
+        self.job = job
+        self.arguments = arguments
         self.state = "running"
         self.fraction = 0.0
-        self.message = "starting the training worker"
+        self.message = "starting the worker process"
         self.error: str | None = None
         self.error_kind: str | None = None
         self.user_error = False
-        self.model_texts: list[str] = []
-        self.models: list[tuple[Network, dict]] = []
+        self.value: dict | None = None
         self.cancel_requested = False
         self._cancel_time = 0.0
 
@@ -359,13 +364,11 @@ class TrainingTask:
             self.fraction = float(event.get("fraction", 0.0))
             self.message = str(event.get("message", ""))
         elif kind == "result":
-            try:
-                texts = [str(t) for t in event.get("models", [])]
-                self.models = [model_from_json(t) for t in texts]
-                self.model_texts = texts
-            except NeuralPolyError as e:
-                self._finish("error", f"the training worker sent an unreadable model: {e}")
+            value = event.get("result")
+            if not isinstance(value, dict):
+                self._finish("error", f"the worker process sent an unreadable result of job {self.job!r}")
                 return
+            self.value = value
             self._finish("done")
         elif kind == "cancelled":
             self._finish("cancelled")
@@ -404,8 +407,8 @@ class TrainingTask:
             self._finish("cancelled")
 
     def wait(self, progress: Callable[[float, str], None] | None = None,
-             cancel: Callable[[], bool] | None = None, timeout: float | None = None) -> list:
-        """Block until the job ends; return its ``(Network, meta)`` list.
+             cancel: Callable[[], bool] | None = None, timeout: float | None = None) -> dict:
+        """Block until the job ends; return its result.
 
         Raises
         ------
@@ -429,23 +432,66 @@ class TrainingTask:
                 reader.wait_readable(0.1)
         return self.result()
 
-    def result(self) -> list:
-        """The trained models; raises the job's error if it did not finish well."""
-        if self.state == "done":
-            return self.models
-        if self.state == "cancelled":
-            raise Cancelled("training cancelled")
+    def result(self) -> dict:
+        """The job's result; raises the job's error if it did not finish well."""
+        if self.state == "done" and not self.cancel_requested:
+            assert self.value is not None
+            return self.value
+        if self.state in ("done", "cancelled"):
+            raise Cancelled(f"job {self.job!r} cancelled")
         if self.state == "error":
-            if self.user_error:
-                raise NeuralPolyError(self.error or "training failed")
-            raise WorkerError(self.error or "the training worker failed")
-        raise RuntimeError("the training job is still running")
+            if self.user_error:   # the same NeuralPolyError subclass as in the worker
+                kind = getattr(errors, self.error_kind or "", None)
+                cls = kind if isinstance(kind, type) and issubclass(kind, NeuralPolyError) else NeuralPolyError
+                raise cls(self.error or f"job {self.job!r} failed")
+            raise WorkerError(self.error or "the worker process failed")
+        raise RuntimeError(f"job {self.job!r} is still running")
 
 
-_shared: TrainingWorker | None = None
+@dataclass
+class Plan:
+    """One operation: a named job (:mod:`neuralpoly_core.jobs`) and what its result changes.
+
+    ``finish(result)`` makes the change (adds the object, ...) and returns what the operation
+    returns; ``cleanup()`` runs once in the end, finished or not (it removes the temporary
+    files the job writes). ``job`` None: nothing long to run, ``finish(None)`` does it all.
+    ``what`` names the work in messages ("Training", "Level-set extraction"), ``title`` is
+    the progress text.
+    """
+
+    job: str | None
+    arguments: dict
+    finish: Callable[[Any], Any]
+    what: str
+    title: str = ""
+    cleanup: Callable[[], None] | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Run ``cleanup`` (once)."""
+        cleanup, self.cleanup = self.cleanup, None
+        if cleanup is not None:
+            cleanup()
+
+    def finish_with(self, result_of: Callable[[], Any]) -> Any:
+        """``finish(result_of())`` (``result_of`` raises the job's error), then :meth:`close`,
+        whatever happens."""
+        try:
+            return self.finish(result_of())
+        finally:
+            self.close()
 
 
-def shared_worker(extra_paths: Iterable[str] = ()) -> TrainingWorker:
+def run_here(plan: Plan, progress: Callable[[float, str], None] | None = None,
+             cancel: Callable[[], bool] | None = None) -> Any:
+    """Run ``plan`` in this process, synchronously: its job, then ``finish``."""
+    job = plan.job
+    return plan.finish_with(lambda: None if job is None else run_job(job, plan.arguments, progress, cancel))
+
+
+_shared: JobWorker | None = None
+
+
+def shared_worker(extra_paths: Iterable[str] = ()) -> JobWorker:
     """The add-on's one worker, started on demand and kept warm between jobs."""
     global _shared
     paths = [str(p) for p in extra_paths]
@@ -453,7 +499,7 @@ def shared_worker(extra_paths: Iterable[str] = ()) -> TrainingWorker:
         _shared.close()
         _shared = None
     if _shared is None:
-        _shared = TrainingWorker(extra_paths=paths)
+        _shared = JobWorker(extra_paths=paths)
     return _shared
 
 

@@ -63,3 +63,18 @@ def test_dimension_check():
             check_dim(bad)
     with pytest.raises(TypeSpecError, match="whole number"):
         check_dim(2.5)
+
+
+def test_type_of_a_neural_polytope_network():
+    import numpy as np
+    from neuralpoly_core import Activation, Layer, Network, Output, polytope_network
+    from neuralpoly_core.network.architecture import type_of
+    rng = np.random.default_rng(0)
+    deep = polytope_network(3, [rng.normal(size=(4, 3)), rng.normal(size=(2, 4))], [1.0, 2.0])
+    assert str(type_of(deep)) == "(4,2;1,2)" and type_of(deep) == ArchType((4, 2), (1.0, 2.0))
+    assert str(type_of(polytope_network(2, [np.eye(2)], [0.8]))) == "(2;0.8)"
+    relu = Network(3, [Layer(np.eye(3), None, Activation("relu"))])                 # no exponent p
+    biased = Network(3, [Layer(np.eye(3), np.ones(3), Activation("abs_pow", p=1.0))])
+    linear = Network(3, [Layer(np.eye(3), None, Activation("abs_pow", p=1.0))], Output("linear", np.ones((1, 3))))
+    assert relu.is_neural_polytope and type_of(relu) is None
+    assert type_of(biased) is None and type_of(linear) is None

@@ -9,10 +9,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import TypeSpecError
 
-__all__ = ["ArchType", "parse_type", "parse_widths", "parse_ps", "format_p", "check_dim"]
+if TYPE_CHECKING:
+    from .model import Network
+
+__all__ = ["ArchType", "parse_type", "parse_widths", "parse_ps", "format_p", "check_dim", "type_of"]
 
 
 def format_p(p: float) -> str:
@@ -169,3 +173,17 @@ class ArchType:
 def parse_type(text) -> ArchType:
     """Parse an architecture type; see :meth:`ArchType.parse`."""
     return ArchType.parse(text)
+
+
+def type_of(net: "Network") -> ArchType | None:
+    """The architecture type of a neural-polytope network, e.g. ``(4,2;1)``, or None.
+
+    None unless ``net`` is a neural polytope (:attr:`Network.is_neural_polytope`) whose every
+    layer has an exponent p (``|x|^p``): ``relu`` layers, biases or a linear head have no type.
+    """
+    if not net.is_neural_polytope:
+        return None
+    ps = [layer.activation.p for layer in net.layers]
+    if any(p is None for p in ps):
+        return None
+    return ArchType(net.widths, tuple(float(p) for p in ps))

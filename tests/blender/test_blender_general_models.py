@@ -84,7 +84,7 @@ def test_sigmoid_model_needs_marching_and_reextracts(addon, tmp_path):
                        core.Output("linear", np.ones((1, 8)), np.array([-6.0])))
     path = save(addon, net, tmp_path / "smooth.json", {"level": -0.5, "bbox": [-3, 3]})
     counts = data_counts()
-    with pytest.raises(RuntimeError, match="exact extraction needs a piecewise-linear network; this one has sigmoid"):
+    with pytest.raises(RuntimeError, match="layer 0 has activation sigmoid, which is not piecewise linear"):
         bpy.ops.neuralpoly.load_level_set(filepath=str(path), levelset_method="EXACT")
     assert data_counts() == counts
     assert bpy.ops.neuralpoly.load_model(filepath=str(path)) == {"FINISHED"}

@@ -26,7 +26,7 @@ def fcurves(obj):
 
 
 def expected_centre(addon, obj, frame):
-    params = addon.heightmap_ops.parameters(obj)
+    params = addon.heightmap_objects.parameters(obj)
     hm = addon.neuralpoly_core.construct.heightmap
     return hm.blob_centers_at(params["centers"], frame - params["frame_start"], amplitude=params["amplitude"],
                               period=params["period"])
@@ -47,7 +47,7 @@ def test_add_heightmap_keyframes_the_biases(addon):
     assert len(obj.data.vertices) == 33 * 33
     # the keyed biases are the core's animated biases at every key
     hm = addon.neuralpoly_core.construct.heightmap
-    params = addon.heightmap_ops.parameters(obj)
+    params = addon.heightmap_objects.parameters(obj)
     for frame in (1, 16, 41):
         want = hm.animated_biases(params["centers"], params["radii"], frame - 1, amplitude=params["amplitude"],
                                   period=params["period"])
@@ -70,7 +70,7 @@ def test_frames_move_the_blob_maximum(addon):
     assert np.linalg.norm(peaks[11] - peaks[1]) == pytest.approx(0.4 * np.sqrt(2), abs=3 * spacing)
     assert np.linalg.norm(peaks[21] - peaks[1]) == pytest.approx(0.8, abs=3 * spacing)
     # heights are the network at the animated biases
-    net = addon.heightmap_ops.current_network(obj)
+    net = addon.heightmap_objects.current_network(obj)
     V = heights(addon, obj)
     np.testing.assert_allclose(V[:, 2], net.evaluate(V[:, :2]), atol=1e-6)
     assert 0.4 < V[:, 2].max() <= 0.5 and V[:, 2].min() > -1e-6
@@ -90,7 +90,7 @@ def test_handler_persists_across_file_load_and_renders_headless(addon, tmp_path)
     scene.frame_set(6)
     after = heights(addon, obj)[:, 2]
     assert np.max(np.abs(after - before)) > 0.05
-    net = addon.heightmap_ops.current_network(obj)
+    net = addon.heightmap_objects.current_network(obj)
     np.testing.assert_allclose(after, net.evaluate(heights(addon, obj)[:, :2]), atol=1e-6)
 
     # a headless animation render runs the handler on every frame without errors
@@ -104,7 +104,7 @@ def test_handler_persists_across_file_load_and_renders_headless(addon, tmp_path)
     scene.camera = bpy.context.active_object
     assert bpy.ops.render.render(animation=True) == {"FINISHED"}
     assert sorted(p.name for p in tmp_path.glob("frame_*.png")) == ["frame_0010.png", "frame_0011.png"]
-    expected = addon.heightmap_ops.current_network(obj).evaluate(heights(addon, obj)[:, :2])
+    expected = addon.heightmap_objects.current_network(obj).evaluate(heights(addon, obj)[:, :2])
     np.testing.assert_allclose(heights(addon, obj)[:, 2], expected, atol=1e-6)
 
 

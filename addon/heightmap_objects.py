@@ -17,13 +17,14 @@ rendering the frame. Any Python can also call :func:`update_heights` directly.
 from __future__ import annotations
 
 import json
-import math
 
 import bpy
 import numpy as np
 from bpy.app.handlers import persistent
 
 from . import blender_mesh, model_store
+from .model_store import Kind
+from .neuralpoly_core._checks import check_float, check_int
 from .neuralpoly_core.errors import ModelFormatError, NeuralPolyError
 from .neuralpoly_core.construct.heightmap import (DEFAULT_DIRECTIONS, animated_biases, grid_values, height_grid,
                                         metaball_network, set_layer1_biases)
@@ -34,16 +35,8 @@ __all__ = ["add_heightmap", "update_heights", "rebuild", "parameters", "blob_cen
 _last: dict[int, bytes] = {}     # object session uid -> biases last written into its mesh
 
 
-def _int(value, what: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
-        raise NeuralPolyError(f"{what} must be a whole number in {lo}..{hi}, got {value!r}")
-    return int(value)
-
-
-def _pos(value, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise NeuralPolyError(f"{what} must be a number > 0, got {value!r}")
-    return float(value)
+def _positive(value, what: str) -> float:
+    return check_float(value, what, 0.0, lo_open=True)
 
 
 def blob_centres(blobs: int, seed: int, size: float, radius: float) -> np.ndarray:
@@ -72,7 +65,7 @@ def blob_centres(blobs: int, seed: int, size: float, radius: float) -> np.ndarra
 
 def parameters(obj: bpy.types.Object) -> dict:
     """The heightmap settings a HEIGHTMAP object remembers."""
-    d = model_store.stored_source(obj, "HEIGHTMAP", "metaball heightmap", "heightmap settings")
+    d = model_store.stored_source(obj, Kind.HEIGHTMAP, "metaball heightmap", "heightmap settings")
     if not {"size", "resolution"} <= set(d):
         raise ModelFormatError(f"the heightmap settings stored in {obj.name!r} are damaged")
     return d
@@ -120,7 +113,7 @@ def update_heights(obj: bpy.types.Object, *, force: bool = False) -> bool:
 def _on_frame_change(scene, depsgraph=None) -> None:
     """Update every heightmap object of the scene to the biases of the new frame."""
     for obj in scene.objects:
-        if model_store.kind_of(obj) != "HEIGHTMAP":
+        if model_store.kind_of(obj) != Kind.HEIGHTMAP:
             continue
         try:
             update_heights(obj)
@@ -177,21 +170,20 @@ def add_heightmap(context, *, blobs: int = 3, seed: int = 0, radius: float = 0.3
     is added.
     """
     scene = context.scene
-    blobs = _int(blobs, "blobs", 1, 16)
-    seed = _int(seed, "seed", 0, 2**31 - 1)
-    size, radius = _pos(size, "size"), _pos(radius, "blob radius")
-    resolution = _int(resolution, "resolution", 2, 1024)
-    period = _int(period, "period", 2, 100000)
-    keyframe_step = _int(keyframe_step, "keyframe step", 1, 10000)
-    if isinstance(amplitude, bool) or not isinstance(amplitude, (int, float)) or not 0 <= amplitude < math.inf:
-        raise NeuralPolyError(f"amplitude must be a number >= 0, got {amplitude!r}")
-    start = scene.frame_start if frame_start is None else _int(frame_start, "start frame", -1048574, 1048574)
-    end = start + period if frame_end is None else _int(frame_end, "end frame", -1048574, 1048574)
+    blobs = check_int(blobs, "blobs", 1, 16)
+    seed = check_int(seed, "seed", 0, 2**31 - 1)
+    size, radius = _positive(size, "size"), _positive(radius, "blob radius")
+    resolution = check_int(resolution, "resolution", 2, 1024)
+    period = check_int(period, "period", 2, 100000)
+    keyframe_step = check_int(keyframe_step, "keyframe step", 1, 10000)
+    amplitude = check_float(amplitude, "amplitude", 0.0)
+    start = scene.frame_start if frame_start is None else check_int(frame_start, "start frame", -1048574, 1048574)
+    end = start + period if frame_end is None else check_int(frame_end, "end frame", -1048574, 1048574)
     if end <= start:
         raise NeuralPolyError(f"end frame {end} must come after start frame {start}")
     centres = blob_centres(blobs, seed, size, radius)
     radii = np.full(blobs, radius)
-    net = metaball_network(centres, radii, _pos(sharpness, "sharpness"), height=float(height))
+    net = metaball_network(centres, radii, _positive(sharpness, "sharpness"), height=float(height))
     params = {"centers": centres.tolist(), "radii": radii.tolist(), "sharpness": float(sharpness),
               "directions": DEFAULT_DIRECTIONS, "size": size, "resolution": resolution, "height": float(height),
               "amplitude": float(amplitude), "period": period, "frame_start": start, "frame_end": end,
@@ -204,7 +196,7 @@ def add_heightmap(context, *, blobs: int = 3, seed: int = 0, radius: float = 0.3
         obj.location = tuple(scene.cursor.location) if location is None else tuple(location)
         meta = {"heightmap": {k: params[k] for k in ("centers", "radii", "sharpness", "height")},
                 "type": f"metaballs ({blobs} blobs, sigmoid)"}
-        model_store.store_model(obj, net, meta, kind="HEIGHTMAP")
+        model_store.store_model(obj, net, meta, kind=Kind.HEIGHTMAP)
         p = model_store.props(obj)
         p.source_json = json.dumps(params)
         p.resolution, p.size, p.method = resolution, size, "grid"
@@ -240,9 +232,9 @@ def rebuild(obj: bpy.types.Object, *, resolution: int | None = None, size: float
     """Rebuild a heightmap's grid at another resolution or size (its animation is kept)."""
     params = parameters(obj)
     if resolution is not None:
-        params["resolution"] = _int(resolution, "resolution", 2, 1024)
+        params["resolution"] = check_int(resolution, "resolution", 2, 1024)
     if size is not None:
-        params["size"] = _pos(size, "size")
+        params["size"] = _positive(size, "size")
     net = current_network(obj)
     mesh = height_grid(net, params["size"], params["resolution"])
     if not isinstance(obj.data, bpy.types.Mesh):

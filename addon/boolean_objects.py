@@ -17,6 +17,10 @@ union, intersection or difference (the active object minus the others) is writte
 The new object stores its network, the description (so another sharpness or mode can be
 compiled later) and the extraction settings; the inputs are never modified. Its mesh is in
 world coordinates (the object sits at the origin with no rotation or scale).
+
+The extraction is the core's job ``extract_level_set``: :func:`plan_boolean` and
+:func:`plan_reextract_boolean` say what to run and what its result then changes (see
+:class:`.worker_client.Plan`), so operators can run it in the worker process.
 """
 
 from __future__ import annotations
@@ -28,13 +32,16 @@ import numpy as np
 
 from . import blender_mesh, levelset_objects, model_store
 from .levelset_objects import LevelSetSettings
+from .model_store import Kind
+from .neuralpoly_core._checks import check_choice, check_float
 from .neuralpoly_core.construct.boolean import network_from_description
 from .neuralpoly_core.errors import ModelFormatError, NeuralPolyError
 from .neuralpoly_core.mesh import PolyMesh
 from .neuralpoly_core.network import Network
+from .worker_client import Plan
 
 __all__ = ["OPERATIONS", "MODES", "DEFAULT_SHARPNESS", "CONVEX_TOLERANCE", "world_mesh", "convex_description",
-           "description", "network_of", "extraction_box", "add_boolean", "reextract_boolean"]
+           "description", "network_of", "extraction_box", "plan_boolean", "plan_reextract_boolean"]
 
 OPERATIONS = ("union", "intersection", "difference")
 MODES = ("hard", "soft")
@@ -86,18 +93,13 @@ def convex_description(obj: bpy.types.Object, depsgraph) -> dict:
     return {"mesh": {"vertices": V.tolist(), "faces": faces}}
 
 
-def _check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
-    v = str(value).lower()
-    if v not in choices:
-        raise NeuralPolyError(f"{what} must be one of {', '.join(c.title() for c in choices)}, got {value!r}")
-    return v
+def _choice(value, choices: tuple[str, ...], what: str) -> str:
+    """``value`` in lower case, one of ``choices`` (operator enums are upper case)."""
+    return check_choice(str(value).lower(), choices, what)
 
 
-def _check_sharpness(sharpness) -> float:
-    if isinstance(sharpness, bool) or not isinstance(sharpness, (int, float)) \
-            or not np.isfinite(sharpness) or sharpness <= 0:
-        raise NeuralPolyError(f"sharpness must be a number > 0, got {sharpness!r}")
-    return float(sharpness)
+def _sharpness(sharpness) -> float:
+    return check_float(sharpness, "sharpness", 0.0, lo_open=True)
 
 
 def ordered_inputs(objects, active: bpy.types.Object | None, operation: str) -> list[bpy.types.Object]:
@@ -118,25 +120,24 @@ def ordered_inputs(objects, active: bpy.types.Object | None, operation: str) -> 
 def description(objects, *, operation: str, mode: str = "hard", sharpness: float = DEFAULT_SHARPNESS,
                 depsgraph=None) -> dict:
     """The ``neuralpoly.boolean`` description of ``operation`` over ``objects`` (in that order)."""
-    operation = _check_choice(operation, OPERATIONS, "operation")
-    mode = _check_choice(mode, MODES, "mode")
+    operation = _choice(operation, OPERATIONS, "operation")
+    mode = _choice(mode, MODES, "mode")
     depsgraph = depsgraph or bpy.context.evaluated_depsgraph_get()
     parts = [convex_description(o, depsgraph) for o in objects]
     desc = {"format": "neuralpoly.boolean", "version": 1, "dim": 3, "mode": mode,
             "solid": {operation: parts}}
     if mode == "soft":
-        desc["sharpness"] = _check_sharpness(sharpness)
+        desc["sharpness"] = _sharpness(sharpness)
     return desc
 
 
 def with_mode(desc: dict, mode: str, sharpness: float | None) -> dict:
     """``desc`` switched to ``mode`` (soft: at ``sharpness``, or its own, or the default)."""
-    mode = _check_choice(mode, MODES, "mode")
+    mode = _choice(mode, MODES, "mode")
     out = {k: v for k, v in desc.items() if k not in ("mode", "sharpness", "logic_sharpness", "domain")}
     out["mode"] = mode
     if mode == "soft":
-        out["sharpness"] = _check_sharpness(desc.get("sharpness", DEFAULT_SHARPNESS) if sharpness is None
-                                            else sharpness)
+        out["sharpness"] = _sharpness(desc.get("sharpness", DEFAULT_SHARPNESS) if sharpness is None else sharpness)
     return out
 
 
@@ -163,9 +164,7 @@ def _solid_points(desc: dict) -> np.ndarray:
 
 def extraction_box(desc: dict, margin: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The inputs' bounding box, grown by ``margin`` times its largest side on every side."""
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not np.isfinite(margin) \
-            or not 0.0 <= margin <= 10.0:
-        raise NeuralPolyError(f"margin must be a number in 0..10, got {margin!r}")
+    margin = check_float(margin, "margin", 0.0, 10.0)
     P = _solid_points(desc)
     lo, hi = P.min(axis=0), P.max(axis=0)
     pad = max(float(margin) * float((hi - lo).max()), 1e-6 * max(1.0, float(np.abs(P).max())))
@@ -186,79 +185,85 @@ def _store_source(obj: bpy.types.Object, desc: dict, operation: str) -> None:
     p.arch_type = f"{operation} of {len(desc['solid'][operation])}, {desc['mode']}"
 
 
-def add_boolean(context, objects, *, active: bpy.types.Object | None = None, operation: str = "union",
-                mode: str = "hard", sharpness: float = DEFAULT_SHARPNESS, method: str = "auto",
-                resolution: int = 64, margin: float = 0.25, name: str | None = None) -> bpy.types.Object:
-    """A new object: the union, intersection or difference (``active`` minus the others) of
-    the convex mesh ``objects``, drawn by a network built from their faces.
+def plan_boolean(context, objects, *, active: bpy.types.Object | None = None, operation: str = "union",
+                 mode: str = "hard", sharpness: float = DEFAULT_SHARPNESS, method: str = "auto",
+                 resolution: int = 64, margin: float = 0.25, name: str | None = None) -> Plan:
+    """The plan of a new object: the union, intersection or difference (``active`` minus the
+    others) of the convex mesh ``objects``, drawn by a network built from their faces.
 
-    The inputs are not changed; on any error nothing is added.
+    Every setting is checked and the inputs are read now; the plan's job extracts the level set
+    and its finish adds the object. The inputs are not changed; on any error nothing is added.
     """
-    operation = _check_choice(operation, OPERATIONS, "operation")
+    operation = _choice(operation, OPERATIONS, "operation")
     inputs = ordered_inputs(objects, active, operation)
     desc = description(inputs, operation=operation, mode=mode, sharpness=sharpness,
                        depsgraph=context.evaluated_depsgraph_get())
     net = network_of(desc)
-    box = extraction_box(desc, margin)
-    ls = _settings(desc, box, method, resolution).validated(net)
-    mesh = levelset_objects.extract(net, ls)
+    ls = _settings(desc, extraction_box(desc, margin), method, resolution).validated(net)
     info: dict = {"operation": operation, "mode": desc["mode"], "objects": [o.name for o in inputs]}
     if desc["mode"] == "soft":
         info["sharpness"] = desc["sharpness"]
     meta = {"boolean": info, "level": 0.0, "bbox": [list(ls.lo), list(ls.hi)]}
     title = name or f"NeuralBoolean {operation.title()}"
-    obj = levelset_objects.create_object(context, net, meta, ls, mesh, kind="BOOLEAN", name=title,
-                                         location=(0.0, 0.0, 0.0))
-    try:
-        _store_source(obj, desc, operation)
-    except BaseException:
-        me = obj.data
-        bpy.data.objects.remove(obj)
-        if isinstance(me, bpy.types.Mesh):
-            bpy.data.meshes.remove(me)
-        raise
-    return obj
+
+    def finish(mesh: PolyMesh, summary: dict) -> bpy.types.Object:
+        obj = levelset_objects.create_object(context, net, meta, ls, mesh, summary, kind=Kind.BOOLEAN,
+                                             name=title, location=(0.0, 0.0, 0.0))
+        try:
+            _store_source(obj, desc, operation)
+        except BaseException:
+            me = obj.data
+            bpy.data.objects.remove(obj)
+            if isinstance(me, bpy.types.Mesh):
+                bpy.data.meshes.remove(me)
+            raise
+        return obj
+    return levelset_objects.extraction_plan(net, ls, finish, what="Neural boolean",
+                                            title=f"Extracting the {operation}")
 
 
 def stored_description(obj: bpy.types.Object) -> dict:
     """The boolean description a BOOLEAN object remembers."""
-    desc = model_store.stored_source(obj, "BOOLEAN", "neural boolean", "boolean description")
+    desc = model_store.stored_source(obj, Kind.BOOLEAN, "neural boolean", "boolean description")
     if not isinstance(desc.get("solid"), dict):
         raise ModelFormatError(f"the boolean description stored in {obj.name!r} is damaged")
     return desc
 
 
-def reextract_boolean(obj: bpy.types.Object, *, mode: str | None = None, sharpness: float | None = None,
-                      method: str | None = None, resolution: int | None = None,
-                      margin: float | None = None) -> bpy.types.Object:
-    """Rebuild a neural boolean at another mode, sharpness, method, resolution or margin.
+def plan_reextract_boolean(obj: bpy.types.Object, *, mode: str | None = None, sharpness: float | None = None,
+                           method: str | None = None, resolution: int | None = None,
+                           margin: float | None = None) -> Plan:
+    """The plan of rebuilding a neural boolean at another mode, sharpness, method, resolution or margin.
 
     Settings left out keep their last values; a new mode or sharpness recompiles the network
     from the stored description (the input objects are not needed any more).
     """
     p = model_store.props(obj)
     desc = stored_description(obj)
+    net, meta = model_store.load_model(obj)
     if mode is not None or sharpness is not None:
         desc = with_mode(desc, mode or desc.get("mode", "hard"), sharpness)
         net = network_of(desc)
-    else:
-        net, _ = model_store.load_model(obj)
     old = levelset_objects.stored_settings(obj, 3)
     box = old.bbox if margin is None else extraction_box(desc, margin)
     if method is None:
         # a mode change picks the method that mode needs unless one is asked for
         method = "auto" if desc["mode"] != p.boolean_mode else old.method
     ls = _settings(desc, box, method, old.resolution if resolution is None else resolution).validated(net)
-    mesh = levelset_objects.extract(net, ls)
-    _, meta = model_store.load_model(obj)
     meta = dict(meta, bbox=[list(ls.lo), list(ls.hi)])
     meta["boolean"] = dict(meta.get("boolean") or {}, mode=desc["mode"])
     if desc["mode"] == "soft":
         meta["boolean"]["sharpness"] = desc["sharpness"]
     else:
         meta["boolean"].pop("sharpness", None)
-    levelset_objects.replace_mesh(obj, mesh)
-    model_store.store_model(obj, net, meta, kind="BOOLEAN")
-    levelset_objects.store_settings(obj, ls, mesh)
-    _store_source(obj, desc, p.operation or next(iter(desc["solid"])))
-    return obj
+    operation = p.operation or next(iter(desc["solid"]))
+
+    def finish(mesh: PolyMesh, summary: dict) -> bpy.types.Object:
+        model_store.require_alive(obj)
+        levelset_objects.replace_mesh(obj, mesh)
+        model_store.store_model(obj, net, meta, kind=Kind.BOOLEAN)
+        levelset_objects.store_settings(obj, ls, summary)
+        _store_source(obj, desc, operation)
+        return obj
+    return levelset_objects.extraction_plan(net, ls, finish, what="Neural boolean",
+                                            title=f"Extracting the {operation}")
