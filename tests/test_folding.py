@@ -66,6 +66,14 @@ def test_tent_map_folding_reproduces_the_known_values(depth, value):
     assert np.array_equal(f.breakpoints, np.arange(1, 2 ** depth) / 2 ** depth)
 
 
+def test_deep_folds_stay_exact():
+    """The tie rule's scale does not compound with depth: 2^16 regions of T^16, 3^11 breakpoints of CantorNet."""
+    f = fold_path(tent_map_network(16), [0.0], [1.0])
+    assert (f.regions, f.r1, f.r2) == (2 ** 16, 16, 2 ** 16 - 1) and f.chi == pytest.approx(tent_map_chi(16))
+    g = fold_path(cantor_network(10), [0.0, 0.5], [1.0, 0.5])
+    assert (g.r1, g.r2) == (20, 2 ** 11 - 2) and g.chi == pytest.approx(cantor_chi(10))
+
+
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
 def test_cantornet_folding_matches_the_closed_form(k):
     net = cantor_network(k)

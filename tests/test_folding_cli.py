@@ -8,20 +8,10 @@ import numpy as np
 import pytest
 
 from neuralpoly_core import Activation, Layer, Network, save_model
-from neuralpoly_core.cli import main
 from neuralpoly_core.construct.cantor import cantor_network
 from neuralpoly_core.construct.tent import tent_map_network
 from neuralpoly_core.folding.pathfile import load_paths, save_paths
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def last_json(out):
-    return json.loads(out.strip().splitlines()[-1])
+from test_cli import last_json, run
 
 
 @pytest.fixture()
@@ -91,7 +81,7 @@ def test_many_paths_from_json_and_npy(models, tmp_path, capsys):
     (["--from", "nan,0", "--to", "1,1"], "finite number"),
     (["--from", "0,0"], "give a path"),
     (["--from", "0,0", "--to", "1,1", "--layers", "7"], "layer index"),
-    (["--from", "0,0", "--to", "1,1", "--layers", "x"], "layer indices"),
+    (["--from", "0,0", "--to", "1,1", "--layers", "x"], "comma-separated whole numbers"),
     (["--from", "0,0", "--to", "1,1", "--samples", "1"], "at least 2"),
     (["--from", "0,0", "--to", "1,1", "--paths", "p.json"], "not both"),
     (["--paths", "missing.json"], "does not exist"),

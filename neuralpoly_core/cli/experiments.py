@@ -15,20 +15,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
-from .options import finite_float, positive_int
+from .options import finite_float, int_list, positive_int
 
-__all__ = ["register", "Experiment", "EXPERIMENTS", "int_list"]
-
-
-def int_list(text: str) -> list[int]:
-    """``"1,2,3"`` -> ``[1, 2, 3]`` (whole numbers >= 1)."""
-    try:
-        out = [int(p) for p in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers like 1,2,3, got {text!r}") from None
-    if any(n < 1 for n in out):
-        raise argparse.ArgumentTypeError(f"expected numbers >= 1, got {text!r}")
-    return out
+__all__ = ["register", "Experiment", "EXPERIMENTS"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +43,7 @@ class Experiment:
 
 
 def _folding_digits_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--depths", type=int_list, default=[1, 2, 3, 4], help="hidden layers of each classifier "
+    p.add_argument("--depths", type=lambda text: int_list(text, 1), default=[1, 2, 3, 4], help="hidden layers of each classifier "
                    "(default 1,2,3,4)")
     p.add_argument("--width", type=positive_int, default=32, help="neurons per hidden layer (default 32)")
     p.add_argument("--epochs", type=positive_int, default=60, help="training epochs (default 60)")

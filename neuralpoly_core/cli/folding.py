@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from ..errors import NeuralPolyError
-from .options import finite_float, positive_int
+from .options import finite_float, int_list, positive_int
 
-__all__ = ["register", "coordinates", "index_list"]
+__all__ = ["register", "coordinates"]
 
 
 def coordinates(text: str) -> list[float]:
@@ -18,17 +18,6 @@ def coordinates(text: str) -> list[float]:
     if not parts or any(not p for p in parts):
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0,0.5,1, got {text!r}")
     return [finite_float(p) for p in parts]
-
-
-def index_list(text: str) -> list[int]:
-    """``"0,2"`` -> ``[0, 2]`` (whole numbers >= 0)."""
-    try:
-        out = [int(p) for p in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer indices like 0,2, got {text!r}") from None
-    if any(i < 0 for i in out):
-        raise argparse.ArgumentTypeError(f"layer indices start at 0, got {text!r}")
-    return out
 
 
 def register(sub) -> None:
@@ -45,7 +34,7 @@ def register(sub) -> None:
                    help="many paths: .json list of [start, end] pairs or .npy array (P, 2, dim)")
     f.add_argument("--samples", type=positive_int, metavar="N",
                    help="also the paper's sampled method with N points (both are reported)")
-    f.add_argument("--layers", type=index_list, metavar="L",
+    f.add_argument("--layers", type=int_list, metavar="L",
                    help="hidden layers (0-based) whose neurons make the pattern, e.g. 0,2 (default: all)")
     f.add_argument("--threshold", type=finite_float, default=0.0, help="bit = pre-activation > THRESHOLD (default 0)")
     f.add_argument("--json", action="store_true", help="print a JSON summary as the last line of stdout")

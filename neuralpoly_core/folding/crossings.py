@@ -46,12 +46,13 @@ def _crossings(z, s, pid, levels):
 
 
 def _insert(found, pid, t, z, s):
-    """Add the new knots in order (key: piece index + fraction)."""
+    """Add the new knots in order; ``s`` (scales) takes the larger value of the piece's ends."""
     j, lam, k, c = found
     z_new = z[j] + lam[:, None] * (z[j + 1] - z[j])
     z_new[np.arange(len(j)), k] = c                      # the crossing neuron is at its level
     s_new = np.maximum(s[j], s[j + 1])
-    order = np.argsort(np.concatenate([np.arange(len(t), dtype=np.float64), j + lam]), kind="stable")
+    # sort by (piece, fraction): an old knot i is (i, 0); lexsort is stable, so it stays first
+    order = np.lexsort((np.concatenate([np.zeros(len(t)), lam]), np.concatenate([np.arange(len(t)), j])))
     t_new = t[j] + lam * (t[j + 1] - t[j])
     return (np.concatenate([pid, pid[j]])[order], np.concatenate([t, t_new])[order],
             np.concatenate([z, z_new])[order], np.concatenate([s, s_new])[order])
@@ -92,14 +93,16 @@ def segment_knots(net: Network, X1: np.ndarray, X2: np.ndarray, bit_layers: tupl
     for i, layer in enumerate(net.layers[:last + 1]):
         W, b, aW, ab = layer_terms(layer)
         z = h @ W.T + b
-        s = m @ aW.T + ab
+        s = m @ aW.T + ab                   # the rounding scale of the tie rule
+        terms = np.abs(h) @ aW.T + ab       # the magnitude of z's own terms, for the next layer
         levels = [0.0] if layer.activation.kinked else []
         if i in wanted and threshold not in levels:
             levels.append(threshold)
         found = _crossings(z, s, pid, levels) if levels else None
         if found is not None:
-            pid, t, z, s = _insert(found, pid, t, z, s)
+            pid, t, z, both = _insert(found, pid, t, z, np.hstack([s, terms]))
+            terms = both[:, layer.width:]
         if i < last:
             h = layer.activation(z)
-            m = np.maximum(np.abs(h), s)
+            m = np.maximum(np.abs(h), terms)
     return _merge_close(pid, t)

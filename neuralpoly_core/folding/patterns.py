@@ -8,9 +8,10 @@ nothing and contribute no bits (:func:`bit_layers` refuses to select one).
 The tie rule (the project's level-set policy, :mod:`neuralpoly_core.levelset.exact`): a value
 ``z`` counts as equal to the threshold ``c`` when ``|z - c| <= TOLERANCE * (s + |c|)``, where
 ``s = sum_i |w_i| m_i + |b|`` is the neuron's rounding scale at that point and ``m_i`` the
-magnitude of input ``i`` there (for a hidden input, at least its own rounding scale, so an
-input that is a small difference of large terms carries their round-off). A value equal to
-the threshold gives the bit 0.
+magnitude of input ``i`` there or, if larger, the magnitude of input ``i``'s own terms
+(``sum_k |w_ik| |h_k| + |b_i|`` in the layer before: an input that is a small difference of
+large terms carries their round-off, one layer deep, so the scale does not compound with
+depth). A value equal to the threshold gives the bit 0.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def patterns_at(net: Network, X, layers: tuple[int, ...], threshold: float = 0.0
         s = m @ aW.T + ab
         if i in wanted:
             out.append(z - threshold > TOLERANCE * (s + abs(threshold)))
+        terms = np.abs(h) @ aW.T + ab
         h = layer.activation(z)
-        m = np.maximum(np.abs(h), s)
+        m = np.maximum(np.abs(h), terms)
     return np.concatenate(out, axis=1)
