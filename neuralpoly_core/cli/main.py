@@ -19,7 +19,7 @@ import argparse
 import sys
 
 from ..errors import Cancelled, NeuralPolyError
-from . import booleans, models, polytopes
+from . import booleans, experiments, folding, models, polytopes
 
 __all__ = ["main", "build_parser", "EXIT_ERROR", "EXIT_CANCELLED", "COMMAND_MODULES"]
 
@@ -27,7 +27,7 @@ EXIT_ERROR = 2
 EXIT_CANCELLED = 130
 
 #: The modules whose ``register`` adds commands, in the order ``--help`` lists them.
-COMMAND_MODULES = (polytopes, booleans, models)
+COMMAND_MODULES = (polytopes, booleans, models, folding, experiments)
 
 
 def build_parser() -> argparse.ArgumentParser:

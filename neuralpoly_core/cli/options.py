@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import NeuralPolyError
 
-__all__ = ["positive_int", "finite_float", "add_extraction_args", "slice_basis", "write_mesh", "print_summary",
+__all__ = ["positive_int", "finite_float", "int_list", "add_extraction_args", "slice_basis", "write_mesh", "print_summary",
            "check_outputs", "box"]
 
 
@@ -31,6 +31,17 @@ def finite_float(text: str) -> float:
     if not math.isfinite(x):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return x
+
+
+def int_list(text: str, lo: int = 0) -> list[int]:
+    """``"1,2,3"`` -> ``[1, 2, 3]``: comma-separated whole numbers, each at least ``lo``."""
+    try:
+        out = [int(p) for p in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers like 1,2, got {text!r}") from None
+    if any(n < lo for n in out):
+        raise argparse.ArgumentTypeError(f"expected numbers >= {lo}, got {text!r}")
+    return out
 
 
 def add_extraction_args(p: argparse.ArgumentParser, *, polytope_only: bool) -> None:

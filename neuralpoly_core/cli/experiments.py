@@ -1,0 +1,96 @@
+"""The ``experiment`` command: ``neuralpoly experiment NAME --out DIR [options] [--json]``.
+
+:data:`EXPERIMENTS` is the registry: a name -> :class:`Experiment` (how to import the module
+of ``neuralpoly_core.experiments`` whose ``run(out_dir, **kwargs, progress=, cancel=) -> dict``
+does the work and whose ``format_table(result) -> str`` prints it, the options it takes and how
+they become ``run``'s keyword arguments). Adding an experiment is one entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+from .options import finite_float, int_list, positive_int
+
+__all__ = ["register", "Experiment", "EXPERIMENTS"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One entry of the registry.
+
+    Attributes
+    ----------
+    load : callable
+        ``load()`` imports and returns the experiment's module (``run`` and ``format_table``).
+    help : str
+    add_options : callable
+        ``add_options(parser)`` adds the experiment's own options (``--out``, ``--seed`` and
+        ``--json`` are common to all).
+    kwargs : callable
+        ``kwargs(args) -> dict`` of keyword arguments for ``run`` (besides ``seed``).
+    """
+
+    load: Callable[[], ModuleType]
+    help: str
+    add_options: Callable[[argparse.ArgumentParser], None]
+    kwargs: Callable[[argparse.Namespace], dict]
+
+
+def _folding_digits_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--depths", type=lambda text: int_list(text, 1), default=[1, 2, 3, 4], help="hidden layers of each classifier "
+                   "(default 1,2,3,4)")
+    p.add_argument("--width", type=positive_int, default=32, help="neurons per hidden layer (default 32)")
+    p.add_argument("--epochs", type=positive_int, default=60, help="training epochs (default 60)")
+    p.add_argument("--clusters", type=positive_int, default=3, help="k-means centroids per label (default 3)")
+    p.add_argument("--eps", type=finite_float, default=0.1, help="PGD radius in pixel units of [0, 1] (default 0.1)")
+    p.add_argument("--samples", type=positive_int, default=100, help="points of the sampled method (default 100)")
+    p.add_argument("--no-png", action="store_true", help="no PNG picture")
+
+
+def _folding_digits() -> ModuleType:
+    from ..experiments import folding_digits
+    return folding_digits
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "folding-digits": Experiment(
+        _folding_digits, "space folding (Phi) of digit classifiers against depth and accuracy",
+        _folding_digits_options,
+        lambda a: dict(depths=a.depths, width=a.width, epochs=a.epochs, clusters=a.clusters, eps=a.eps,
+                       samples=a.samples, png=not a.no_png)),
+}
+
+
+def register(sub) -> None:
+    """Add the command's parser to the ``neuralpoly`` subcommands."""
+    e = sub.add_parser("experiment", help="run an experiment: " + ", ".join(EXPERIMENTS))
+    names = e.add_subparsers(dest="experiment", required=True, metavar="NAME")
+    for name, spec in EXPERIMENTS.items():
+        p = names.add_parser(name, help=spec.help, description=spec.help)
+        p.add_argument("--out", type=Path, required=True, help="output folder (created; its parent must exist)")
+        p.add_argument("--seed", type=int, default=0, help="seed of the split, clustering and training (default 0)")
+        p.add_argument("--json", action="store_true", help="print the JSON report as the last line of stdout")
+        spec.add_options(p)
+        p.set_defaults(run=cmd_experiment)
+
+
+def cmd_experiment(args) -> int:
+    from .progress import ProgressBar
+    spec = EXPERIMENTS[args.experiment]
+    module = spec.load()
+    bar = ProgressBar(args.experiment)
+    try:
+        result = module.run(args.out, seed=args.seed, progress=bar, **spec.kwargs(args))
+    finally:
+        bar.close()
+    print(module.format_table(result))
+    print(f"wrote {args.out}")
+    if args.json:
+        print(json.dumps(result))
+    return 0

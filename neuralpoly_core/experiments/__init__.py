@@ -1,0 +1,1 @@
+"""Experiments that train networks on datasets and measure them, each a module with ``run(out_dir, ...) -> dict``."""

@@ -1,0 +1,105 @@
+"""Activation patterns: which layers give bits, the tie rule, and the pattern of points.
+
+A neuron's **bit** is ``z > threshold`` for its pre-activation ``z`` (ReLU: on/off; ``|x|``: the
+sign; a sigmoid: the side of the threshold, as the space-folding slides threshold any
+activation). Only layers whose activation is not affine give bits: ``identity`` layers cut
+nothing and contribute no bits (:func:`bit_layers` refuses to select one).
+
+The tie rule (the project's level-set policy, :mod:`neuralpoly_core.levelset.exact`): a value
+``z`` counts as equal to the threshold ``c`` when ``|z - c| <= TOLERANCE * (s + |c|)``, where
+``s = sum_i |w_i| m_i + |b|`` is the neuron's rounding scale at that point and ``m_i`` the
+magnitude of input ``i`` there or, if larger, the magnitude of input ``i``'s own terms
+(``sum_k |w_ik| |h_k| + |b_i|`` in the layer before: an input that is a small difference of
+large terms carries their round-off, one layer deep, so the scale does not compound with
+depth). A value equal to the threshold gives the bit 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import check_float, check_int
+from ..errors import NeuralPolyError
+from ..network.model import Network
+
+__all__ = ["TOLERANCE", "gives_bits", "bit_layers", "check_threshold", "pattern_width", "layer_terms",
+           "patterns_at", "pattern_slices"]
+
+#: Relative tolerance of the tie rule (see the module docstring).
+TOLERANCE = 1e-12
+
+
+def gives_bits(activation) -> bool:
+    """True when a layer with this activation has an activation pattern (it is not affine)."""
+    return activation.kinked or not activation.piecewise_linear
+
+
+def bit_layers(net: Network, layers=None) -> tuple[int, ...]:
+    """The hidden layers (0-based) whose neurons make the pattern, checked.
+
+    ``None`` selects every layer that gives bits (all but ``identity`` layers). A selection
+    must name each layer once; an ``identity`` layer is refused (it contributes no bits).
+    """
+    allowed = [i for i, layer in enumerate(net.layers) if gives_bits(layer.activation)]
+    if layers is None:
+        if not allowed:
+            raise NeuralPolyError("this network has no layer that gives activation bits "
+                                  "(identity layers contribute no bits)")
+        return tuple(allowed)
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise NeuralPolyError(f"layers must be a list of layer indices, got {layers!r}")
+    chosen = [check_int(i, "layer index", 0, len(net.layers) - 1) for i in layers]
+    if not chosen:
+        raise NeuralPolyError("layers selects no layer; give at least one layer index")
+    if len(set(chosen)) != len(chosen):
+        raise NeuralPolyError(f"layers names a layer twice: {chosen}")
+    for i in chosen:
+        if i not in allowed:
+            raise NeuralPolyError(f"layer {i} has activation {net.layers[i].activation.label}, which is affine: "
+                                  "it contributes no activation bits")
+    return tuple(sorted(chosen))
+
+
+def check_threshold(threshold) -> float:
+    return check_float(threshold, "threshold")
+
+
+def pattern_width(net: Network, layers: tuple[int, ...]) -> int:
+    """N, the number of bits of a pattern over ``layers``."""
+    return sum(net.layers[i].width for i in layers)
+
+
+def pattern_slices(net: Network, layers: tuple[int, ...]) -> dict[int, slice]:
+    """Where each selected layer's bits sit in a pattern."""
+    out, start = {}, 0
+    for i in layers:
+        out[i] = slice(start, start + net.layers[i].width)
+        start += net.layers[i].width
+    return out
+
+
+def layer_terms(layer):
+    """``(W, b, |W|, |b|)`` of a layer, with a zero bias where it has none."""
+    b = layer.bias if layer.bias is not None else np.zeros(layer.width)
+    return layer.weight, b, np.abs(layer.weight), np.abs(b)
+
+
+def patterns_at(net: Network, X, layers: tuple[int, ...], threshold: float = 0.0) -> np.ndarray:
+    """Boolean patterns of points ``X`` (shape (n, dim)) over ``layers``: shape (n, N).
+
+    The tie rule of the module docstring decides values at the threshold (they give 0).
+    """
+    h = np.asarray(X, dtype=np.float64)
+    m = np.abs(h)
+    out = []
+    wanted = set(layers)
+    for i, layer in enumerate(net.layers[:max(layers) + 1]):
+        W, b, aW, ab = layer_terms(layer)
+        z = h @ W.T + b
+        s = m @ aW.T + ab
+        if i in wanted:
+            out.append(z - threshold > TOLERANCE * (s + abs(threshold)))
+        terms = np.abs(h) @ aW.T + ab
+        h = layer.activation(z)
+        m = np.maximum(np.abs(h), terms)
+    return np.concatenate(out, axis=1)
