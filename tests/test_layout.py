@@ -21,6 +21,7 @@ CORE = ROOT / "neuralpoly_core"
 #: Layer of each top-level name of the core: imports go downwards (or inside one package).
 LAYERS = {
     "errors": 0, "version": 0, "_compat": 0,
+    "budget": 1,
     "_checks": 1, "fileio": 1, "reporting": 1,
     "network": 2,
     "mesh": 3,
