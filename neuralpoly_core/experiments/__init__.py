@@ -1,1 +1,1 @@
-"""Experiments that train networks on datasets and measure them, each a module with ``run(out_dir, ...) -> dict``."""
+"""Experiments that redo a paper's table or figure offline: each module's ``run(out_dir, ...)`` writes JSON and PNG files and returns their summary."""

@@ -1,21 +1,31 @@
 """Activations and the one table of what each kind does: value, derivative, interval image,
-linear relaxation, kink, homogeneity.
+linear relaxation, kink, homogeneity, group size.
 
 Every part of the project that needs to know how an activation behaves (forward passes,
 back-propagation, pruning bounds, linear regions, training) asks the :class:`Activation`,
 which asks its entry of :data:`KINDS`; nothing outside this module switches on the name.
 
-=========  ===================  ======================  =========  ========
-kind       value                derivative              kink at 0  degree
-=========  ===================  ======================  =========  ========
-abs_pow    ``|z|**p``           ``p |z|**(p-1) sgn z``  yes        p
-relu       ``max(z, 0)``        ``z > 0``               yes        1
-sigmoid    ``1/(1+e^(-s z))``   ``s σ (1 - σ)``         no         --
-identity   ``z``                ``1``                   no         1
-=========  ===================  ======================  =========  ========
+=========  =====================  ======================  =========  ========
+kind       value                  derivative              kink at 0  degree
+=========  =====================  ======================  =========  ========
+abs_pow    ``|z|**p``             ``p |z|**(p-1) sgn z``  yes        p
+relu       ``max(z, 0)``          ``z > 0``               yes        1
+sigmoid    ``1/(1+e^(-s z))``     ``s σ (1 - σ)``         no         --
+identity   ``z``                  ``1``                   no         1
+maxout     ``max_j z[u*k + j]``   one-hot of the max      no         1
+=========  =====================  ======================  =========  ========
 
 At a kink the derivative is the one-sided value the table gives (0 for ``relu`` and
 ``|z|**p`` at 0); ``|z|**p`` with p < 1 has its derivative capped at 1e12 near 0.
+
+Every kind but ``maxout`` is elementwise (``group`` 1: one pre-activation row per unit).
+A rank-``k`` ``maxout`` layer has ``group`` k: unit ``u`` takes the maximum of the rows
+``u*k .. u*k + k - 1`` of its pre-activations (the rows of its weight and bias in that order),
+so its value and interval image have ``rows // k`` entries, while its derivative (the
+subgradient of the max piece: 1 on the first largest row of each unit, 0 elsewhere) and its
+pattern keep one entry per row. :meth:`Activation.backward` applies the Jacobian for every kind.
+It has no kink at 0 and no elementwise linear relaxation; its regions are cut where two pieces
+tie, which the exact extractors do not enumerate yet (see ``Network.piecewise_linear_issue``).
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_float
+from .._checks import check_float, check_int
 from ..errors import ModelFormatError
 
 __all__ = ["Activation", "ACTIVATIONS", "KINDS"]
@@ -57,6 +67,23 @@ class _Kind:
 
     def degree(self, act) -> float | None:
         return None
+
+    def group(self, act) -> int:
+        """Pre-activation rows per unit (1: elementwise)."""
+        return 1
+
+    def slopes(self, act) -> tuple[float, float] | None:
+        """``(below, above)``: the slopes on either side of 0 of an elementwise piecewise-linear
+        kind (its value is ``below * z`` for z <= 0 and ``above * z`` for z >= 0); None otherwise."""
+        return None
+
+    def pattern(self, act, z):
+        """The activation pattern of pre-activations ``z``: the side of 0 of each row."""
+        return z > 0
+
+    def backward(self, act, z, g):
+        """``g`` (one entry per unit) times the Jacobian at ``z``: one entry per row."""
+        return g * self.derivative(act, z)
 
 
 class _AbsPow(_Kind):
@@ -97,6 +124,9 @@ class _AbsPow(_Kind):
     def degree(self, act):
         return act.p
 
+    def slopes(self, act):
+        return (-1.0, 1.0) if act.p == 1.0 else None
+
 
 class _Relu(_Kind):
     name, kinked = "relu", True
@@ -123,6 +153,9 @@ class _Relu(_Kind):
 
     def degree(self, act):
         return 1.0
+
+    def slopes(self, act):
+        return 0.0, 1.0
 
 
 class _Sigmoid(_Kind):
@@ -167,9 +200,52 @@ class _Identity(_Kind):
     def degree(self, act):
         return 1.0
 
+    def slopes(self, act):
+        return 1.0, 1.0
+
+
+class _Maxout(_Kind):
+    """Rank-k maxout: unit u is the largest of the rows ``u*k .. u*k + k - 1``."""
+
+    name, params = "maxout", ("k",)
+
+    @staticmethod
+    def _pieces(act, z):
+        z = np.asarray(z)
+        return z.reshape(z.shape[:-1] + (z.shape[-1] // act.k, act.k))
+
+    def value(self, act, z):
+        return self._pieces(act, z).max(axis=-1)
+
+    def derivative(self, act, z):
+        pieces = self._pieces(act, z)
+        best = np.argmax(pieces, axis=-1)[..., None]
+        return (np.arange(act.k) == best).astype(np.float64).reshape(np.shape(z))
+
+    def interval(self, act, lo, hi):
+        return self._pieces(act, lo).max(axis=-1), self._pieces(act, hi).max(axis=-1)
+
+    def relaxation(self, act, lo, hi):
+        raise ValueError("activation maxout is not elementwise: it has no elementwise linear relaxation")
+
+    def piecewise_linear(self, act):
+        return True
+
+    def degree(self, act):
+        return 1.0
+
+    def group(self, act):
+        return act.k
+
+    def pattern(self, act, z):
+        return self.derivative(act, z) > 0
+
+    def backward(self, act, z, g):
+        return np.repeat(g, act.k, axis=-1) * self.derivative(act, z)
+
 
 #: The table: one entry per activation kind of the model format.
-KINDS: dict[str, _Kind] = {k.name: k for k in (_AbsPow(), _Relu(), _Sigmoid(), _Identity())}
+KINDS: dict[str, _Kind] = {k.name: k for k in (_AbsPow(), _Relu(), _Sigmoid(), _Identity(), _Maxout())}
 ACTIVATIONS = tuple(KINDS)
 
 
@@ -179,17 +255,21 @@ class Activation:
 
     Parameters
     ----------
-    name : {'abs_pow', 'relu', 'sigmoid', 'identity'}
-        ``abs_pow`` is ``|x|**p``; ``sigmoid`` is ``1 / (1 + exp(-scale * x))``.
+    name : {'abs_pow', 'relu', 'sigmoid', 'identity', 'maxout'}
+        ``abs_pow`` is ``|x|**p``; ``sigmoid`` is ``1 / (1 + exp(-scale * x))``; ``maxout``
+        is the maximum of each unit's ``k`` pieces (see the module docstring).
     p : float, optional
         Exponent of ``abs_pow`` (required, > 0).
     scale : float, optional
         Sharpness of ``sigmoid`` (required, > 0).
+    k : int, optional
+        Rank of ``maxout``: pieces per unit (required, >= 2).
     """
 
     name: str
     p: float | None = None
     scale: float | None = None
+    k: int | None = None
 
     def __post_init__(self):
         if self.name not in KINDS:
@@ -205,6 +285,12 @@ class Activation:
                 object.__setattr__(self, key, check_float(value, label, 0.0, lo_open=True, error=ModelFormatError))
             elif value is not None:
                 raise ModelFormatError(f"activation {self.name!r} takes no {what.split(' ', 1)[1]}")
+        if "k" in params:
+            if self.k is None:
+                raise ModelFormatError(f"activation {self.name!r} needs a rank 'k' (pieces per unit)")
+            object.__setattr__(self, "k", check_int(self.k, "maxout rank k", 2, 1024, error=ModelFormatError))
+        elif self.k is not None:
+            raise ModelFormatError(f"activation {self.name!r} takes no rank 'k'")
 
     @property
     def _kind(self) -> _Kind:
@@ -237,6 +323,31 @@ class Activation:
         """
         return self._kind.relaxation(self, lo, hi)
 
+    def pattern(self, z: np.ndarray) -> np.ndarray:
+        """Boolean activation pattern, one entry per row of ``z``: ``z > 0`` for the elementwise
+        kinds, the one-hot of each unit's (first) largest piece for ``maxout``."""
+        return self._kind.pattern(self, z)
+
+    def backward(self, z: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Back-propagate ``g`` (one entry per unit) through the activation at ``z``: one entry
+        per row (``g * derivative(z)`` for the elementwise kinds)."""
+        return self._kind.backward(self, z, g)
+
+    @property
+    def group(self) -> int:
+        """Pre-activation rows per unit: 1 for the elementwise kinds, ``k`` for ``maxout``."""
+        return self._kind.group(self)
+
+    def width_of(self, rows: int) -> int:
+        """Units of a layer with ``rows`` pre-activation rows."""
+        return rows // self.group
+
+    @property
+    def slopes(self) -> tuple[float, float] | None:
+        """``(below, above)`` slopes on either side of 0 of an elementwise piecewise-linear kind:
+        ``(0, 1)`` for relu, ``(-1, 1)`` for ``|x|``, ``(1, 1)`` for identity; None otherwise."""
+        return self._kind.slopes(self)
+
     @property
     def kinked(self) -> bool:
         """A kink at 0: the neuron's zero set cuts linear regions (``relu``, ``|x|^p``)."""
@@ -244,7 +355,7 @@ class Activation:
 
     @property
     def piecewise_linear(self) -> bool:
-        """True for ``relu``, ``identity`` and ``abs_pow`` with p = 1."""
+        """True for ``relu``, ``identity``, ``abs_pow`` with p = 1 and ``maxout``."""
         return self._kind.piecewise_linear(self)
 
     @property
@@ -254,8 +365,10 @@ class Activation:
 
     @property
     def label(self) -> str:
-        """Short text for messages: ``relu``, ``|x|^0.6``, ``sigmoid``."""
-        return f"|x|^{self.p:g}" if self.name == "abs_pow" else self.name
+        """Short text for messages: ``relu``, ``|x|^0.6``, ``sigmoid``, ``maxout(k=3)``."""
+        if self.name == "abs_pow":
+            return f"|x|^{self.p:g}"
+        return f"maxout(k={self.k})" if self.name == "maxout" else self.name
 
     # -- serialisation ----------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -268,12 +381,12 @@ class Activation:
     def from_dict(cls, d, where: str = "activation") -> "Activation":
         if not isinstance(d, dict):
             raise ModelFormatError(f"{where} must be an object like {{\"name\": \"relu\"}}, got {d!r}")
-        unknown = set(d) - {"name", "p", "scale"}
+        unknown = set(d) - {"name", "p", "scale", "k"}
         if unknown:
             raise ModelFormatError(f"{where} has unknown keys {sorted(unknown)}")
         if "name" not in d:
             raise ModelFormatError(f"{where} has no 'name'")
         try:
-            return cls(d["name"], d.get("p"), d.get("scale"))
+            return cls(d["name"], d.get("p"), d.get("scale"), d.get("k"))
         except ModelFormatError as e:
             raise ModelFormatError(f"{where}: {e}") from None

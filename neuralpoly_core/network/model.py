@@ -4,7 +4,8 @@ A :class:`Network` is a stack of fully connected :class:`Layer` objects, each wi
 weight matrix (rows = outputs), an optional bias and an :class:`Activation`, followed by
 an :class:`Output` head: the sum of the last layer, or a linear head with one output row.
 This covers the bias-free neural polytopes (``abs_pow`` layers, ``sum`` output), ReLU
-networks with biases, and hand-built sigmoid networks.
+networks with biases, hand-built sigmoid networks and maxout networks (a rank-k ``maxout``
+layer has k weight rows per unit, see :mod:`~neuralpoly_core.network.activations`).
 
 Nothing here imports torch: Blender evaluates and extracts stored models with numpy only.
 """
@@ -51,7 +52,11 @@ def _as_vector(value, what: str, n: int) -> np.ndarray:
 
 @dataclass(eq=False)
 class Layer:
-    """A fully connected layer ``act(weight @ x + bias)``; ``weight`` has shape (out, in)."""
+    """A fully connected layer ``act(weight @ x + bias)``; ``weight`` has shape (rows, in).
+
+    Elementwise activations have one row per unit; a rank-k ``maxout`` layer has k rows per
+    unit (unit u's pieces are rows ``u*k .. u*k + k - 1``, and its biases likewise).
+    """
 
     weight: np.ndarray
     bias: np.ndarray | None
@@ -61,9 +66,20 @@ class Layer:
         self.weight = _as_matrix(self.weight, "layer weight")
         if self.bias is not None:
             self.bias = _as_vector(self.bias, "layer bias", self.weight.shape[0])
+        group = self.activation.group
+        if self.weight.shape[0] % group:
+            raise ModelFormatError(
+                f"a {self.activation.label} layer needs a multiple of {group} weight rows ({group} pieces "
+                f"per unit), got {self.weight.shape[0]}")
 
     @property
     def width(self) -> int:
+        """Units: what the next layer takes (rows // k for maxout)."""
+        return self.activation.width_of(self.weight.shape[0])
+
+    @property
+    def rows(self) -> int:
+        """Pre-activation rows: ``weight.shape[0]`` (``width * k`` for maxout)."""
         return self.weight.shape[0]
 
     def preactivation(self, h: np.ndarray) -> np.ndarray:
@@ -176,19 +192,30 @@ class Network:
 
     @property
     def is_piecewise_linear(self) -> bool:
-        return all(l.activation.piecewise_linear for l in self.layers)
+        """True when the exact extractors take the network (:meth:`piecewise_linear_issue`):
+        every activation elementwise and piecewise linear (relu, identity, |x|^1). A maxout
+        network is piecewise linear but not elementwise: False until the region enumeration
+        takes it (its linear regions are counted by :mod:`neuralpoly_core.regions`)."""
+        return self.piecewise_linear_issue("") is None
 
     def piecewise_linear_issue(self, alternative: str) -> str | None:
         """Why exact extraction cannot take this network, or None when it can.
 
-        The one rule of every exact method: each activation piecewise linear (``relu``,
-        ``identity``, ``|x|^1``). The message names the first layer that is not and ends with
-        ``alternative`` (what to use instead, e.g. "use method='marching'").
+        The one rule of every exact method: each activation piecewise linear and elementwise
+        (``relu``, ``identity``, ``|x|^1``; not yet ``maxout``). The message names the first
+        layer that is not and ends with ``alternative`` (what to use instead, e.g.
+        "use method='marching'").
         """
         for i, layer in enumerate(self.layers):
-            if not layer.activation.piecewise_linear:
-                return (f"layer {i} has activation {layer.activation.label}, which is not piecewise "
+            act = layer.activation
+            if not act.piecewise_linear:
+                return (f"layer {i} has activation {act.label}, which is not piecewise "
                         f"linear; exact extraction needs relu, identity or |x|^1 ({alternative})")
+            if act.group > 1:
+                return (f"layer {i} is a rank-{act.group} maxout layer; exact extraction does not take "
+                        f"maxout layers yet (it cuts space along one hyperplane per neuron; a rank-{act.group} "
+                        f"maxout unit is cut by {act.group * (act.group - 1) // 2} tie hyperplanes) "
+                        f"({alternative})")
         return None
 
     @property
@@ -283,7 +310,7 @@ class Network:
         return self.output(h)
 
     def preactivations(self, X) -> list[np.ndarray]:
-        """Per-layer pre-activations ``W h + b``, each of shape (..., width)."""
+        """Per-layer pre-activations ``W h + b``, each of shape (..., rows)."""
         h = self._check_input(X)
         out = []
         for layer in self.layers:
@@ -293,12 +320,15 @@ class Network:
         return out
 
     def activation_pattern(self, X) -> np.ndarray:
-        """Boolean activation pattern, shape (..., n_neurons): pre-activation > 0.
+        """Boolean activation pattern, one entry per pre-activation row: shape (..., sum of
+        ``layer.rows``), which is (..., n_neurons) for elementwise activations.
 
-        For ``relu`` this is the usual on/off pattern, for ``abs_pow`` the sign, for
-        ``sigmoid`` the side of the threshold 0 (as in the space-folding literature).
+        For ``relu`` this is the usual on/off pattern (pre-activation > 0), for ``abs_pow`` the
+        sign, for ``sigmoid`` the side of the threshold 0 (as in the space-folding literature),
+        for ``maxout`` the one-hot of each unit's largest piece.
         """
-        return np.concatenate([z > 0 for z in self.preactivations(X)], axis=-1)
+        return np.concatenate([l.activation.pattern(z) for l, z in zip(self.layers, self.preactivations(X))],
+                              axis=-1)
 
     # -- derived networks ------------------------------------------------------------
     def restrict(self, basis) -> "Network":

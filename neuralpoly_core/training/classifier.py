@@ -1,4 +1,4 @@
-"""Classifiers with torch: ReLU networks trained on labelled samples, returned as a Network.
+"""Classifiers with torch: ReLU or maxout networks trained on labelled samples, returned as a Network.
 
 The trained network keeps every hidden layer with its bias and a linear head of one row per
 class (the logits), so its linear regions, activation patterns and space folding are measured
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import check_callable, check_float, check_int
+from .._checks import check_callable, check_choice, check_float, check_int
 from ..errors import NeuralPolyError
 from ..network.activations import Activation
 from ..network.model import Layer, Network, Output
@@ -22,7 +22,10 @@ from ..reporting import Reporter
 from .datasets import Dataset
 from .torch_access import require_torch, torch_threads
 
-__all__ = ["ClassifierResult", "train_classifier", "accuracy"]
+__all__ = ["ClassifierResult", "train_classifier", "accuracy", "HIDDEN_ACTIVATIONS"]
+
+#: Hidden activations :func:`train_classifier` trains.
+HIDDEN_ACTIVATIONS = ("relu", "maxout")
 
 
 @dataclass
@@ -32,7 +35,7 @@ class ClassifierResult:
     Attributes
     ----------
     network : Network
-        ReLU hidden layers with biases and a linear head with one row per class.
+        ReLU (or rank-k maxout) hidden layers with biases and a linear head with one row per class.
     train_accuracy, val_accuracy : float
         Fraction of samples whose largest logit is their label.
     train_error : float
@@ -73,17 +76,26 @@ def _check_widths(widths) -> tuple[int, ...]:
     return tuple(check_int(w, f"width of layer {i}", 1, 100_000) for i, w in enumerate(out))
 
 
-def _network_of(linears) -> Network:
-    layers = [Layer(m.weight.detach().double().numpy(), m.bias.detach().double().numpy(), Activation("relu"))
+def _network_of(linears, act: Activation) -> Network:
+    layers = [Layer(m.weight.detach().double().numpy(), m.bias.detach().double().numpy(), act)
               for m in linears[:-1]]
     head = linears[-1]
     return Network(layers[0].weight.shape[1], layers,
                    Output("linear", head.weight.detach().double().numpy(), head.bias.detach().double().numpy()))
 
 
+def _maxout_module(torch, k: int):
+    """Unit u of the layer is the largest of the rows ``u*k .. u*k + k - 1`` (the model format's order)."""
+    class Maxout(torch.nn.Module):
+        def forward(self, z):
+            return z.unflatten(-1, (z.shape[-1] // k, k)).amax(dim=-1)
+    return Maxout()
+
+
 def train_classifier(data: Dataset, widths, *, epochs: int = 200, batch_size: int = 64, lr: float = 3e-3,
-                     weight_decay: float = 0.0, seed: int = 0, progress=None, cancel=None) -> ClassifierResult:
-    """Train a ReLU classifier (hidden layers ``widths``) with Adam on cross-entropy.
+                     weight_decay: float = 0.0, seed: int = 0, activation: str = "relu", k: int = 2,
+                     progress=None, cancel=None) -> ClassifierResult:
+    """Train a ReLU (or maxout) classifier (hidden layers ``widths``) with Adam on cross-entropy.
 
     Parameters
     ----------
@@ -97,6 +109,11 @@ def train_classifier(data: Dataset, widths, *, epochs: int = 200, batch_size: in
         Adam's step size and L2 weight decay.
     seed : int
         Seeds the initialisation and the batches: the same call gives the same weights.
+    activation : {'relu', 'maxout'}
+        Hidden activation. ``maxout`` layers have ``k`` weight rows per unit (``widths`` counts
+        units), in the model format's order (unit u: rows ``u*k .. u*k + k - 1``).
+    k : int
+        Rank of ``maxout`` (pieces per unit, >= 2); ignored for ``relu``.
     progress, cancel : callable, optional
         ``progress(fraction, message)`` and ``cancel()`` (see :mod:`neuralpoly_core.reporting`).
 
@@ -113,6 +130,8 @@ def train_classifier(data: Dataset, widths, *, epochs: int = 200, batch_size: in
     lr = check_float(lr, "lr", 0.0, lo_open=True)
     weight_decay = check_float(weight_decay, "weight_decay", 0.0)
     seed = check_int(seed, "seed", 0)
+    check_choice(activation, HIDDEN_ACTIVATIONS, "hidden activation")
+    act = Activation("relu") if activation == "relu" else Activation("maxout", k=check_int(k, "maxout rank k", 2, 1024))
     check_callable(progress, "progress")
     check_callable(cancel, "cancel")
     torch = require_torch()
@@ -121,14 +140,15 @@ def train_classifier(data: Dataset, widths, *, epochs: int = 200, batch_size: in
     with torch_threads(1):
         gen = torch.Generator().manual_seed(seed)
         dims = (data.dim,) + widths + (data.n_classes,)
-        linears = [torch.nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:])]
+        rows = tuple(w * act.group for w in widths) + (data.n_classes,)
+        linears = [torch.nn.Linear(a, b) for a, b in zip(dims[:-1], rows)]
         with torch.no_grad():
             for m in linears:                       # He initialisation from the seeded generator
                 m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * (2.0 / m.in_features) ** 0.5)
                 m.bias.zero_()
         mods = []
         for m in linears[:-1]:
-            mods += [m, torch.nn.ReLU()]
+            mods += [m, torch.nn.ReLU() if act.group == 1 else _maxout_module(torch, act.group)]
         model = torch.nn.Sequential(*mods, linears[-1])
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         x = torch.as_tensor(data.x_train, dtype=torch.float32)
@@ -148,8 +168,9 @@ def train_classifier(data: Dataset, widths, *, epochs: int = 200, batch_size: in
             if not np.isfinite(loss_value):
                 raise NeuralPolyError(f"training diverged at epoch {epoch} (loss {loss_value}); lower lr")
             report((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}, loss {loss_value:.4f}")
-    net = _network_of(linears)
-    meta = {"type": "classifier", "dataset": data.name, "widths": list(widths), "epochs": epochs,
+    net = _network_of(linears, act)
+    meta = {"type": "classifier", "dataset": data.name, "widths": list(widths), "activation": act.to_dict(),
+            "epochs": epochs,
             "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed, "loss": loss_value}
     result = ClassifierResult(net, accuracy(net, data.x_train, data.y_train), accuracy(net, data.x_val, data.y_val),
                               loss_value, time.perf_counter() - t0, meta)

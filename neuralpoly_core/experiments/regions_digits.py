@@ -1,0 +1,165 @@
+"""Serra, Tjandraatmadja & Ramalingam 2018, Section 6, offline: linear regions of small digit
+classifiers against the bounds, and training error against the number of regions.
+
+The paper trains rectifier networks with two hidden layers of 22 units in all on MNIST and
+counts their regions by MILP. Here: scikit-learn's 8x8 digits (64 inputs, 1,797 samples, no
+download), networks ``(n1; 22 - n1)`` for ``n1`` in ``first_widths`` (two seeds each by
+default: 10 networks), trained with :func:`~neuralpoly_core.training.classifier.train_classifier`,
+regions counted in the input box ``[0, 1]^64`` by
+:func:`~neuralpoly_core.regions.milp.count_regions_milp` with a time limit per network. A count
+the limit stopped is a lower bound, and the JSON says which. For scale, each network's
+patterns at the digits and at uniform random points of the box (each such point with no
+pre-activation at 0 lies inside a region) give a second lower bound, and the union of both
+sets of patterns a third.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import check_float, check_int
+from ..errors import NeuralPolyError
+from ..fileio import atomic_write_text
+from ..network.modelfile import save_model
+from ..regions.bounds import all_bounds
+from ..regions.milp import count_regions_milp
+from ..reporting import Reporter
+from ..training.classifier import train_classifier
+from ..training.datasets import load_digits_split
+from .regions_plot import plot_regions_digits
+
+__all__ = ["run", "DEFAULTS", "sampled_patterns"]
+
+#: The defaults: 10 networks, 15 s of counting each (a few minutes in all on 2 cores).
+DEFAULTS = {"first_widths": (10, 11, 12, 13, 14), "total": 22, "networks_per_width": 2, "epochs": 60,
+            "time_limit": 15.0, "max_regions": 100_000, "samples": 200_000}
+
+#: The bounds the table and the figure compare with (Serra et al.'s "first, latest and ours").
+COMPARED = ("layer_product", "montufar2017", "serra")
+
+
+def sampled_patterns(net, points: np.ndarray) -> set[bytes]:
+    """Packed activation patterns of the points that lie strictly inside a region (no
+    pre-activation exactly 0)."""
+    out: set[bytes] = set()
+    for start in range(0, len(points), 50_000):
+        X = points[start:start + 50_000]
+        inside = np.all(np.concatenate([np.abs(z) > 1e-12 for z in net.preactivations(X)], axis=1), axis=1)
+        out.update(map(bytes, np.packbits(net.activation_pattern(X[inside]), axis=1)))
+    return out
+
+
+def _check(first_widths, total, networks_per_width, epochs, time_limit, max_regions, samples, seed):
+    total = check_int(total, "total", 2, 1000)
+    try:
+        first_widths = tuple(check_int(n, "a first-layer width", 1, total - 1) for n in first_widths)
+    except TypeError:
+        raise NeuralPolyError(f"first_widths must be a list of widths, got {first_widths!r}") from None
+    if not first_widths:
+        raise NeuralPolyError("first_widths is empty")
+    return (first_widths, total, check_int(networks_per_width, "networks_per_width", 1, 100),
+            check_int(epochs, "epochs", 1, 100_000), check_float(time_limit, "time_limit", 0.0, lo_open=True),
+            check_int(max_regions, "max_regions", 1), check_int(samples, "samples", 0), check_int(seed, "seed", 0))
+
+
+def _one_network(data, n1, n2, seed, epochs, time_limit, max_regions, points, report):
+    res = train_classifier(data, (n1, n2), epochs=epochs, seed=seed, progress=report.part(0.0, 0.2))
+    net = res.network
+    count = count_regions_milp(net, (0.0, 1.0), time_limit=time_limit, max_regions=max_regions,
+                               progress=report.part(0.2, 0.8))
+    milp = set(map(bytes, np.packbits(count.patterns, axis=1)))
+    sampled = sampled_patterns(net, points)
+    bounds = all_bounds(net.dim, (n1, n2))
+    row = {"n1": n1, "n2": n2, "seed": seed, "train_error": res.train_error, "val_error": 1.0 - res.val_accuracy,
+           "loss": res.loss, "regions": count.regions, "complete": count.complete, "stopped": count.stopped,
+           "count_seconds": count.seconds, "solves": count.details["solves"],
+           "sampled_regions": len(sampled), "union_regions": len(milp | sampled),
+           "bounds": {k: bounds[k] for k in COMPARED + ("shallow",)}}
+    return net, res.meta, row
+
+
+def _summary(rows, first_widths) -> list[dict]:
+    out = []
+    for n1 in first_widths:
+        mine = [r for r in rows if r["n1"] == n1]
+        counts = [r["regions"] for r in mine]
+        out.append({"n1": n1, "n2": mine[0]["n2"], "networks": len(mine), "regions_mean": float(np.mean(counts)),
+                    "regions_min": min(counts), "regions_max": max(counts),
+                    "all_complete": all(r["complete"] for r in mine),
+                    "union_mean": float(np.mean([r["union_regions"] for r in mine])),
+                    "train_error_mean": float(np.mean([r["train_error"] for r in mine])),
+                    "bounds": mine[0]["bounds"]})
+    return out
+
+
+def run(out_dir, *, first_widths=DEFAULTS["first_widths"], total: int = DEFAULTS["total"],
+        networks_per_width: int = DEFAULTS["networks_per_width"], epochs: int = DEFAULTS["epochs"],
+        time_limit: float = DEFAULTS["time_limit"], max_regions: int = DEFAULTS["max_regions"],
+        samples: int = DEFAULTS["samples"], seed: int = 0, png: bool = True, progress=None, cancel=None) -> dict:
+    """Train the networks, count their regions, write the table and the figure.
+
+    Parameters
+    ----------
+    out_dir : path
+        Existing folder: gets ``regions_digits.json``, ``regions_digits.png`` and
+        ``models/n1_<n1>_seed_<s>.json`` (every network, for ``neuralpoly regions``).
+    first_widths, total : sequence of int, int
+        Networks ``(n1; total - n1)``.
+    networks_per_width : int
+        Networks (seeds ``seed, seed + 1, ...``) per ``n1``.
+    epochs : int
+        Training epochs per network.
+    time_limit : float
+        Seconds of MILP counting per network; a count it stops is a lower bound.
+    max_regions : int
+        Region limit per network.
+    samples : int
+        Uniform random points of the box for the sampled lower bound.
+    png : bool
+        Draw the figure (needs matplotlib).
+    progress, cancel : callable, optional
+        See :mod:`neuralpoly_core.reporting`.
+
+    Returns
+    -------
+    dict
+        What ``regions_digits.json`` holds: ``networks`` (one row each), ``summary`` (one row per
+        ``n1``: mean, min and max count, as in the paper's figure), the settings and the files.
+    """
+    first_widths, total, per, epochs, time_limit, max_regions, samples, seed = _check(
+        first_widths, total, networks_per_width, epochs, time_limit, max_regions, samples, seed)
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise NeuralPolyError(f"folder {str(out_dir)!r} does not exist")
+    (out_dir / "models").mkdir(exist_ok=True)
+    t0 = time.perf_counter()
+    data = load_digits_split(0.2, seed=seed)
+    rng = np.random.default_rng(seed)
+    points = np.concatenate([data.x_train, data.x_val, rng.random((samples, data.dim))])
+    jobs = [(n1, total - n1, seed + i) for n1 in first_widths for i in range(per)]
+    report = Reporter(progress, cancel, what="the regions-digits experiment")
+    rows = []
+    for j, (n1, n2, s) in enumerate(jobs):
+        net, meta, row = _one_network(data, n1, n2, s, epochs, time_limit, max_regions, points,
+                                      report.part(j / len(jobs), 1.0 / len(jobs)))
+        save_model(net, out_dir / "models" / f"n1_{n1}_seed_{s}.json", meta)
+        rows.append(row)
+        report((j + 1) / len(jobs), f"({n1};{n2}) seed {s}: {row['regions']} regions", force=True)
+    result = {"experiment": "regions-digits", "paper": "Serra, Tjandraatmadja & Ramalingam, ICML 2018",
+              "dataset": "scikit-learn digits (8x8, 64 inputs), 80/20 split", "box": [0.0, 1.0],
+              "settings": {"first_widths": list(first_widths), "total": total, "networks_per_width": per,
+                           "epochs": epochs, "time_limit": time_limit, "max_regions": max_regions,
+                           "samples": samples, "seed": seed},
+              "networks": rows, "summary": _summary(rows, first_widths),
+              "complete_counts": sum(r["complete"] for r in rows),
+              "lower_bound_counts": sum(not r["complete"] for r in rows),
+              "seconds": None, "files": {"json": "regions_digits.json", "png": "regions_digits.png" if png else None}}
+    if png:
+        plot_regions_digits(result, out_dir / "regions_digits.png")
+    result["seconds"] = time.perf_counter() - t0
+    atomic_write_text(out_dir / "regions_digits.json", json.dumps(result, indent=1) + "\n")
+    return result

@@ -1,0 +1,385 @@
+"""The mixed-integer model of a piecewise-linear network on a box (Serra et al. 2018, Section 4).
+
+Variables: the input ``x`` in the box; per layer the pre-activations ``g`` (one per row); per
+kinked unit (``relu``, ``|x|``) its positive and negative parts ``p, q >= 0`` with
+``g = p - q`` and a binary ``z`` (``z = 1``: ``g > 0``); per rank-k maxout unit its output ``m``
+and one binary ``w`` per piece (``w_j = 1``: piece j is the largest); one margin ``f``.
+The unit's output is ``above * p - below * q`` (the slopes of :attr:`Activation.slopes`:
+``p`` for relu, ``p + q`` for ``|x|``) or ``m``; identity layers pass ``g`` on, and the output
+head is not modelled (it cuts no region).
+
+Big-M constraints use per-row bounds ``L <= g <= U`` from interval arithmetic through the
+activation table (exact for the first layer), optionally tightened by linear programming
+on the relaxation of the layers before::
+
+    p <= max(U, 0) z          q <= max(-L, 0) (1 - z)
+    m >= g_j                  m <= g_j + (max_i U_i - L_j)(1 - w_j),   sum_j w_j = 1
+
+Degenerate patterns (realised only on a set of measure zero) are excluded with the margin
+``f`` (Serra et al.'s "maximise the minimum output of an active neuron", applied to both
+sides of every kink and to every maxout tie)::
+
+    p >= f - F (1 - z)        q >= f - F z - F dead        m - g_j >= f - F w_j
+
+where ``F`` is the margin's upper bound (so every constant stays small) and ``dead`` is 1
+when the unit's pre-activation is identically 0 on the region (no bias and every input with
+a non-zero weight identically 0: a bias-free layer after units that are all off); such a
+unit is off without a margin. A pattern with ``f > 0`` holds on an open set: a
+full-dimensional linear region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._checks import check_choice
+from ..errors import NeuralPolyError
+from .solver import scipy_parts, solve
+
+__all__ = ["Formulation", "build_formulation", "check_box", "interval_bounds", "check_countable", "model_size",
+           "TIGHTENINGS"]
+
+TIGHTENINGS = ("interval", "lp")
+_ALWAYS = "always"                     # a dead indicator that is identically 1
+
+
+def check_countable(net) -> None:
+    """Refuse a network whose linear regions the formulation cannot model, naming the layer."""
+    for i, layer in enumerate(net.layers):
+        act = layer.activation
+        if not act.piecewise_linear:
+            raise NeuralPolyError(
+                f"layer {i} has activation {act.label}, which is not piecewise linear: it has no linear regions "
+                "to count (counting takes relu, |x|, identity and maxout layers)")
+        if act.group == 1 and act.slopes is None:
+            raise NeuralPolyError(f"layer {i}: counting regions does not model activation {act.label}")
+
+
+def check_box(bbox, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """``bbox = (lo, hi)``, each a number or ``dim`` numbers, as two arrays with lo < hi."""
+    try:
+        lo, hi = bbox
+        lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), (dim,)).copy()
+        hi = np.broadcast_to(np.asarray(hi, dtype=np.float64), (dim,)).copy()
+    except (TypeError, ValueError):
+        raise NeuralPolyError(f"bbox must be (lo, hi), each a number or {dim} numbers, got {bbox!r}") from None
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise NeuralPolyError("bbox must be finite: the big-M constraints need a bounded input box")
+    if not np.all(lo < hi):
+        raise NeuralPolyError(f"bbox needs lo < hi in every coordinate, got {lo.tolist()} and {hi.tolist()}")
+    return lo, hi
+
+
+def interval_bounds(net, lo: np.ndarray, hi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per layer, bounds ``(L, U)`` on every pre-activation row for inputs in the box.
+
+    Interval arithmetic through each layer and the activation table's interval image; exact
+    for the first layer, widened by a relative 1e-9 against rounding.
+    """
+    out = []
+    hlo, hhi = lo, hi
+    for layer in net.layers:
+        glo, ghi = _layer_interval(layer, hlo, hhi)
+        out.append((glo, ghi))
+        hlo, hhi = layer.activation.interval(glo, ghi)
+    return out
+
+
+def _layer_interval(layer, hlo, hhi):
+    wp, wn = np.maximum(layer.weight, 0.0), np.minimum(layer.weight, 0.0)
+    glo, ghi = wp @ hlo + wn @ hhi, wp @ hhi + wn @ hlo
+    if layer.bias is not None:
+        glo, ghi = glo + layer.bias, ghi + layer.bias
+    pad = 1e-9 * (1.0 + np.maximum(np.abs(glo), np.abs(ghi)))
+    return glo - pad, ghi + pad
+
+
+def model_size(net) -> tuple[int, int, int, int]:
+    """``(variables, rows, nonzeros, binaries)`` of the formulation, before it is built."""
+    n_vars, rows, nnz, binaries = net.dim + 1, 0, 0, 0
+    per_input = 1                                        # model variables behind each input of a layer
+    for layer in net.layers:
+        act, r = layer.activation, layer.rows
+        n_vars += r
+        rows += r
+        nnz += int(np.count_nonzero(layer.weight)) * per_input + r
+        if act.group > 1:
+            n_vars += layer.width + r
+            rows += 3 * r + layer.width
+            nnz += 9 * r + layer.width
+            binaries += r
+            per_input = 1
+        elif act.kinked:
+            n_vars += 3 * r
+            rows += 5 * r
+            nnz += 14 * r
+            binaries += r
+            per_input = 1 if 0.0 in act.slopes else 2
+        else:
+            per_input = 1
+    return n_vars, rows, nnz, binaries
+
+
+@dataclass
+class Formulation:
+    """The model: ``row_lo <= A v <= row_hi``, ``lb <= v <= ub``, ``v[integer]`` whole.
+
+    Attributes
+    ----------
+    x : (dim,) int
+        Indices of the input variables.
+    f : int
+        Index of the margin; its bounds are set per solve (``[F, F]`` or ``[0, F]``).
+    binaries : (B,) int
+        Indices of the pattern's binaries, in the order of ``pattern_columns``.
+    pattern_columns : (B,) int
+        The columns of :meth:`Network.activation_pattern` the binaries stand for.
+    free : (B,) bool
+        Binaries not fixed by the bounds (the only ones a no-good cut needs).
+    layer_bounds : list of (L, U)
+        The pre-activation bounds used for the big-M constants.
+    margin : float
+        ``F``, the margin's upper bound.
+    """
+
+    A: object
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    integer: np.ndarray
+    x: np.ndarray
+    f: int
+    binaries: np.ndarray
+    pattern_columns: np.ndarray
+    free: np.ndarray
+    layer_bounds: list
+    margin: float
+
+    @property
+    def n_vars(self) -> int:
+        return len(self.lb)
+
+
+class _Builder:
+    """Variables and constraint rows, appended block by block."""
+
+    def __init__(self):
+        self.lb, self.ub, self.integer = [], [], []
+        self.n = 0
+        self.ri, self.ci, self.vals, self.lo, self.hi = [], [], [], [], []
+        self.m = 0
+
+    def vars(self, lo, hi, integer: bool = False) -> np.ndarray:
+        lo = np.atleast_1d(np.asarray(lo, dtype=np.float64))
+        hi = np.broadcast_to(np.asarray(hi, dtype=np.float64), lo.shape)
+        idx = np.arange(self.n, self.n + len(lo))
+        self.lb.append(lo)
+        self.ub.append(np.array(hi))
+        self.integer.append(np.full(len(lo), integer))
+        self.n += len(lo)
+        return idx
+
+    def rows(self, terms, lo, hi) -> None:
+        """``lo <= sum(terms) <= hi`` for a block of rows; a term is ``(cols, coefs)`` with one
+        entry per row (``coefs`` may be a number), or a sparse matrix with one row per row."""
+        m = None
+        for term in terms:
+            if isinstance(term, tuple):
+                cols, coefs = term
+                cols = np.asarray(cols)
+                m = len(cols)
+                self.ri.append(self.m + np.arange(m))
+                self.ci.append(cols)
+                self.vals.append(np.broadcast_to(np.asarray(coefs, dtype=np.float64), (m,)))
+            else:
+                coo = term.tocoo()
+                m = coo.shape[0]
+                self.ri.append(self.m + coo.row)
+                self.ci.append(coo.col)
+                self.vals.append(coo.data)
+        self.lo.append(np.broadcast_to(np.asarray(lo, dtype=np.float64), (m,)))
+        self.hi.append(np.broadcast_to(np.asarray(hi, dtype=np.float64), (m,)))
+        self.m += m
+
+    def matrix(self):
+        csr_matrix = scipy_parts().csr_matrix
+        cat = (lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype))
+        return csr_matrix((cat(self.vals, np.float64), (cat(self.ri, np.int64), cat(self.ci, np.int64))),
+                          shape=(self.m, self.n))
+
+    def arrays(self):
+        cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0))
+        return cat(self.lo), cat(self.hi), cat(self.lb), cat(self.ub), cat(self.integer).astype(bool)
+
+
+def _selection(cols, coefs, n: int):
+    """A sparse (len(cols), n) matrix: row i has ``coefs[i]`` at column ``cols[i]``."""
+    csr_matrix = scipy_parts().csr_matrix
+    cols = np.asarray(cols)
+    return csr_matrix((np.broadcast_to(np.asarray(coefs, dtype=np.float64), cols.shape),
+                       (np.arange(len(cols)), cols)), shape=(len(cols), n))
+
+
+def _resize(expr, n: int):
+    expr = expr.tocsr()
+    expr.resize((expr.shape[0], n))
+    return expr
+
+
+def _and(b: _Builder, indicators: list):
+    """A variable equal to the AND of 0/1 indicators ``(const, col, coef)``, or a constant."""
+    live = sorted({ind for ind in indicators if ind is not _ALWAYS})
+    if not live:
+        return _ALWAYS
+    if len(live) == 1:
+        return live[0]
+    d = int(b.vars([0.0], [1.0])[0])
+    for c, col, a in live:                      # d <= c + a v
+        b.rows([([d], 1.0), ([col], -a)], -np.inf, c)
+    # d >= sum(c + a v) - (n - 1)
+    b.rows([([d], 1.0)] + [([col], -a) for _, col, a in live], sum(c for c, _, _ in live) - (len(live) - 1), np.inf)
+    return (0.0, d, 1.0)
+
+
+def _dead_pre(layer, dead_in: list) -> list:
+    """The dead indicator of each pre-activation row: None (never identically 0), ``_ALWAYS``,
+    or ``(const, col, coef)``."""
+    out = []
+    bias = layer.bias if layer.bias is not None else np.zeros(layer.rows)
+    for i in range(layer.rows):
+        if bias[i] != 0.0:
+            out.append(None)
+            continue
+        inputs = [dead_in[j] for j in np.flatnonzero(layer.weight[i])]
+        out.append(None if any(ind is None for ind in inputs) else inputs)
+    return out
+
+
+def _kinked(b: _Builder, g, lo, hi, slopes, dead, F: float, f: int):
+    """Constraints of a layer of kinked units; returns (z, output expression, dead outputs)."""
+    below, above = slopes
+    up, down = np.maximum(hi, 0.0), np.maximum(-lo, 0.0)
+    zlo = np.where(lo >= 0.0, 1.0, 0.0)
+    zhi = np.where(hi <= 0.0, 0.0, 1.0)
+    zlo = np.minimum(zlo, zhi)
+    p, q = b.vars(np.zeros(len(g)), up), b.vars(np.zeros(len(g)), down)
+    z = b.vars(zlo, zhi, integer=True)
+    b.rows([(g, 1.0), (p, -1.0), (q, 1.0)], 0.0, 0.0)               # g = p - q
+    b.rows([(p, 1.0), (z, -up)], -np.inf, 0.0)                       # p <= U+ z
+    b.rows([(q, 1.0), (z, down)], -np.inf, down)                     # q <= L- (1 - z)
+    b.rows([(p, 1.0), ([f] * len(g), -1.0), (z, -F)], -F, np.inf)   # p >= f - F (1 - z)
+    dead_out = []
+    for i in range(len(g)):
+        d = _and(b, dead[i]) if dead[i] is not None else None
+        if d is _ALWAYS:
+            pass                                                     # identically 0: off, no margin
+        elif d is None:
+            b.rows([([q[i]], 1.0), ([f], -1.0), ([z[i]], F)], 0.0, np.inf)
+        else:
+            c, col, a = d
+            b.rows([([q[i]], 1.0), ([f], -1.0), ([z[i]], F), ([col], F * a)], -F * c, np.inf)
+        if below == 0.0:                                             # off: the output is identically 0
+            dead_out.append(_ALWAYS if zhi[i] == 0.0 else (None if zlo[i] == 1.0 else (1.0, int(z[i]), -1.0)))
+        else:
+            dead_out.append(d)
+    expr = _selection(p, above, b.n) - _selection(q, below, b.n)
+    return z, expr, dead_out
+
+
+def _maxout(b: _Builder, g, lo, hi, k: int, F: float, f: int):
+    """Constraints of a rank-k maxout layer; returns (w, output expression)."""
+    units = len(g) // k
+    lo_u, hi_u = lo.reshape(units, k), hi.reshape(units, k)
+    top = hi_u.max(axis=1)
+    m = b.vars(lo_u.max(axis=1), top)
+    never = hi_u < lo_u.max(axis=1, keepdims=True)                  # below another piece everywhere
+    whi = np.where(never, 0.0, 1.0)
+    wlo = (whi.sum(axis=1, keepdims=True) == 1) & (whi == 1.0)
+    w = b.vars(wlo.ravel().astype(np.float64), whi.ravel(), integer=True)
+    mj = np.repeat(m, k)
+    big = (np.repeat(top, k) - lo)
+    b.rows([(mj, 1.0), (g, -1.0)], 0.0, np.inf)                      # m >= g_j
+    b.rows([(mj, 1.0), (g, -1.0), (w, big)], -np.inf, big)           # m <= g_j + M (1 - w_j)
+    b.rows([(mj, 1.0), (g, -1.0), ([f] * len(g), -1.0), (w, F)], 0.0, np.inf)   # m - g_j >= f - F w_j
+    one_hot = scipy_parts().csr_matrix((np.ones(len(g)), (np.repeat(np.arange(units), k), w)), shape=(units, b.n))
+    b.rows([one_hot], 1.0, 1.0)                                      # sum_j w_j = 1
+    return w, _selection(m, 1.0, b.n)
+
+
+def _lp_tighten(b: _Builder, g, lo, hi, f: int):
+    """Tighter ``(lo, hi)`` for the rows ``g``: min and max of each over the LP relaxation."""
+    A = b.matrix()
+    rlo, rhi, lb, ub, _ = b.arrays()
+    lb[f] = 0.0                                  # valid for every pattern with a margin in [0, F]
+    lo, hi = lo.copy(), hi.copy()
+    for i, col in enumerate(g):
+        for sign in (1.0, -1.0):
+            c = np.zeros(b.n)
+            c[col] = sign
+            res = solve(c, A, rlo, rhi, lb, ub, None)
+            if res.status == "optimal":
+                value = sign * res.fun
+                pad = 1e-7 * (1.0 + abs(value))
+                if sign > 0:
+                    lo[i] = max(lo[i], value - pad)
+                else:
+                    hi[i] = min(hi[i], value + pad)
+    return lo, hi
+
+
+def build_formulation(net, lo: np.ndarray, hi: np.ndarray, *, margin: float, tighten: str = "interval") -> Formulation:
+    """The model of ``net`` on the box ``[lo, hi]`` (see the module docstring).
+
+    Parameters
+    ----------
+    margin : float
+        ``F``: the margin's upper bound and the constant of the strictness rows.
+    tighten : {'interval', 'lp'}
+        Pre-activation bounds by interval arithmetic, or tightened by two LPs per row of the
+        second and later layers.
+    """
+    check_choice(tighten, TIGHTENINGS, "bound tightening")
+    check_countable(net)
+    csr_matrix = scipy_parts().csr_matrix
+    b = _Builder()
+    x = b.vars(lo, hi)
+    f = int(b.vars([margin], [margin])[0])
+    expr = _selection(x, 1.0, b.n)
+    dead_in: list = [None] * net.dim
+    hlo, hhi = lo, hi
+    bins, cols, bounds = [], [], []
+    offset = 0
+    for li, layer in enumerate(net.layers):
+        act = layer.activation
+        glo, ghi = _layer_interval(layer, hlo, hhi)
+        g = b.vars(glo, ghi)
+        bias = layer.bias if layer.bias is not None else 0.0
+        b.rows([-(csr_matrix(layer.weight) @ _resize(expr, b.n)), (g, 1.0)], bias, bias)   # g = W h + b
+        if tighten == "lp" and li > 0:
+            glo, ghi = _lp_tighten(b, g, glo, ghi, f)
+            b.lb[-1], b.ub[-1] = glo.copy(), ghi.copy()
+        bounds.append((glo, ghi))
+        hlo, hhi = act.interval(glo, ghi)
+        dead = _dead_pre(layer, dead_in)
+        if act.group > 1:
+            w, expr = _maxout(b, g, glo, ghi, act.group, margin, f)
+            dead_in = [None] * layer.width
+        elif act.kinked:
+            w, expr, dead_in = _kinked(b, g, glo, ghi, act.slopes, dead, margin, f)
+        else:                                                        # identity: g passes on
+            expr = _selection(g, act.slopes[1], b.n)
+            dead_in = [None if d is None else _and(b, d) for d in dead]
+            w = None
+        if w is not None:
+            bins.append(w)
+            cols.append(offset + np.arange(layer.rows))
+        offset += layer.rows
+    A = b.matrix()
+    rlo, rhi, lb, ub, integer = b.arrays()
+    binaries = np.concatenate(bins) if bins else np.zeros(0, dtype=np.int64)
+    return Formulation(A, rlo, rhi, lb, ub, integer, x, f, binaries,
+                       np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64),
+                       lb[binaries] < ub[binaries], bounds, margin)
