@@ -81,7 +81,19 @@ from .box import check_request, parse_bbox
 from .complex import TOLERANCE, CellComplex
 from .surface import emit_surface
 
-__all__ = ["TOLERANCE", "ExactOptions", "extract_level_set_exact", "default_workers"]
+__all__ = ["TOLERANCE", "ExactOptions", "extract_level_set_exact", "default_workers", "rounding_scale"]
+
+
+def rounding_scale(W, b, hmax, terms=None):
+    """Rounding scale of the affine map ``W h + b`` (see the module docstring): ``|W| m + |b|``
+    with ``m`` the larger of the inputs' largest magnitudes ``hmax`` and ``terms``, the
+    rounding scales of the inputs' own terms (an input that is a small difference of large
+    terms carries their round-off; None for the first layer). Returns ``(scale, terms)``,
+    the second to pass with the next layer.
+    """
+    absb = np.abs(b) if b is not None else 0.0
+    m = hmax if terms is None else np.maximum(hmax, terms)
+    return np.abs(W) @ m + absb, np.abs(W) @ hmax + absb
 
 
 @dataclass(frozen=True)
@@ -327,16 +339,10 @@ class _ExactExtractor:
         return G, fscale
 
     def _rounding_scale(self, W, b, hmax):
-        """Rounding scale of the affine map ``W h + b`` of the next layer (or the output), see
-        the module docstring: ``|W| m + |b|`` with ``m`` the larger of the inputs' largest
-        magnitudes ``hmax`` and the rounding scales of the inputs' own terms (an input that is
-        a small difference of large terms carries their round-off). Remembers the terms'
-        scale for the next call; call once per layer, in order.
-        """
-        absb = np.abs(b) if b is not None else 0.0
-        m = hmax if self._terms is None else np.maximum(hmax, self._terms)
-        self._terms = np.abs(W) @ hmax + absb
-        return np.abs(W) @ m + absb
+        """:func:`rounding_scale` of the next layer (or the output), remembering the terms'
+        scale for the next call; call once per layer, in order."""
+        scale, self._terms = rounding_scale(W, b, hmax, self._terms)
+        return scale
 
     def _empty(self, t0):
         mesh = PolyMesh(np.zeros((0, self.net.dim)), np.zeros(0, np.int64), np.zeros(0, np.int64),

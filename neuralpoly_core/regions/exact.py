@@ -1,0 +1,238 @@
+"""Exact enumeration of the linear regions of a piecewise-linear network in a low-dimensional box.
+
+:func:`enumerate_regions` cuts the box (1-D, 2-D or 3-D; or a segment, plane or 3-D slice of a
+higher-dimensional input, ``origin`` + ``basis``) layer by layer with the exact level-set
+extractor's cell complex (:class:`~neuralpoly_core.levelset.complex.CellComplex`), without a
+level set and without pruning:
+
+* a ``relu`` or ``|x|`` unit cuts every cell where its pre-activation (affine on the cell)
+  changes sign, as in the extractor;
+* a rank-k ``maxout`` unit cuts by ``z_t - max(z_0 .. z_{t-1})`` for ``t = 1 .. k-1`` (a
+  continuous function affine on every cell once the earlier ties are cut), so afterwards its
+  argmax is constant on every cell; the ties cut more than the argmax needs (the region
+  where ``z_2`` leads is split by the tie ``z_0 = z_1``), so cells with the same pattern are
+  merged at the end (a region of a fixed pattern is convex, hence one set of cells);
+* ``identity`` layers cut nothing.
+
+Tolerance policy: that of the extractor (:mod:`neuralpoly_core.levelset.exact`): float64, one
+relative tolerance ``TOLERANCE = 1e-12`` of each unit's rounding scale for the zero test, the
+near-tie re-signing of :mod:`neuralpoly_core.levelset.cuts`. A cut only splits cells with a
+strictly positive and a strictly negative vertex, so a hyperplane through vertices (or a box
+corner), a duplicate or parallel unit, or a dead one makes no empty or duplicate region.
+
+Each region's pattern is read from the unit's values at the region's vertices (``+1``/``-1``
+where all are on one side, ``0`` where the unit vanishes on the region: off), its affine map
+of ``f`` (the head's first output) by back-propagating the head through the pattern
+(exact, not fitted), in the input's coordinates and in the box's local ones.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .._checks import check_callable, check_int
+from ..budget import check_memory
+from ..errors import NeuralPolyError
+from ..levelset.arrays import Grow, GrowCols
+from ..levelset.complex import TOLERANCE, CellComplex
+from ..levelset.exact import rounding_scale
+from ..network.model import Layer, Network
+from ..reporting import Reporter
+from .formulation import check_box, check_countable
+from .tessellation import RegionTessellation
+
+__all__ = ["enumerate_regions"]
+
+_MIXED = 2                      # pattern code of a cell a unit was left uncut on (degenerate)
+_BYTES_PER_VALUE = 8 * 4         # a carried value, its growth headroom and the temporaries
+
+
+def _local_network(net: Network, origin, basis):
+    """The network on the local coordinates ``y`` (``x = origin + y @ basis``) and the two arrays."""
+    if basis is None:
+        if origin is not None:
+            raise NeuralPolyError("origin needs a basis (k, n_in) of the slice's directions")
+        if net.dim not in (1, 2, 3):
+            raise NeuralPolyError(
+                f"exact region enumeration takes 1-, 2- or 3-D inputs; this network has {net.dim} inputs: "
+                "give origin and basis (k, n_in), k in 1..3, for a segment, plane or 3-D slice, or count "
+                "by MILP (method='milp')")
+        return net, np.zeros(net.dim), np.eye(net.dim)
+    try:
+        B = np.array(basis, dtype=np.float64, ndmin=2)
+        o = np.zeros(net.dim) if origin is None else np.asarray(origin, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NeuralPolyError("basis and origin must be arrays of numbers") from None
+    if B.ndim != 2 or B.shape[1] != net.dim or not 1 <= B.shape[0] <= 3:
+        raise NeuralPolyError(f"basis must have shape (k, {net.dim}) with k in 1..3, got {B.shape}")
+    if o.shape != (net.dim,):
+        raise NeuralPolyError(f"origin must have shape ({net.dim},), got {o.shape}")
+    if not (np.all(np.isfinite(B)) and np.all(np.isfinite(o))):
+        raise NeuralPolyError("basis and origin must be finite")
+    if np.linalg.matrix_rank(B) < B.shape[0]:
+        raise NeuralPolyError("the basis vectors must be linearly independent")
+    first = net.layers[0]
+    b = first.weight @ o + (0.0 if first.bias is None else first.bias)
+    layers = [Layer(first.weight @ B.T, b, first.activation)] + list(net.layers[1:])
+    return Network(B.shape[0], layers, net.output), o, B
+
+
+class _Enumerator:
+    """One enumeration: cut the box by every unit, keeping a pattern code per cell."""
+
+    def __init__(self, net: Network, lo, hi, reporter: Reporter, max_regions: int | None):
+        self.net = net
+        self.lo, self.hi = lo, hi
+        self.reporter = reporter
+        self.max_regions = max_regions
+        acts = [layer.activation for layer in net.layers]
+        self.cuts_per_layer = [l.width * (a.group - 1) if a.group > 1 else (l.width if a.kinked else 0)
+                               for l, a in zip(net.layers, acts)]
+        self.total_cuts = sum(self.cuts_per_layer)
+        self.cx = CellComplex(lo, hi, max(1, self.total_cuts), TOLERANCE)
+        offs = np.cumsum([0] + list(net.widths))
+        self.slices = [slice(int(a), int(b)) for a, b in zip(offs[:-1], offs[1:])]
+        self.codes = Grow(max(1, int(offs[-1])), np.int16)
+        self.codes.extend(np.zeros((1, self.codes.a.shape[1]), dtype=np.int16))
+        self.plane = 0
+        self.done = 0
+
+    def run(self):
+        cx = self.cx
+        Z, terms = None, None
+        for li, layer in enumerate(self.net.layers):
+            self.reporter.check()
+            if li == 0:
+                H = cx.points.T
+                hmax = np.maximum(np.abs(self.lo), np.abs(self.hi))
+            else:
+                H = self.net.layers[li - 1].activation(Z.view)
+                hmax = np.abs(H).max(axis=1)
+            self._check_memory(layer.rows, li)
+            Zv = layer.weight @ H
+            if layer.bias is not None:
+                Zv += layer.bias[:, None]
+            zscale, terms = rounding_scale(layer.weight, layer.bias, hmax, terms)
+            Z = GrowCols(Zv)
+            act = layer.activation
+            if act.group > 1:
+                self._cut_maxout(li, Z, zscale, act.group)
+            elif act.kinked:
+                self._cut_kinks(li, Z, zscale)
+        return Z
+
+    def _check_memory(self, rows: int, li: int):
+        cx = self.cx
+        nbytes = _BYTES_PER_VALUE * (rows + cx.d + self.codes.a.shape[1]) * max(cx.X.n, cx.cells.n) \
+            + 8 * 4 * 2 * cx.rec.n
+        check_memory(nbytes, f"enumerating the regions of {self.net!r} (layer {li + 1}, {cx.n_cells:,} cells)",
+                     "use a smaller box, a smaller network or max_regions")
+
+    def _split(self, parents: np.ndarray):
+        """Children of a cut inherit their parents' codes; enforce ``max_regions``."""
+        if len(parents):
+            self.codes.extend(self.codes.a[parents])
+            if self.max_regions is not None and self.cx.n_cells > self.max_regions:
+                raise NeuralPolyError(
+                    f"the network has more than max_regions = {self.max_regions:,} regions in the box "
+                    f"(the enumeration stopped at {self.cx.n_cells:,} cells); raise max_regions or shrink the box")
+
+    def _progress(self, li: int):
+        self.done += 1
+        self.reporter(self.done / max(self.total_cuts, 1), f"layer {li + 1} of {len(self.net.layers)}")
+
+    def _cut_kinks(self, li: int, Z: GrowCols, zscale):
+        """Cut by every unit of a relu / |x| layer (as the extractor does), then read its signs."""
+        cx = self.cx
+        width = len(zscale)
+        eps = cx.tol * zscale
+        cvv, off, _cnt = cx.cell_vertices(np.arange(cx.n_cells))
+        zmin, zmax = cx.value_ranges(Z.view, cvv, off)
+        cand = Grow(width, bool, cap=max(256, 2 * cx.n_cells))
+        cand.extend((zmin < -eps) & (zmax > eps))
+        for j in range(width):
+            S = np.nonzero(cand.view[:, j])[0]
+            if len(S):
+                parents = cx.cut(Z.view[j], zscale[j], self.plane + j, cells=S, carry=Z, carry_row=j)
+                if len(parents):
+                    cand.a[parents, j] = False
+                    cand.extend(cand.a[parents])
+                    self._split(parents)
+            self._progress(li)
+        self.plane += width
+        cvv, off, _cnt = cx.cell_vertices(np.arange(cx.n_cells))
+        zmin, zmax = cx.value_ranges(Z.view, cvv, off)
+        pos, neg = zmax > eps, zmin < -eps
+        code = pos.astype(np.int8) - neg.astype(np.int8)
+        code[pos & neg] = _MIXED
+        self.codes.view[:, self.slices[li]] = code
+
+    def _cut_maxout(self, li: int, Z: GrowCols, zscale, k: int):
+        """Cut by the running ties of every rank-k unit, then read each unit's argmax."""
+        cx = self.cx
+        width = len(zscale) // k
+        for u in range(width):
+            r0 = u * k
+            for t in range(1, k):
+                Zv = Z.view
+                g = Zv[r0 + t] - Zv[r0:r0 + t].max(axis=0)
+                parents = cx.cut(g, float(zscale[r0:r0 + t + 1].max()), self.plane, carry=Z)
+                self.plane += 1
+                self._split(parents)
+                self._progress(li)
+        cvv, off, cnt = cx.cell_vertices(np.arange(cx.n_cells))
+        cen = np.add.reduceat(Z.view[:, cvv], off, axis=1) / cnt
+        best = cen.T.reshape(cx.n_cells, width, k).argmax(axis=2)
+        self.codes.view[:, self.slices[li]] = best
+
+
+def enumerate_regions(net, bbox=(-1.0, 1.0), *, origin=None, basis=None, progress=None, cancel=None,
+                      max_regions: int | None = None) -> RegionTessellation:
+    """Every linear region of ``net`` inside a box, exactly (see the module docstring).
+
+    Parameters
+    ----------
+    net : Network
+        Hidden layers ``relu``, ``|x|`` (``abs_pow`` with p = 1), ``identity`` or ``maxout``
+        (any depth, biases), a ``sum`` or ``linear`` head (``f`` is its first output).
+    bbox : (lo, hi)
+        The box, each a number or one number per (local) coordinate.
+    origin, basis : arrays, optional
+        For an input of any dimension ``n_in``: the regions of the segment / plane / 3-D slice
+        ``x = origin + y @ basis`` (``basis`` (k, n_in), k in 1..3, ``origin`` (n_in,), default
+        0), ``y`` in the box. Without them the input must be 1-, 2- or 3-D.
+    progress, cancel : callable, optional
+        See :class:`~neuralpoly_core.reporting.Reporter` ("layer 3 of 8").
+    max_regions : int, optional
+        Stop with :class:`~neuralpoly_core.errors.NeuralPolyError` (naming the limit) once the
+        complex holds more cells than this (for maxout layers, cells before merging).
+
+    Returns
+    -------
+    RegionTessellation
+
+    Raises
+    ------
+    NeuralPolyError
+        A layer that is not piecewise linear (sigmoid, ``|x|^p`` with p != 1), an input of more
+        than 3 dimensions without a basis, a bad box, basis or origin, the region limit, or a
+        complex over the memory budget.
+    Cancelled
+        If ``cancel()`` returned True or ``progress`` returned False.
+    """
+    t0 = time.perf_counter()
+    if not isinstance(net, Network):
+        raise NeuralPolyError(f"expected a Network, got {type(net).__name__}")
+    check_countable(net)
+    if max_regions is not None:
+        max_regions = check_int(max_regions, "max_regions", 1)
+    local, o, B = _local_network(net, origin, basis)
+    lo, hi = check_box(bbox, local.dim)
+    reporter = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"),
+                        what="region enumeration", interval=0.05)
+    en = _Enumerator(local, lo, hi, reporter, max_regions)
+    en.run()
+    return RegionTessellation.from_complex(net, en.cx, en.codes.view, en.slices, o, B, lo, hi, t0,
+                                           max_regions=max_regions)

@@ -1,0 +1,223 @@
+"""The linear regions of a network in a box, as :func:`~neuralpoly_core.regions.enumerate_regions`
+finds them: :class:`RegionTessellation` (patterns, vertices, affine maps, pieces, a mesh).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import NeuralPolyError
+from ..mesh.polymesh import PolyMesh
+from .tessellation_build import build
+
+__all__ = ["RegionTessellation"]
+
+_MIXED = 2                       # see .exact: a kinked unit left uncut on a cell (degenerate)
+_SAME_MAP = 1e-9                 # relative tolerance of "the same affine map" (pieces)
+
+
+class RegionTessellation:
+    """The linear regions of a network in a box (or a slice of its input), from
+    :func:`~neuralpoly_core.regions.enumerate_regions`.
+
+    Coordinates: the box's *local* coordinates ``y`` (the input itself, or the slice's
+    ``x = origin + y @ basis``).
+
+    Attributes
+    ----------
+    dim : int
+        1, 2 or 3 (local coordinates).
+    count : int
+        Number of regions ``R``.
+    pieces : int
+        Number of pieces of ``f``: connected components of regions (adjacent across a facet)
+        whose affine maps of ``f`` agree (``|dg| |y|max + |do| <= 1e-9`` of the largest
+        ``|g| |y|max + |o|``).
+    patterns : (R, N) bool, or (R, N) int16 with maxout layers
+        One column per hidden unit, layers in order (:attr:`layer_slices`). ``relu`` / ``|x|``:
+        the unit is positive on the region (a unit that vanishes on the region is off);
+        ``identity``: its sign at the region's centroid; ``maxout`` (then the array is int16 and
+        other units 0/1): the index of the unit's largest piece (the first, if pieces coincide).
+    layer_slices : list of slice
+        The columns of each hidden layer.
+    gradients : (R, n_in), offsets : (R,)
+        ``f(x) = gradients[i] @ x + offsets[i]`` on region ``i``, ``x`` the network's input.
+    local_gradients : (R, dim), local_offsets : (R,)
+        The same in local coordinates.
+    vertices : list of R arrays (k_i, dim)
+        Each region's corners in local coordinates. In the conforming tessellation a region's
+        list also holds its neighbours' corners that lie on its edges (or faces), so adjacent
+        regions share their vertices.
+    breakpoints : (B,) array or None
+        1-D: the sorted interior boundaries between regions (local coordinate); else None.
+    seconds : float
+        Time of the enumeration.
+    info : dict
+        ``cells`` (cells of the complex; more than ``count`` only with maxout layers),
+        ``vertices``, ``degenerate_cells`` (cells a near-tie left uncut, 0 normally),
+        ``origin``, ``basis``, ``bbox``.
+    """
+
+    def __init__(self, *, dim, patterns, layer_slices, gradients, offsets, local_gradients, local_offsets,
+                 points, region_vertices, breakpoints, cell_region, cell_faces, origin, basis, lo, hi,
+                 seconds, info):
+        self.dim = int(dim)
+        self.patterns = patterns
+        self.layer_slices = layer_slices
+        self.gradients, self.offsets = gradients, offsets
+        self.local_gradients, self.local_offsets = local_gradients, local_offsets
+        self.count = int(len(patterns))
+        self._X = points
+        self._rv, self._roff, self._rcnt = region_vertices
+        self.vertices = np.split(points[self._rv], np.cumsum(self._rcnt)[:-1]) if self.count else []
+        self.breakpoints = breakpoints
+        self._cell_region = cell_region
+        self._cell_faces = cell_faces         # 3-D: a callable making every cell's faces
+        self.origin, self.basis = origin, basis
+        self.lo, self.hi = lo, hi
+        self.seconds = float(seconds)
+        self.info = info
+        self._mesh = None
+        self.pieces = self._count_pieces()
+
+    # -- construction --------------------------------------------------------------------
+    @classmethod
+    def from_complex(cls, net, cx, codes, slices, origin, basis, lo, hi, t0, max_regions=None):
+        """The tessellation from the cut complex ``cx`` and the cells' pattern codes (see
+        :mod:`neuralpoly_core.regions.exact`)."""
+        return cls(**build(net, cx, codes, slices, origin, basis, lo, hi, max_regions),
+                   seconds=time.perf_counter() - t0)
+
+    # -- reading -------------------------------------------------------------------------
+    def points(self, i: int) -> np.ndarray:
+        """Region ``i``'s vertices in input coordinates, (k_i, n_in)."""
+        return self.origin + self.vertices[i] @ self.basis
+
+    def centroids(self) -> np.ndarray:
+        """The centroid of each region's vertices (an interior point), local coordinates (R, dim)."""
+        own = np.repeat(np.arange(self.count), self._rcnt)
+        out = np.zeros((self.count, self.dim))
+        for k in range(self.dim):
+            out[:, k] = np.bincount(own, self._X[self._rv, k], minlength=self.count)
+        return out / np.maximum(self._rcnt, 1)[:, None]
+
+    def summary(self) -> dict:
+        """``regions``, ``pieces``, ``dim``, ``seconds``."""
+        return {"regions": self.count, "pieces": self.pieces, "dim": self.dim, "seconds": self.seconds}
+
+    def volumes(self) -> np.ndarray:
+        """Length (1-D), area (2-D) or volume (3-D) of each region, (R,)."""
+        if self.dim == 1:
+            return np.array([float(v.max() - v.min()) for v in self.vertices])
+        mesh = self.mesh()
+        V = mesh.vertices
+        st, sz = mesh.face_starts, mesh.face_sizes
+        a = mesh.corners
+        pos = np.arange(len(a)) - np.repeat(st, sz)
+        nxt = a[np.repeat(st, sz) + (pos + 1) % np.repeat(sz, sz)]
+        face = np.repeat(np.arange(mesh.n_faces), sz)
+        if self.dim == 2:
+            x, y = V[:, 0], V[:, 1]
+            part = 0.5 * (x[a] * y[nxt] - x[nxt] * y[a])
+            return np.bincount(self.face_region[face], part, minlength=self.count)
+        # 3-D: tetrahedra (origin of the cell's face fan, corner, next corner) against the
+        # face centroid, signed by the outward orientation
+        fc = np.zeros((mesh.n_faces, 3))
+        for k in range(3):
+            fc[:, k] = np.bincount(face, V[a, k], minlength=mesh.n_faces) / sz
+        part = np.einsum("ij,ij->i", fc[face], np.cross(V[a], V[nxt])) / 6.0
+        return np.bincount(self.face_region[face], part, minlength=self.count)
+
+    # -- the mesh ------------------------------------------------------------------------
+    def mesh(self) -> PolyMesh:
+        """The regions as a :class:`~neuralpoly_core.mesh.PolyMesh` in local coordinates.
+
+        2-D: one polygon per region (vertices ``(y0, y1, 0)``, shared between regions,
+        counter-clockwise). 3-D: every cell's boundary faces, outward, each cell closed on its
+        own (a region is one cell, or with maxout layers several). :attr:`face_region` gives
+        each face's region; ``region_patterns`` are :attr:`patterns` as bool (maxout: the
+        one-hot of each unit's argmax is not kept; the 0/1 pattern ``patterns > 0``).
+
+        Raises
+        ------
+        NeuralPolyError
+            In 1-D (the regions are intervals: see :attr:`breakpoints`).
+        """
+        if self.dim == 1:
+            raise NeuralPolyError("a 1-D tessellation has no mesh: its regions are intervals (see breakpoints)")
+        if self._mesh is None:
+            if self.dim == 2:
+                self._mesh, self._face_region = self._mesh_2d()
+            else:
+                X, corners, sizes, cells = self._cell_faces()
+                self._mesh = PolyMesh(X, corners, sizes, self._cell_region[cells],
+                                      region_patterns=self.patterns > 0)
+                self._face_region = self._cell_region[cells]
+            self._mesh.info.update(regions=self.count, pieces=self.pieces)
+        return self._mesh
+
+    @property
+    def face_region(self) -> np.ndarray:
+        """The region id of each face of :meth:`mesh`, (F,)."""
+        self.mesh()
+        return self._face_region
+
+    def _mesh_2d(self):
+        X = self._X
+        rv, cnt = self._rv, self._rcnt
+        own = np.repeat(np.arange(self.count), cnt)
+        cen = self.centroids()
+        d = X[rv] - cen[own]
+        ang = np.arctan2(d[:, 1], d[:, 0])
+        order = np.lexsort((ang, own))
+        used, inv = np.unique(rv, return_inverse=True)
+        V = np.zeros((len(used), 3))
+        V[:, :2] = X[used]
+        mesh = PolyMesh(V, inv[order], cnt, np.arange(self.count), region_patterns=self.patterns > 0)
+        return mesh, np.arange(self.count)
+
+    # -- pieces --------------------------------------------------------------------------
+    def adjacent_pairs(self) -> np.ndarray:
+        """Pairs ``(i, j)``, ``i < j``, of regions that share a facet (share ``dim``
+        vertices; in 3-D three that are not collinear), (P, 2)."""
+        from scipy import sparse
+        if self.count < 2:
+            return np.zeros((0, 2), dtype=np.int64)
+        own = np.repeat(np.arange(self.count), self._rcnt)
+        M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, self._rv)),
+                              shape=(self.count, len(self._X)))
+        S = sparse.triu(M @ M.T, k=1).tocoo()
+        keep = S.data >= self.dim
+        pairs = np.stack([S.row[keep], S.col[keep]], axis=1).astype(np.int64)
+        if self.dim == 3 and len(pairs):
+            pairs = pairs[self._not_collinear(pairs, S.data[keep])]
+        return pairs
+
+    def _not_collinear(self, pairs, shared):
+        """3-D: the pairs whose shared vertices span a plane (three on one line are an edge)."""
+        ok = np.ones(len(pairs), dtype=bool)
+        sets = [set(v.tolist()) for v in np.split(self._rv, np.cumsum(self._rcnt)[:-1])]
+        for i in np.nonzero(shared <= 4)[0]:        # more than four on one line is not possible
+            a, b = pairs[i]
+            P = self._X[sorted(sets[a] & sets[b])]
+            P = P - P[0]
+            s = np.linalg.svd(P, compute_uv=False)
+            ok[i] = len(s) > 1 and s[1] > 1e-9 * max(s[0], 1e-300)
+        return ok
+
+    def _count_pieces(self) -> int:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+        if self.count == 0:
+            return 0
+        pairs = self.adjacent_pairs()
+        ext = np.maximum(np.abs(self.lo), np.abs(self.hi))
+        g, o = self.local_gradients, self.local_offsets
+        scale = float((np.abs(g) @ ext + np.abs(o)).max())
+        a, b = pairs[:, 0], pairs[:, 1]
+        diff = np.abs(g[a] - g[b]) @ ext + np.abs(o[a] - o[b])
+        same = diff <= _SAME_MAP * max(scale, 1e-300)
+        G = coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(self.count, self.count))
+        return int(connected_components(G, directed=False)[0])
