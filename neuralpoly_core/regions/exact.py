@@ -144,30 +144,51 @@ class _Enumerator:
         self.reporter(self.done / max(self.total_cuts, 1), f"layer {li + 1} of {len(self.net.layers)}")
 
     def _cut_kinks(self, li: int, Z: GrowCols, zscale):
-        """Cut by every unit of a relu / |x| layer (as the extractor does), then read its signs."""
+        """Cut by every unit of a relu / |x| layer (as the extractor does), reading each
+        unit's sign on every cell as it goes: from the ranges at the start of the layer where
+        the unit cannot cross the cell, else from the vertex signs of its cut."""
         cx = self.cx
         width = len(zscale)
         eps = cx.tol * zscale
         cvv, off, _cnt = cx.cell_vertices(np.arange(cx.n_cells))
         zmin, zmax = cx.value_ranges(Z.view, cvv, off)
+        pos, neg = zmax > eps, zmin < -eps
         cand = Grow(width, bool, cap=max(256, 2 * cx.n_cells))
-        cand.extend((zmin < -eps) & (zmax > eps))
+        cand.extend(pos & neg)
+        code = pos.astype(np.int16) - neg.astype(np.int16)
+        code[pos & neg] = _MIXED
+        self.codes.view[:, self.slices[li]] = code
+        col0 = self.slices[li].start
         for j in range(width):
             S = np.nonzero(cand.view[:, j])[0]
             if len(S):
-                parents = cx.cut(Z.view[j], zscale[j], self.plane + j, cells=S, carry=Z, carry_row=j)
-                if len(parents):
-                    cand.a[parents, j] = False
-                    cand.extend(cand.a[parents])
-                    self._split(parents)
+                self._cut_one(Z, j, zscale[j], S, col0 + j, cand)
             self._progress(li)
         self.plane += width
-        cvv, off, _cnt = cx.cell_vertices(np.arange(cx.n_cells))
-        zmin, zmax = cx.value_ranges(Z.view, cvv, off)
-        pos, neg = zmax > eps, zmin < -eps
-        code = pos.astype(np.int8) - neg.astype(np.int8)
-        code[pos & neg] = _MIXED
-        self.codes.view[:, self.slices[li]] = code
+
+    def _cut_one(self, Z: GrowCols, j: int, scale: float, S: np.ndarray, col: int, cand: Grow):
+        """Cut the cells ``S`` by unit ``j`` (row ``j`` of ``Z``, pattern column ``col``)."""
+        cx = self.cx
+        zv = Z.view[j]
+        cut, sv = cx.plan(zv, scale, S)
+        R, ct = cx.cell_records(S)
+        off = np.cumsum(ct) - ct
+        sa, sb = sv[R[:, 0]], sv[R[:, 1]]
+        p = np.logical_or.reduceat((sa > 0) | (sb > 0), off)
+        n = np.logical_or.reduceat((sa < 0) | (sb < 0), off)
+        c = p.astype(np.int16) - n.astype(np.int16)
+        c[p & n] = _MIXED
+        self.codes.a[S, col] = c
+        if cut is None:
+            return
+        cx.add_vertices(cut, zv, Z, j)
+        parents = cx.apply(cut, self.plane + j)
+        if len(parents):
+            cand.a[parents, j] = False
+            cand.extend(cand.a[parents])
+            self.codes.a[parents, col] = 1
+            self._split(parents)
+            self.codes.a[self.codes.n - len(parents):self.codes.n, col] = -1
 
     def _cut_maxout(self, li: int, Z: GrowCols, zscale, k: int):
         """Cut by the running ties of every rank-k unit, then read each unit's argmax."""

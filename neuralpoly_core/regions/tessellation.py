@@ -179,31 +179,39 @@ class RegionTessellation:
         return mesh, np.arange(self.count)
 
     # -- pieces --------------------------------------------------------------------------
-    def adjacent_pairs(self) -> np.ndarray:
-        """Pairs ``(i, j)``, ``i < j``, of regions that share a facet (share ``dim``
-        vertices; in 3-D three that are not collinear), (P, 2)."""
+    def _sharing_pairs(self):
+        """Pairs ``(i, j)``, ``i < j``, of regions sharing at least ``dim`` vertices, and how many."""
         from scipy import sparse
         if self.count < 2:
-            return np.zeros((0, 2), dtype=np.int64)
+            return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
         own = np.repeat(np.arange(self.count), self._rcnt)
         M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, self._rv)),
                               shape=(self.count, len(self._X)))
         S = sparse.triu(M @ M.T, k=1).tocoo()
         keep = S.data >= self.dim
-        pairs = np.stack([S.row[keep], S.col[keep]], axis=1).astype(np.int64)
+        return np.stack([S.row[keep], S.col[keep]], axis=1).astype(np.int64), S.data[keep]
+
+    def adjacent_pairs(self) -> np.ndarray:
+        """Pairs ``(i, j)``, ``i < j``, of regions that share a facet (share ``dim``
+        vertices; in 3-D three that are not collinear), (P, 2). In a conforming tessellation
+        every corner of a shared facet is a vertex of both regions."""
+        pairs, shared = self._sharing_pairs()
         if self.dim == 3 and len(pairs):
-            pairs = pairs[self._not_collinear(pairs, S.data[keep])]
+            pairs = pairs[self._not_collinear(pairs, shared)]
         return pairs
 
     def _not_collinear(self, pairs, shared):
         """3-D: the pairs whose shared vertices span a plane (three on one line are an edge)."""
         ok = np.ones(len(pairs), dtype=bool)
-        sets = [set(v.tolist()) for v in np.split(self._rv, np.cumsum(self._rcnt)[:-1])]
-        for i in np.nonzero(shared <= 4)[0]:        # more than four on one line is not possible
-            a, b = pairs[i]
+        sets = {}
+        for i in np.nonzero(shared <= 4)[0]:        # five on one line would need five cells around it
+            a, b = (int(x) for x in pairs[i])
+            for r in (a, b):
+                if r not in sets:
+                    st = self._roff[r]
+                    sets[r] = set(self._rv[st:st + self._rcnt[r]].tolist())
             P = self._X[sorted(sets[a] & sets[b])]
-            P = P - P[0]
-            s = np.linalg.svd(P, compute_uv=False)
+            s = np.linalg.svd(P - P[0], compute_uv=False)
             ok[i] = len(s) > 1 and s[1] > 1e-9 * max(s[0], 1e-300)
         return ok
 
@@ -212,12 +220,14 @@ class RegionTessellation:
         from scipy.sparse.csgraph import connected_components
         if self.count == 0:
             return 0
-        pairs = self.adjacent_pairs()
+        pairs, shared = self._sharing_pairs()
         ext = np.maximum(np.abs(self.lo), np.abs(self.hi))
         g, o = self.local_gradients, self.local_offsets
         scale = float((np.abs(g) @ ext + np.abs(o)).max())
         a, b = pairs[:, 0], pairs[:, 1]
         diff = np.abs(g[a] - g[b]) @ ext + np.abs(o[a] - o[b])
         same = diff <= _SAME_MAP * max(scale, 1e-300)
+        if self.dim == 3 and same.any():
+            same[same] = self._not_collinear(pairs[same], shared[same])
         G = coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(self.count, self.count))
         return int(connected_components(G, directed=False)[0])
