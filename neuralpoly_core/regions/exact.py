@@ -94,8 +94,10 @@ class _Enumerator:
         self.cx = CellComplex(lo, hi, max(1, self.total_cuts), TOLERANCE)
         offs = np.cumsum([0] + list(net.widths))
         self.slices = [slice(int(a), int(b)) for a, b in zip(offs[:-1], offs[1:])]
-        self.codes = Grow(max(1, int(offs[-1])), np.int16)
-        self.codes.extend(np.zeros((1, self.codes.a.shape[1]), dtype=np.int16))
+        self.n_units = int(offs[-1])
+        self.layer_codes = []       # per layer: the codes of its units on the cells at its end
+        self.lineage = []           # per layer: each cell's ancestor at the layer's start
+        self.codes = self.anc = None
         self.plane = 0
         self.done = 0
 
@@ -117,15 +119,35 @@ class _Enumerator:
             zscale, terms = rounding_scale(layer.weight, layer.bias, hmax, terms)
             Z = GrowCols(Zv)
             act = layer.activation
+            self._start_codes(layer.width)
             if act.group > 1:
                 self._cut_maxout(li, Z, zscale, act.group)
             elif act.kinked:
                 self._cut_kinks(li, Z, zscale)
+            self.layer_codes.append(self.codes.view)
+            self.lineage.append(self.anc.view[:, 0])
         return Z
+
+    def _start_codes(self, width: int):
+        n = self.cx.n_cells
+        self.codes = Grow(width, np.int16, cap=max(256, 2 * n))
+        self.codes.extend(np.zeros((n, width), dtype=np.int16))
+        self.anc = Grow(1, np.int64, cap=max(256, 2 * n))
+        self.anc.extend(np.arange(n)[:, None])
+
+    def pattern_codes(self) -> np.ndarray:
+        """(n_cells, N) int16: every unit's code on every cell (from the layers' codes through
+        the cells' lineage)."""
+        idx = np.arange(self.cx.n_cells)
+        out = np.zeros((len(idx), max(1, self.n_units)), dtype=np.int16)
+        for li in range(len(self.layer_codes) - 1, -1, -1):
+            out[:, self.slices[li]] = self.layer_codes[li][idx]
+            idx = self.lineage[li][idx]
+        return out
 
     def _check_memory(self, rows: int, li: int):
         cx = self.cx
-        nbytes = _BYTES_PER_VALUE * (rows + cx.d + self.codes.a.shape[1]) * max(cx.X.n, cx.cells.n) \
+        nbytes = _BYTES_PER_VALUE * (rows + cx.d + 4) * max(cx.X.n, cx.cells.n) \
             + 8 * 4 * 2 * cx.rec.n
         check_memory(nbytes, f"enumerating the regions of {self.net!r} (layer {li + 1}, {cx.n_cells:,} cells)",
                      "use a smaller box, a smaller network or max_regions")
@@ -134,6 +156,7 @@ class _Enumerator:
         """Children of a cut inherit their parents' codes; enforce ``max_regions``."""
         if len(parents):
             self.codes.extend(self.codes.a[parents])
+            self.anc.extend(self.anc.a[parents])
             if self.max_regions is not None and self.cx.n_cells > self.max_regions:
                 raise NeuralPolyError(
                     f"the network has more than max_regions = {self.max_regions:,} regions in the box "
@@ -157,12 +180,11 @@ class _Enumerator:
         cand.extend(pos & neg)
         code = pos.astype(np.int16) - neg.astype(np.int16)
         code[pos & neg] = _MIXED
-        self.codes.view[:, self.slices[li]] = code
-        col0 = self.slices[li].start
+        self.codes.view[:] = code
         for j in range(width):
             S = np.nonzero(cand.view[:, j])[0]
             if len(S):
-                self._cut_one(Z, j, zscale[j], S, col0 + j, cand)
+                self._cut_one(Z, j, zscale[j], S, j, cand)
             self._progress(li)
         self.plane += width
 
@@ -206,7 +228,7 @@ class _Enumerator:
         cvv, off, cnt = cx.cell_vertices(np.arange(cx.n_cells))
         cen = np.add.reduceat(Z.view[:, cvv], off, axis=1) / cnt
         best = cen.T.reshape(cx.n_cells, width, k).argmax(axis=2)
-        self.codes.view[:, self.slices[li]] = best
+        self.codes.view[:] = best
 
 
 def enumerate_regions(net, bbox=(-1.0, 1.0), *, origin=None, basis=None, progress=None, cancel=None,
@@ -255,5 +277,5 @@ def enumerate_regions(net, bbox=(-1.0, 1.0), *, origin=None, basis=None, progres
                         what="region enumeration", interval=0.05)
     en = _Enumerator(local, lo, hi, reporter, max_regions)
     en.run()
-    return RegionTessellation.from_complex(net, en.cx, en.codes.view, en.slices, o, B, lo, hi, t0,
+    return RegionTessellation.from_complex(net, en.cx, en.pattern_codes(), en.slices, o, B, lo, hi, t0,
                                            max_regions=max_regions)

@@ -47,9 +47,9 @@ class RegionTessellation:
     local_gradients : (R, dim), local_offsets : (R,)
         The same in local coordinates.
     vertices : list of R arrays (k_i, dim)
-        Each region's corners in local coordinates. In the conforming tessellation a region's
-        list also holds its neighbours' corners that lie on its edges (or faces), so adjacent
-        regions share their vertices.
+        Each region's corners in local coordinates (made on first use). In the conforming
+        tessellation a region's list also holds its neighbours' corners that lie on its edges
+        (or faces), so adjacent regions share their vertices.
     breakpoints : (B,) array or None
         1-D: the sorted interior boundaries between regions (local coordinate); else None.
     seconds : float
@@ -71,7 +71,7 @@ class RegionTessellation:
         self.count = int(len(patterns))
         self._X = points
         self._rv, self._roff, self._rcnt = region_vertices
-        self.vertices = np.split(points[self._rv], np.cumsum(self._rcnt)[:-1]) if self.count else []
+        self._vertices = None
         self.breakpoints = breakpoints
         self._cell_region = cell_region
         self._cell_faces = cell_faces         # 3-D: a callable making every cell's faces
@@ -91,6 +91,13 @@ class RegionTessellation:
                    seconds=time.perf_counter() - t0)
 
     # -- reading -------------------------------------------------------------------------
+    @property
+    def vertices(self) -> list[np.ndarray]:
+        """Each region's vertices in local coordinates: a list of R arrays (k_i, dim)."""
+        if self._vertices is None:
+            self._vertices = np.split(self._X[self._rv], np.cumsum(self._rcnt)[:-1]) if self.count else []
+        return self._vertices
+
     def points(self, i: int) -> np.ndarray:
         """Region ``i``'s vertices in input coordinates, (k_i, n_in)."""
         return self.origin + self.vertices[i] @ self.basis
