@@ -1,20 +1,23 @@
 """``count_regions``: the one entry point for counting linear regions, whatever the method.
 
 ``method='milp'`` (:mod:`.milp`) works in any input dimension and stops at a time or region
-limit with a lower bound. ``method='exact'`` is reserved for the enumeration of the cells of
-the exact extractor's cell complex (low input dimensions), which is not in this version yet.
+limit with a lower bound. ``method='exact'`` (:mod:`.exact`) enumerates the cells of the exact
+extractor's cell complex: 1-D to 3-D inputs, or a segment / plane / 3-D slice of any input.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from .._checks import check_choice
 from ..errors import NeuralPolyError
+from .exact import enumerate_regions
 from .milp import count_regions_milp
 from .result import RegionCount
 
-__all__ = ["count_regions", "METHODS"]
+__all__ = ["count_regions", "exact_count", "METHODS"]
 
-#: The methods :func:`count_regions` knows; ``exact`` is not available yet.
+#: The methods :func:`count_regions` knows.
 METHODS = ("milp", "exact")
 
 
@@ -31,17 +34,49 @@ def count_regions(net, bbox=(-1.0, 1.0), *, method: str = "milp", progress=None,
     method : {'milp', 'exact'}
         ``milp``: mixed-integer programming (:func:`~neuralpoly_core.regions.milp.count_regions_milp`,
         whose keyword options -- ``time_limit``, ``max_regions``, ``margin``, ``tolerance``,
-        ``tighten`` -- pass through).
+        ``tighten`` -- pass through); ``exact``: :func:`~neuralpoly_core.regions.enumerate_regions`
+        (options ``origin``, ``basis``, ``max_regions``; the count is always complete: the
+        region limit raises instead), with ``details`` ``pieces``, ``cells``,
+        ``degenerate_cells``, and ``tessellation`` on the result.
     progress, cancel : callable, optional
         See :mod:`neuralpoly_core.reporting`.
 
     Raises
     ------
     NeuralPolyError
-        An unknown method, ``exact`` (not available yet), or what the method refuses.
+        An unknown method or option, or what the method refuses.
     """
     check_choice(method, METHODS, "region-counting method")
     if method == "exact":
-        raise NeuralPolyError("method 'exact' (enumerating the cells of the exact cell complex, for low input "
-                              "dimensions) is not available yet; use method='milp'")
+        unknown = set(options) - {"origin", "basis", "max_regions"}
+        if unknown:
+            raise NeuralPolyError(f"method 'exact' takes the options origin, basis and max_regions, not "
+                                  f"{', '.join(sorted(unknown))}")
+        return exact_count(enumerate_regions(net, bbox, progress=progress, cancel=cancel, **options), net)
     return count_regions_milp(net, bbox, progress=progress, cancel=cancel, **options)
+
+
+def exact_count(tess, net) -> RegionCount:
+    """The :class:`RegionCount` of a :class:`~neuralpoly_core.regions.RegionTessellation` of ``net``:
+    patterns in the columns of :meth:`Network.activation_pattern` that the MILP count uses
+    (kinked units, and each maxout unit's one-hot rows), witnesses at the regions' centroids
+    (input coordinates); ``tessellation`` is attached to the result."""
+    cols, parts = [], []
+    row = 0
+    for layer, sl in zip(net.layers, tess.layer_slices):
+        act = layer.activation
+        P = tess.patterns[:, sl]
+        if act.group > 1:
+            cols.append(row + np.arange(layer.rows))
+            parts.append((P[:, :, None] == np.arange(act.group)).reshape(len(P), -1))
+        elif act.kinked:
+            cols.append(row + np.arange(layer.rows))
+            parts.append(P > 0)
+        row += layer.rows
+    R = tess.count
+    patterns = np.concatenate(parts, axis=1) if parts else np.zeros((R, 0), dtype=bool)
+    columns = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    witnesses = tess.origin + tess.centroids() @ tess.basis
+    details = {"pieces": tess.pieces, "cells": tess.info["cells"], "degenerate_cells": tess.info["degenerate_cells"]}
+    return RegionCount(R, True, "complete", "exact", net.dim, tess.seconds, tess.lo, tess.hi, patterns, witnesses,
+                       columns, details, tessellation=tess)

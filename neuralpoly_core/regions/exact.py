@@ -110,8 +110,11 @@ class _Enumerator:
                 H = cx.points.T
                 hmax = np.maximum(np.abs(self.lo), np.abs(self.hi))
             else:
-                H = self.net.layers[li - 1].activation(Z.view)
+                prev = self.net.layers[li - 1].activation
+                H = prev(Z.view.T).T
                 hmax = np.abs(H).max(axis=1)
+                if prev.group > 1:           # a maxout unit carries its pieces' round-off
+                    terms = terms.reshape(-1, prev.group).max(axis=1)
             self._check_memory(layer.rows, li)
             Zv = layer.weight @ H
             if layer.bias is not None:

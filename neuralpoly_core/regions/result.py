@@ -29,7 +29,7 @@ class RegionCount:
     stopped : str
         One of :data:`STOPS`.
     method : str
-        ``'milp'`` (or ``'exact'``, once the enumeration of the cell complex takes it).
+        ``'milp'`` or ``'exact'`` (the enumeration of the cell complex, :mod:`.exact`).
     dim : int
         Input dimension.
     seconds : float
@@ -43,7 +43,10 @@ class RegionCount:
         A point inside each region (its pattern, evaluated with numpy, is the region's).
     pattern_columns : (B,) int
     details : dict
-        Method-specific facts (solver, margin, solves, regions thinner than the margin, ...).
+        Method-specific facts (solver, margin, solves, regions thinner than the margin, ...;
+        ``exact``: ``pieces``, ``cells``, ``degenerate_cells``).
+    tessellation : RegionTessellation or None
+        ``exact``: the regions themselves (:class:`~neuralpoly_core.regions.RegionTessellation`).
     """
 
     regions: int
@@ -58,6 +61,7 @@ class RegionCount:
     witnesses: np.ndarray
     pattern_columns: np.ndarray
     details: dict = field(default_factory=dict)
+    tessellation: object = None
 
     @property
     def message(self) -> str:
