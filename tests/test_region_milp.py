@@ -155,7 +155,7 @@ def test_progress_and_cancel():
     (tent(1), {"margin": 1e-3, "tolerance": 1e-2}, "tolerance"),
     (tent(1), {"tighten": "sdp"}, "bound tightening"),
     (tent(1), {"method": "simplex"}, "region-counting method"),
-    (tent(1), {"method": "exact"}, "not available yet"),
+    (tent(1), {"method": "exact", "time_limit": 5}, "options origin, basis and max_regions"),
 ])
 def test_refusals_name_the_problem(net, kwargs, fragment):
     kwargs = dict(kwargs)
