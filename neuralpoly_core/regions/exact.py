@@ -79,6 +79,34 @@ def _local_network(net: Network, origin, basis):
     return Network(B.shape[0], layers, net.output), o, B
 
 
+def _bit_words(mask: np.ndarray) -> np.ndarray:
+    """(k, n) bool -> (n, ceil(k / 64)) uint64: the k flags of each column as bits."""
+    k, n = mask.shape
+    nbytes = -(-k // 64) * 8
+    packed = np.zeros((n, nbytes), dtype=np.uint8)
+    packed[:, :-(-k // 8)] = np.packbits(mask.T, axis=1, bitorder="little")
+    return packed.view(np.uint64)
+
+
+def cell_sides(cx: CellComplex, Z: np.ndarray, eps: np.ndarray):
+    """Per cell and function (rows of ``Z``, values at the vertices): some vertex above
+    ``eps``, some vertex below ``-eps``; two (n_cells, k) bool arrays.
+
+    The flags of each vertex are packed in 64-bit words and or-ed over the ends of each cell's
+    edge records (every vertex of a cell ends one of its edges): one gather per word, not per
+    function, and no sort.
+    """
+    k = Z.shape[0]
+    R, ct = cx.cell_records(np.arange(cx.n_cells))
+    off = np.cumsum(ct) - ct
+    out = []
+    for mask in (Z > eps[:, None], Z < -eps[:, None]):
+        W = _bit_words(mask)
+        words = np.bitwise_or.reduceat(W[R[:, 0]] | W[R[:, 1]], off, axis=0)
+        out.append(np.unpackbits(words.view(np.uint8), axis=1, bitorder="little", count=k).astype(bool))
+    return out[0], out[1]
+
+
 class _Enumerator:
     """One enumeration: cut the box by every unit, keeping a pattern code per cell."""
 
@@ -176,9 +204,7 @@ class _Enumerator:
         cx = self.cx
         width = len(zscale)
         eps = cx.tol * zscale
-        cvv, off, _cnt = cx.cell_vertices(np.arange(cx.n_cells))
-        zmin, zmax = cx.value_ranges(Z.view, cvv, off)
-        pos, neg = zmax > eps, zmin < -eps
+        pos, neg = cell_sides(cx, Z.view, eps)
         cand = Grow(width, bool, cap=max(256, 2 * cx.n_cells))
         cand.extend(pos & neg)
         code = pos.astype(np.int16) - neg.astype(np.int16)
