@@ -222,16 +222,17 @@ class _Enumerator:
         cx = self.cx
         zv = Z.view[j]
         cut, sv = cx.plan(zv, scale, S)
-        R, ct = cx.cell_records(S)
-        off = np.cumsum(ct) - ct
-        sa, sb = sv[R[:, 0]], sv[R[:, 1]]
-        p = np.logical_or.reduceat((sa > 0) | (sb > 0), off)
-        n = np.logical_or.reduceat((sa < 0) | (sb < 0), off)
-        c = p.astype(np.int16) - n.astype(np.int16)
-        c[p & n] = _MIXED
-        self.codes.a[S, col] = c
+        rest = S if cut is None else S[~np.isin(S, cut.cells, assume_unique=True)]
+        if len(rest):                    # not crossed: one side, or the unit vanishes there
+            R, ct = cx.cell_records(rest)
+            off = np.cumsum(ct) - ct
+            sa, sb = sv[R[:, 0]], sv[R[:, 1]]
+            p = np.logical_or.reduceat((sa > 0) | (sb > 0), off)
+            n = np.logical_or.reduceat((sa < 0) | (sb < 0), off)
+            self.codes.a[rest, col] = p.astype(np.int16) - n.astype(np.int16)
         if cut is None:
             return
+        self.codes.a[cut.cells[~cut.good], col] = _MIXED
         cx.add_vertices(cut, zv, Z, j)
         parents = cx.apply(cut, self.plane + j)
         if len(parents):

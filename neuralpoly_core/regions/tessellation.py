@@ -186,17 +186,23 @@ class RegionTessellation:
         return mesh, np.arange(self.count)
 
     # -- pieces --------------------------------------------------------------------------
-    def _sharing_pairs(self):
-        """Pairs ``(i, j)``, ``i < j``, of regions sharing at least ``dim`` vertices, and how many."""
+    def _sharing_pairs(self, regions=None):
+        """Pairs ``(i, j)``, ``i < j``, of regions (of ``regions``, ascending ids; default all)
+        sharing at least ``dim`` vertices, and how many they share."""
         from scipy import sparse
-        if self.count < 2:
+        regions = np.arange(self.count) if regions is None else regions
+        if len(regions) < 2:
             return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
-        own = np.repeat(np.arange(self.count), self._rcnt)
-        M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, self._rv)),
-                              shape=(self.count, len(self._X)))
+        cnt = self._rcnt[regions]
+        own = np.repeat(np.arange(len(regions)), cnt)
+        st = self._roff[regions]
+        idx = np.repeat(st - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
+        M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, self._rv[idx])),
+                              shape=(len(regions), len(self._X)))
         S = sparse.triu(M @ M.T, k=1).tocoo()
         keep = S.data >= self.dim
-        return np.stack([S.row[keep], S.col[keep]], axis=1).astype(np.int64), S.data[keep]
+        pairs = np.stack([regions[S.row[keep]], regions[S.col[keep]]], axis=1).astype(np.int64)
+        return pairs, S.data[keep]
 
     def adjacent_pairs(self) -> np.ndarray:
         """Pairs ``(i, j)``, ``i < j``, of regions that share a facet (share ``dim``
@@ -223,17 +229,27 @@ class RegionTessellation:
         return ok
 
     def _count_pieces(self) -> int:
+        """Connected components of adjacent regions with the same map. Only regions whose
+        maps could be equal are tested for adjacency: those whose values at one point of the
+        box lie within the tolerance of another's (sorted, chained by gaps)."""
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
-        if self.count == 0:
-            return 0
-        pairs, shared = self._sharing_pairs()
+        if self.count < 2:
+            return self.count
         ext = np.maximum(np.abs(self.lo), np.abs(self.hi))
         g, o = self.local_gradients, self.local_offsets
-        scale = float((np.abs(g) @ ext + np.abs(o)).max())
+        tol = _SAME_MAP * max(float((np.abs(g) @ ext + np.abs(o)).max()), 1e-300)
+        y = self.lo + (self.hi - self.lo) * np.linspace(0.31, 0.67, self.dim)     # any point of the box
+        p = g @ y + o
+        order = np.argsort(p, kind="stable")
+        chain = np.concatenate([[0], np.cumsum(np.diff(p[order]) > tol)])
+        size = np.bincount(chain)
+        cand = np.sort(order[size[chain] > 1])
+        if len(cand) < 2:
+            return self.count
+        pairs, shared = self._sharing_pairs(cand)
         a, b = pairs[:, 0], pairs[:, 1]
-        diff = np.abs(g[a] - g[b]) @ ext + np.abs(o[a] - o[b])
-        same = diff <= _SAME_MAP * max(scale, 1e-300)
+        same = np.abs(g[a] - g[b]) @ ext + np.abs(o[a] - o[b]) <= tol
         if self.dim == 3 and same.any():
             same[same] = self._not_collinear(pairs[same], shared[same])
         G = coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(self.count, self.count))

@@ -76,10 +76,14 @@ def affine_maps(net, codes, slices, basis, origin):
     for li in range(len(net.layers) - 1, -1, -1):
         layer = net.layers[li]
         act = layer.activation
-        c = codes[:, slices[li]].astype(np.int64)
+        c = codes[:, slices[li]]
         if act.group > 1:
             vz = np.zeros((R, layer.rows))
-            np.put_along_axis(vz, np.arange(layer.width)[None, :] * act.group + c, v, axis=1)
+            np.put_along_axis(vz, np.arange(layer.width)[None, :] * act.group + c.astype(np.int64), v, axis=1)
+        elif act.slopes == (0.0, 1.0):
+            vz = v * (c > 0)
+        elif act.slopes == (1.0, 1.0):
+            vz = v
         else:
             below, above = act.slopes
             vz = v * np.where(c > 0, above, below)
