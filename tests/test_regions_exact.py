@@ -299,3 +299,10 @@ def test_memory_budget_is_checked_before_a_layer():
             enumerate_regions(he_net([2, 10, 10], 0))
     finally:
         set_memory_budget(None)
+
+
+def test_identity_layers_of_equal_width_in_a_row():
+    acts = [RELU, Activation("identity"), Activation("identity"), RELU]
+    net = he_net([2, 6, 6, 6, 6], seed=11, act=acts)
+    T = enumerate_regions(net)
+    check_regions(T, net, 4.0)

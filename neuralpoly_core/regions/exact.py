@@ -144,11 +144,8 @@ class _Enumerator:
                 if prev.group > 1:           # a maxout unit carries its pieces' round-off
                     terms = terms.reshape(-1, prev.group).max(axis=1)
             self._check_memory(layer.rows, li)
-            Zv = layer.weight @ H
-            if layer.bias is not None:
-                Zv += layer.bias[:, None]
+            Z = self._preactivations(layer, H, Z)
             zscale, terms = rounding_scale(layer.weight, layer.bias, hmax, terms)
-            Z = GrowCols(Zv)
             act = layer.activation
             self._start_codes(layer.width)
             if act.group > 1:
@@ -157,6 +154,25 @@ class _Enumerator:
                 self._cut_kinks(li, Z, zscale)
             self.layer_codes.append(self.codes.view)
             self.lineage.append(self.anc.view[:, 0])
+        return Z
+
+    @staticmethod
+    def _preactivations(layer, H: np.ndarray, Z: GrowCols | None) -> GrowCols:
+        """The layer's pre-activations at the vertices, written into the previous layer's
+        buffer when it has the room."""
+        n = H.shape[1]
+        if Z is not None and np.may_share_memory(H, Z.a):      # an identity layer's output
+            H = H.copy()
+        if Z is None or Z.a.shape[0] != layer.rows or Z.a.shape[1] < n:
+            Zv = layer.weight @ H
+            if layer.bias is not None:
+                Zv += layer.bias[:, None]
+            return GrowCols(Zv)
+        out = Z.a[:, :n]
+        np.matmul(layer.weight, H, out=out)
+        if layer.bias is not None:
+            out += layer.bias[:, None]
+        Z.n = n
         return Z
 
     def _start_codes(self, width: int):
