@@ -238,7 +238,12 @@ class _Enumerator:
         cx = self.cx
         zv = Z.view[j]
         cut, sv = cx.plan(zv, scale, S)
-        rest = S if cut is None else S[~np.isin(S, cut.cells, assume_unique=True)]
+        if cut is None:
+            rest = S
+        else:
+            crossed = np.zeros(cx.n_cells, dtype=bool)
+            crossed[cut.cells] = True
+            rest = S[~crossed[S]]
         if len(rest):                    # not crossed: one side, or the unit vanishes there
             R, ct = cx.cell_records(rest)
             off = np.cumsum(ct) - ct
