@@ -36,11 +36,22 @@ def zaslavsky(n, d):
     return sum(math.comb(n, i) for i in range(d + 1))
 
 
+def unit_patterns(net, x):
+    """The network's pattern at ``x``, one column per unit: maxout units the index of their
+    largest piece (from the one-hot rows of ``activation_pattern``)."""
+    P = net.activation_pattern(x)
+    rows = np.cumsum([layer.rows for layer in net.layers])[:-1]
+    if all(layer.activation.group == 1 for layer in net.layers):
+        return P
+    return np.concatenate([blk.reshape(len(x), -1, layer.activation.group).argmax(axis=2)
+                           for blk, layer in zip(np.split(P, rows, axis=1), net.layers)], axis=1)
+
+
 def check_regions(T: RegionTessellation, net, box_volume):
     """Patterns and affine maps at every region's centroid, volumes adding up to the box."""
     c = T.centroids()
     x = T.origin + c @ T.basis
-    assert np.array_equal(net.activation_pattern(x), T.patterns)
+    assert np.array_equal(unit_patterns(net, x), T.patterns)
     f = net(x) if net.n_outputs == 1 else net(x)[:, 0]
     scale = 1.0 + np.abs(f).max()
     assert np.abs(np.einsum("ij,ij->i", T.gradients, x) + T.offsets - f).max() <= 1e-9 * scale
@@ -306,3 +317,23 @@ def test_identity_layers_of_equal_width_in_a_row():
     net = he_net([2, 6, 6, 6, 6], seed=11, act=acts)
     T = enumerate_regions(net)
     check_regions(T, net, 4.0)
+
+
+def test_maxout_on_a_segment_and_in_3d():
+    rng = np.random.default_rng(5)
+    mx = Activation("maxout", k=3)
+    net = Network(1, [Layer(rng.normal(size=(12, 1)), rng.uniform(-1, 1, size=12), mx),
+                      Layer(rng.normal(size=(6, 4)), rng.uniform(-1, 1, size=6), mx)], Output("sum"))
+    T = enumerate_regions(net)
+    t = np.linspace(-1, 1, 400_001)[:, None]
+    P = net.activation_pattern(t)
+    change = np.nonzero(np.any(P[1:] != P[:-1], axis=1))[0]
+    assert T.count == len(change) + 1
+    assert np.allclose(T.breakpoints, t[change, 0], atol=1e-5)
+    check_regions(T, net, 2.0)
+    net3 = Network(3, [Layer(rng.normal(size=(9, 3)), rng.uniform(-1, 1, size=9), mx)], Output("sum"))
+    T3 = enumerate_regions(net3)
+    assert T3.info["cells"] >= T3.count
+    check_regions(T3, net3, 8.0)
+    assert count_regions(net3, method="milp").regions == T3.count
+    assert np.array_equal(np.unique(T3.face_region), np.arange(T3.count))
