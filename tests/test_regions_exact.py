@@ -337,3 +337,25 @@ def test_maxout_on_a_segment_and_in_3d():
     check_regions(T3, net3, 8.0)
     assert count_regions(net3, method="milp").regions == T3.count
     assert np.array_equal(np.unique(T3.face_region), np.arange(T3.count))
+
+
+@pytest.mark.parametrize("seed, count", [(1, 23), (10, 26)])
+def test_integer_weights_many_coincidences(seed, count):
+    # small integer weights: hyperplanes through vertices, units identically zero on regions;
+    # the counts agree with the patterns of 2,000,000 uniform samples
+    rng = np.random.default_rng(100 + seed)
+    dim, layers, a = int(rng.integers(2, 4)), [], None
+    a = dim
+    for _ in range(int(rng.integers(1, 4))):
+        b = int(rng.integers(2, 6))
+        W = rng.integers(-2, 3, size=(b, a)).astype(float)
+        bias = rng.integers(-1, 2, size=b).astype(float) * 0.5 if seed % 2 else None
+        layers.append(Layer(W, bias, RELU))
+        a = b
+    net = Network(dim, layers, Output("sum"))
+    T = enumerate_regions(net)
+    assert T.count == count and T.info["degenerate_cells"] == 0
+    check_regions(T, net, 2.0 ** dim)
+    X = np.random.default_rng(0).uniform(-1, 1, size=(200_000, dim))
+    sampled = {bytes(p) for p in np.packbits(net.activation_pattern(X), axis=1)}
+    assert sampled <= {bytes(p) for p in np.packbits(T.patterns, axis=1)}
