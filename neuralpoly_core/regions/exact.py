@@ -328,5 +328,10 @@ def enumerate_regions(net, bbox=(-1.0, 1.0), *, origin=None, basis=None, progres
                         what="region enumeration", interval=0.05)
     en = _Enumerator(local, lo, hi, reporter, max_regions)
     en.run()
+    cx = en.cx
+    widest = max(layer.rows for layer in net.layers)
+    check_memory(cx.n_cells * (6 * max(1, en.n_units) + 8 * (3 * widest + net.dim + 2 * cx.d + 8))
+                 + 8 * 8 * cx.rec.n, f"the {cx.n_cells:,} regions' patterns and affine maps",
+                 "use a smaller box, a smaller network or max_regions")
     return RegionTessellation.from_complex(net, en.cx, en.pattern_codes(), en.slices, o, B, lo, hi, t0,
                                            max_regions=max_regions)

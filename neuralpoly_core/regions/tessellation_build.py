@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..budget import check_memory
 from ..errors import NeuralPolyError
 
 __all__ = ["build", "affine_maps"]
@@ -143,6 +144,7 @@ def cell_faces(cx, X, cen):
     """3-D: every cell's faces as polygons, outward and counter-clockwise: ``(vertices (V, 3),
     corners, face sizes, cell of each face)``."""
     n = cx.n_cells
+    check_memory(8 * 40 * cx.rec.n, f"the faces of {n:,} cells", "use a smaller box or network")
     rec, ct = cx.cell_records(np.arange(n))
     L, nv = cx.n_labels, len(X)
     owner = np.repeat(np.arange(n, dtype=np.int64), ct)
