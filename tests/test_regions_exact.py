@@ -359,3 +359,11 @@ def test_integer_weights_many_coincidences(seed, count):
     X = np.random.default_rng(0).uniform(-1, 1, size=(200_000, dim))
     sampled = {bytes(p) for p in np.packbits(net.activation_pattern(X), axis=1)}
     assert sampled <= {bytes(p) for p in np.packbits(T.patterns, axis=1)}
+
+
+def test_progress_goes_up_to_one_with_the_layer_in_the_message():
+    seen = []
+    enumerate_regions(he_net([2, 6, 6], 0), progress=lambda f, m: seen.append((f, m)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert seen[-1][1] == "layer 2 of 2"

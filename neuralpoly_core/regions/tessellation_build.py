@@ -161,11 +161,14 @@ def cell_faces(cx, X, cen):
     e1 = e[foff]
     cr = np.cross(e1[finv], e)
     nr = np.einsum("ij,ij->i", cr, cr)
-    best = np.lexsort((nr, finv))[foff + fcnt - 1]
+    hit = np.flatnonzero(nr == np.maximum.reduceat(nr, foff)[finv])      # the largest cross product
+    best = hit[np.searchsorted(finv[hit], np.arange(len(fcnt)))]
     normal = cr[best]
     flip = np.einsum("ij,ij->i", normal, cf - cen[fcell]) < 0
     normal[flip] *= -1
     e2 = np.cross(normal, e1)
     ang = np.arctan2(np.einsum("ij,ij->i", e, e2[finv]), np.einsum("ij,ij->i", e, e1[finv]))
-    order = np.lexsort((ang, finv))
+    rank = np.empty(len(ang), dtype=np.int64)
+    rank[np.argsort(ang)] = np.arange(len(ang))
+    order = np.argsort(finv * len(ang) + rank)       # by face, then by angle (exact, one int sort)
     return X, v[order], fcnt, fcell
