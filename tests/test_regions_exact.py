@@ -248,8 +248,12 @@ def test_maxout_regions_against_dense_sampling_and_milp(k, dims):
     sampled = {bytes(p) for p in np.packbits(net.activation_pattern(X), axis=1)}
     exact = {bytes(p) for p in np.packbits(onehot, axis=1)}
     assert sampled <= exact and len(sampled) >= T.count - 2
+    assert np.array_equal(T.row_patterns(), onehot)
     milp = count_regions(net, method="milp")
     assert milp.complete and milp.regions == T.count
+    exact = count_regions(net, method="exact")
+    assert np.array_equal(exact.pattern_columns, milp.pattern_columns)
+    assert {bytes(p) for p in np.packbits(exact.patterns, axis=1)} == {bytes(p) for p in np.packbits(milp.patterns, axis=1)}
 
 
 # -- MILP and regioncam ---------------------------------------------------------------------------

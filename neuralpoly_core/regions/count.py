@@ -61,21 +61,14 @@ def exact_count(tess, net) -> RegionCount:
     patterns in the columns of :meth:`Network.activation_pattern` that the MILP count uses
     (kinked units, and each maxout unit's one-hot rows), witnesses at the regions' centroids
     (input coordinates); ``tessellation`` is attached to the result."""
-    cols, parts = [], []
-    row = 0
-    for layer, sl in zip(net.layers, tess.layer_slices):
-        act = layer.activation
-        P = tess.patterns[:, sl]
-        if act.group > 1:
+    cols, row = [], 0
+    for layer in net.layers:
+        if layer.activation.group > 1 or layer.activation.kinked:
             cols.append(row + np.arange(layer.rows))
-            parts.append((P[:, :, None] == np.arange(act.group)).reshape(len(P), -1))
-        elif act.kinked:
-            cols.append(row + np.arange(layer.rows))
-            parts.append(P > 0)
         row += layer.rows
-    R = tess.count
-    patterns = np.concatenate(parts, axis=1) if parts else np.zeros((R, 0), dtype=bool)
     columns = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    R = tess.count
+    patterns = tess.row_patterns()[:, columns]
     witnesses = tess.origin + tess.centroids() @ tess.basis
     details = {"pieces": tess.pieces, "cells": tess.info["cells"], "degenerate_cells": tess.info["degenerate_cells"]}
     return RegionCount(R, True, "complete", "exact", net.dim, tess.seconds, tess.lo, tess.hi, patterns, witnesses,

@@ -42,6 +42,8 @@ class RegionTessellation:
         other units 0/1): the index of the unit's largest piece (the first, if pieces coincide).
     layer_slices : list of slice
         The columns of each hidden layer.
+    groups : list of int
+        Pre-activation rows per unit of each hidden layer (maxout: k; else 1).
     gradients : (R, n_in), offsets : (R,)
         ``f(x) = gradients[i] @ x + offsets[i]`` on region ``i``, ``x`` the network's input.
     local_gradients : (R, dim), local_offsets : (R,)
@@ -60,12 +62,13 @@ class RegionTessellation:
         ``origin``, ``basis``, ``bbox``.
     """
 
-    def __init__(self, *, dim, patterns, layer_slices, gradients, offsets, local_gradients, local_offsets,
+    def __init__(self, *, dim, patterns, layer_slices, groups, gradients, offsets, local_gradients, local_offsets,
                  points, region_vertices, breakpoints, cell_region, cell_faces, origin, basis, lo, hi,
                  seconds, info):
         self.dim = int(dim)
         self.patterns = patterns
         self.layer_slices = layer_slices
+        self.groups = groups
         self.gradients, self.offsets = gradients, offsets
         self.local_gradients, self.local_offsets = local_gradients, local_offsets
         self.count = int(len(patterns))
@@ -110,6 +113,17 @@ class RegionTessellation:
             out[:, k] = np.bincount(own, self._X[self._rv, k], minlength=self.count)
         return out / np.maximum(self._rcnt, 1)[:, None]
 
+    def row_patterns(self) -> np.ndarray:
+        """The patterns as :meth:`Network.activation_pattern` writes them: one bool column per
+        pre-activation row (a maxout unit's ``k`` rows the one-hot of its largest piece), (R, rows)."""
+        if self.patterns.dtype == bool:
+            return self.patterns
+        parts = []
+        for sl, k in zip(self.layer_slices, self.groups):
+            P = self.patterns[:, sl]
+            parts.append((P[:, :, None] == np.arange(k)).reshape(len(P), -1) if k > 1 else P > 0)
+        return np.concatenate(parts, axis=1)
+
     def summary(self) -> dict:
         """``regions``, ``pieces``, ``dim``, ``seconds``."""
         return {"regions": self.count, "pieces": self.pieces, "dim": self.dim, "seconds": self.seconds}
@@ -144,8 +158,9 @@ class RegionTessellation:
         2-D: one polygon per region (vertices ``(y0, y1, 0)``, shared between regions,
         counter-clockwise). 3-D: every cell's boundary faces, outward, each cell closed on its
         own (a region is one cell, or with maxout layers several). :attr:`face_region` gives
-        each face's region; ``region_patterns`` are :attr:`patterns` as bool (maxout: the
-        one-hot of each unit's argmax is not kept; the 0/1 pattern ``patterns > 0``).
+        each face's region (``mesh.info``: ``regions``, ``pieces``, ``origin``, ``basis``: the input
+        point of local ``y`` is ``origin + y @ basis``); ``region_patterns`` are
+        :meth:`row_patterns`.
 
         Raises
         ------
@@ -160,9 +175,10 @@ class RegionTessellation:
             else:
                 X, corners, sizes, cells = self._cell_faces()
                 self._mesh = PolyMesh(X, corners, sizes, self._cell_region[cells],
-                                      region_patterns=self.patterns > 0)
+                                      region_patterns=self.row_patterns())
                 self._face_region = self._cell_region[cells]
-            self._mesh.info.update(regions=self.count, pieces=self.pieces)
+            self._mesh.info.update(regions=self.count, pieces=self.pieces, origin=self.origin.tolist(),
+                                   basis=self.basis.tolist())
         return self._mesh
 
     @property
@@ -182,7 +198,7 @@ class RegionTessellation:
         used, inv = np.unique(rv, return_inverse=True)
         V = np.zeros((len(used), 3))
         V[:, :2] = X[used]
-        mesh = PolyMesh(V, inv[order], cnt, np.arange(self.count), region_patterns=self.patterns > 0)
+        mesh = PolyMesh(V, inv[order], cnt, np.arange(self.count), region_patterns=self.row_patterns())
         return mesh, np.arange(self.count)
 
     # -- pieces --------------------------------------------------------------------------

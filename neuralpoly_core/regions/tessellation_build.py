@@ -133,7 +133,8 @@ def build(net, cx, codes, slices, origin, basis, lo, hi, max_regions=None) -> di
     info = {"cells": int(n), "vertices": int(len(X)), "degenerate_cells": int(cx.degenerate),
             "origin": origin.tolist(), "basis": basis.tolist(),
             "bbox": [lo.tolist(), hi.tolist()]}
-    return dict(dim=cx.d, patterns=patterns, layer_slices=list(slices), gradients=g, offsets=o,
+    return dict(dim=cx.d, patterns=patterns, layer_slices=list(slices),
+                groups=[layer.activation.group for layer in net.layers], gradients=g, offsets=o,
                 local_gradients=lg, local_offsets=lo_, points=X, region_vertices=rvert,
                 breakpoints=breakpoints, cell_region=cell_region,
                 cell_faces=(lambda: cell_faces(cx, X, cen)) if cx.d == 3 else None,
