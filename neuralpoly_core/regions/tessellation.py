@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import NeuralPolyError
 from ..mesh.polymesh import PolyMesh
-from .tessellation_build import build
+from .tessellation_build import build, inner_faces
 
 __all__ = ["RegionTessellation"]
 
@@ -156,8 +156,9 @@ class RegionTessellation:
         """The regions as a :class:`~neuralpoly_core.mesh.PolyMesh` in local coordinates.
 
         2-D: one polygon per region (vertices ``(y0, y1, 0)``, shared between regions,
-        counter-clockwise). 3-D: every cell's boundary faces, outward, each cell closed on its
-        own (a region is one cell, or with maxout layers several). :attr:`face_region` gives
+        counter-clockwise). 3-D: every region's boundary faces, outward, each region closed on
+        its own (with maxout layers a region is several cells of the complex: the faces between
+        them are left out). :attr:`face_region` gives
         each face's region (``mesh.info``: ``regions``, ``pieces``, ``origin``, ``basis``: the input
         point of local ``y`` is ``origin + y @ basis``); ``region_patterns`` are
         :meth:`row_patterns`.
@@ -173,10 +174,7 @@ class RegionTessellation:
             if self.dim == 2:
                 self._mesh, self._face_region = self._mesh_2d()
             else:
-                X, corners, sizes, cells = self._cell_faces()
-                self._mesh = PolyMesh(X, corners, sizes, self._cell_region[cells],
-                                      region_patterns=self.row_patterns())
-                self._face_region = self._cell_region[cells]
+                self._mesh, self._face_region = self._mesh_3d()
             self._mesh.info.update(regions=self.count, pieces=self.pieces, origin=self.origin.tolist(),
                                    basis=self.basis.tolist())
         return self._mesh
@@ -186,6 +184,15 @@ class RegionTessellation:
         """The region id of each face of :meth:`mesh`, (F,)."""
         self.mesh()
         return self._face_region
+
+    def _mesh_3d(self):
+        X, corners, sizes, cells, labels = self._cell_faces()
+        if self.info["cells"] > self.count:            # drop the faces between cells of one region
+            keep = ~inner_faces(X, corners, sizes, cells, labels, self._cell_region, 2 * self.dim)
+            corners = corners[np.repeat(keep, sizes)]
+            sizes, cells = sizes[keep], cells[keep]
+        region = self._cell_region[cells]
+        return PolyMesh(X, corners, sizes, region, region_patterns=self.row_patterns()), region
 
     def _mesh_2d(self):
         X = self._X

@@ -8,7 +8,7 @@ import numpy as np
 from ..budget import check_memory
 from ..errors import NeuralPolyError
 
-__all__ = ["build", "affine_maps"]
+__all__ = ["build", "affine_maps", "cell_faces", "inner_faces"]
 
 _MIXED = 2                       # see .exact
 
@@ -172,4 +172,32 @@ def cell_faces(cx, X, cen):
     rank = np.empty(len(ang), dtype=np.int64)
     rank[np.argsort(ang)] = np.arange(len(ang))
     order = np.argsort(finv * len(ang) + rank)       # by face, then by angle (exact, one int sort)
-    return X, v[order], fcnt, fcell
+    return X, v[order], fcnt, fcell, ufaces % L
+
+
+def inner_faces(X, corners, sizes, fcell, flabel, cell_region, n_box: int) -> np.ndarray:
+    """3-D, regions made of several cells (maxout): which faces lie inside their region, between
+    two of its cells (a face in the same cut plane of another cell of the region, sharing three
+    vertices not on one line with it). Returns a bool per face."""
+    from scipy import sparse
+    inner = np.zeros(len(sizes), dtype=bool)
+    fr = cell_region[fcell]
+    cells_in = np.bincount(cell_region)
+    cand = np.nonzero((flabel >= n_box) & (cells_in[fr] > 1))[0]
+    if len(cand) < 2:
+        return inner
+    st = np.cumsum(sizes) - sizes
+    cnt = sizes[cand]
+    idx = np.repeat(st[cand] - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
+    own = np.repeat(np.arange(len(cand)), cnt)
+    M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, corners[idx])), shape=(len(cand), len(X)))
+    S = sparse.triu(M @ M.T, k=1).tocoo()
+    a, b = cand[S.row], cand[S.col]
+    ok = (S.data >= 3) & (flabel[a] == flabel[b]) & (fr[a] == fr[b]) & (fcell[a] != fcell[b])
+    for i, j in zip(a[ok].tolist(), b[ok].tolist()):
+        shared = np.intersect1d(corners[st[i]:st[i] + sizes[i]], corners[st[j]:st[j] + sizes[j]])
+        P = X[shared] - X[shared[0]]
+        sv = np.linalg.svd(P, compute_uv=False)
+        if len(sv) > 1 and sv[1] > 1e-9 * max(sv[0], 1e-300):
+            inner[i] = inner[j] = True
+    return inner
