@@ -63,7 +63,7 @@ class RegionTessellation:
     """
 
     def __init__(self, *, dim, patterns, layer_slices, groups, gradients, offsets, local_gradients, local_offsets,
-                 points, region_vertices, breakpoints, cell_region, cell_faces, origin, basis, lo, hi,
+                 points, region_vertices, centroids, breakpoints, cell_region, cell_faces, origin, basis, lo, hi,
                  seconds, info):
         self.dim = int(dim)
         self.patterns = patterns
@@ -73,7 +73,8 @@ class RegionTessellation:
         self.local_gradients, self.local_offsets = local_gradients, local_offsets
         self.count = int(len(patterns))
         self._X = points
-        self._rv, self._roff, self._rcnt = region_vertices
+        self._region_vertices = region_vertices      # (ids, offsets, counts), or a callable making them
+        self._centroids = centroids
         self._vertices = None
         self.breakpoints = breakpoints
         self._cell_region = cell_region
@@ -98,20 +99,24 @@ class RegionTessellation:
     def vertices(self) -> list[np.ndarray]:
         """Each region's vertices in local coordinates: a list of R arrays (k_i, dim)."""
         if self._vertices is None:
-            self._vertices = np.split(self._X[self._rv], np.cumsum(self._rcnt)[:-1]) if self.count else []
+            rv, _off, cnt = self._lists()
+            self._vertices = np.split(self._X[rv], np.cumsum(cnt)[:-1]) if self.count else []
         return self._vertices
 
     def points(self, i: int) -> np.ndarray:
         """Region ``i``'s vertices in input coordinates, (k_i, n_in)."""
         return self.origin + self.vertices[i] @ self.basis
 
+    def _lists(self):
+        """Each region's vertex ids (CSR: ids, offsets, counts), made on first use."""
+        if callable(self._region_vertices):
+            self._region_vertices = self._region_vertices()
+        return self._region_vertices
+
     def centroids(self) -> np.ndarray:
-        """The centroid of each region's vertices (an interior point), local coordinates (R, dim)."""
-        own = np.repeat(np.arange(self.count), self._rcnt)
-        out = np.zeros((self.count, self.dim))
-        for k in range(self.dim):
-            out[:, k] = np.bincount(own, self._X[self._rv, k], minlength=self.count)
-        return out / np.maximum(self._rcnt, 1)[:, None]
+        """A point inside each region, local coordinates (R, dim): the average of its corners,
+        each counted once per edge of the region it ends (in 2-D the vertex centroid)."""
+        return self._centroids
 
     def row_patterns(self) -> np.ndarray:
         """The patterns as :meth:`Network.activation_pattern` writes them: one bool column per
@@ -196,7 +201,7 @@ class RegionTessellation:
 
     def _mesh_2d(self):
         X = self._X
-        rv, cnt = self._rv, self._rcnt
+        rv, _off, cnt = self._lists()
         own = np.repeat(np.arange(self.count), cnt)
         cen = self.centroids()
         d = X[rv] - cen[own]
@@ -216,11 +221,12 @@ class RegionTessellation:
         regions = np.arange(self.count) if regions is None else regions
         if len(regions) < 2:
             return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
-        cnt = self._rcnt[regions]
+        rv, roff, rcnt = self._lists()
+        cnt = rcnt[regions]
         own = np.repeat(np.arange(len(regions)), cnt)
-        st = self._roff[regions]
+        st = roff[regions]
         idx = np.repeat(st - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
-        M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, self._rv[idx])),
+        M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, rv[idx])),
                               shape=(len(regions), len(self._X)))
         S = sparse.triu(M @ M.T, k=1).tocoo()
         keep = S.data >= self.dim
@@ -240,13 +246,13 @@ class RegionTessellation:
     def _not_collinear(self, pairs, shared):
         """3-D: the pairs whose shared vertices span a plane (three on one line are an edge)."""
         ok = np.ones(len(pairs), dtype=bool)
+        rv, roff, rcnt = self._lists()
         sets = {}
         for i in range(len(pairs)):
             a, b = (int(x) for x in pairs[i])
             for r in (a, b):
                 if r not in sets:
-                    st = self._roff[r]
-                    sets[r] = set(self._rv[st:st + self._rcnt[r]].tolist())
+                    sets[r] = set(rv[roff[r]:roff[r] + rcnt[r]].tolist())
             P = self._X[sorted(sets[a] & sets[b])]
             s = np.linalg.svd(P - P[0], compute_uv=False)
             ok[i] = len(s) > 1 and s[1] > 1e-9 * max(s[0], 1e-300)

@@ -27,6 +27,14 @@ def _centroids(X, vv, off, cnt):
     return np.add.reduceat(X[vv], off, axis=0) / cnt[:, None] if len(off) else np.zeros((0, X.shape[1]))
 
 
+def _record_centroids(cx, X):
+    """Per cell, the average of its edge records' ends (each vertex once per edge it ends; no
+    sort): a point inside the cell, in 2-D its vertex centroid."""
+    R, ct = cx.cell_records(np.arange(cx.n_cells))
+    off = np.cumsum(ct) - ct
+    return (np.add.reduceat(X[R[:, 0]], off, axis=0) + np.add.reduceat(X[R[:, 1]], off, axis=0)) / (2 * ct[:, None])
+
+
 def _merge(codes, key_cols, cvv, cnt, X):
     """Cells with equal codes (on ``key_cols``) are one region: the region of each cell (in
     order of first cell), each region's code row and its vertices (CSR), corners only."""
@@ -101,20 +109,21 @@ def build(net, cx, codes, slices, origin, basis, lo, hi, max_regions=None) -> di
     """The keyword arguments of :class:`RegionTessellation` (but ``seconds``)."""
     n = cx.n_cells
     X = cx.points.copy()
-    cvv, off, cnt = cx.cell_vertices(np.arange(n))
     codes = codes.copy()
     kinked, maxout, ident = _column_kinds(net, slices)
-    cen = _centroids(X, cvv, off, cnt)
+    cen = _record_centroids(cx, X)
     mixed = (codes == _MIXED) & kinked[None, :]
     if mixed.any():                              # cells left uncut: the sign at the centroid
         rows = np.nonzero(mixed.any(axis=1))[0]
         z = np.concatenate(net.preactivations(origin + cen[rows] @ basis), axis=1)
         codes[rows] = np.where(mixed[rows], np.sign(z).astype(codes.dtype), codes[rows])
     if maxout.any():
+        cvv, off, cnt = cx.cell_vertices(np.arange(n))
         cell_region, rcodes, rvert = _merge(codes, ~ident, cvv, cnt, X)
         rcen = _centroids(X, *rvert)
     else:
-        cell_region, rcodes, rvert, rcen = np.arange(n), codes, (cvv, off, cnt), cen
+        cell_region, rcodes, rcen = np.arange(n), codes, cen
+        rvert = lambda: cx.cell_vertices(np.arange(n))      # noqa: E731 (made on first use)
     R = len(rcodes)
     if max_regions is not None and R > max_regions:
         raise NeuralPolyError(f"the network has {R:,} regions in the box, more than max_regions = {max_regions:,}")
@@ -128,14 +137,14 @@ def build(net, cx, codes, slices, origin, basis, lo, hi, max_regions=None) -> di
     g, o, lg, lo_ = affine_maps(net, rcodes, slices, basis, origin)
     breakpoints = None
     if cx.d == 1:
-        t = np.unique(X[rvert[0], 0])
+        t = np.unique(X[rvert[0], 0] if maxout.any() else X[:, 0])
         breakpoints = t[(t > lo[0]) & (t < hi[0])]
     info = {"cells": int(n), "vertices": int(len(X)), "degenerate_cells": int(cx.degenerate),
             "origin": origin.tolist(), "basis": basis.tolist(),
             "bbox": [lo.tolist(), hi.tolist()]}
     return dict(dim=cx.d, patterns=patterns, layer_slices=list(slices),
                 groups=[layer.activation.group for layer in net.layers], gradients=g, offsets=o,
-                local_gradients=lg, local_offsets=lo_, points=X, region_vertices=rvert,
+                local_gradients=lg, local_offsets=lo_, points=X, region_vertices=rvert, centroids=rcen,
                 breakpoints=breakpoints, cell_region=cell_region,
                 cell_faces=(lambda: cell_faces(cx, X, cen)) if cx.d == 3 else None,
                 origin=origin, basis=basis, lo=lo, hi=hi, info=info)
