@@ -1,4 +1,5 @@
-"""Linear regions of piecewise-linear networks: bounds on how many there can be, and counts of how many there are."""
+"""Linear regions of piecewise-linear networks: bounds on how many there can be, counts of how many there are
+(MILP in any dimension, exact enumeration in 1-D to 3-D boxes and slices: :func:`enumerate_regions`)."""
 
 from .bounds import (BOUND_NAMES, all_bounds, bounds_of, layer_product_bound, maxout_bound, montufar_bound,
                      montufar_lower_bound, serra_bound, shallow_regions, zaslavsky)
