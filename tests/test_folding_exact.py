@@ -138,3 +138,35 @@ def test_the_exact_method_refuses_a_network_that_is_not_piecewise_linear(act):
     with pytest.raises(NeuralPolyError, match="not piecewise linear"):
         fold_path(net, [-1.0, -1.0], [1.0, 1.0])
     assert fold_path(net, [-1.0, -1.0], [1.0, 1.0], samples=1001).regions >= 2
+
+
+# -- what the Blender add-on draws: scene_path -------------------------------------------------
+def test_scene_path_of_a_2d_network_ignores_z_and_lies_at_z_0():
+    from neuralpoly_core.folding import hamming_colors, scene_path
+    g = scene_path(cantor_network(2), [0.0, 0.5, 7.0], [1.0, 0.5, -3.0])
+    f = fold_path(cantor_network(2), [0.0, 0.5], [1.0, 0.5])
+    assert g["x1"].tolist() == [0.0, 0.5] and g["x2"].tolist() == [1.0, 0.5]
+    assert g["vertices3d"].shape == (f.regions + 1, 3) and np.all(g["vertices3d"][:, 2] == 0.0)
+    assert np.array_equal(g["vertices3d"][1:-1, :2], f.points)
+    assert g["hamming"].tolist() == f.distances.tolist() + [f.distances[-1]]
+    assert (g["chi"], g["chi_reverse"], g["r1"], g["r2"], g["regions"]) == (f.chi, f.chi_reverse, f.r1, f.r2, f.regions)
+    c = g["colors"]
+    assert c.shape == (f.regions + 1, 4) and np.array_equal(c, hamming_colors(g["hamming"], f.r1))
+    far = g["hamming"] == f.r1
+    assert np.allclose(c[far], [1.0, 0.15, 0.05, 1.0]) and np.allclose(c[g["hamming"] == 0], [0.05, 0.25, 1.0, 1.0])
+
+
+def test_scene_path_of_a_3d_network_and_its_bad_input():
+    from neuralpoly_core.folding import scene_path
+    rng = np.random.default_rng(0)
+    net = Network(3, [Layer(rng.normal(size=(8, 3)), rng.normal(size=8), RELU), Layer(rng.normal(size=(8, 8)), None, RELU)])
+    g = scene_path(net, [-1.0, -1.0, -1.0], [1.0, 0.5, 1.0])
+    f = fold_path(net, [-1.0, -1.0, -1.0], [1.0, 0.5, 1.0])
+    assert np.array_equal(g["vertices3d"][1:-1], f.points) and g["d_chi"] == f.d_chi
+    five = Network(5, [Layer(rng.normal(size=(4, 5)), None, RELU)])
+    with pytest.raises(NeuralPolyError, match="2 or 3 inputs; this one has 5"):
+        scene_path(five, [0, 0, 0], [1, 1, 1])
+    with pytest.raises(NeuralPolyError, match="must have 3 coordinates"):
+        scene_path(net, [0, 0, 0, 0], [1, 1, 1])
+    with pytest.raises(NeuralPolyError, match="equal end points"):
+        scene_path(cantor_network(1), [0.2, 0.3, 0.0], [0.2, 0.3, 5.0])        # the same 2-D point
