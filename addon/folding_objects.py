@@ -241,8 +241,10 @@ def remeasure(path: bpy.types.Object) -> bpy.types.Object:
     if model_store.props(model).dim == 2:
         x1[2] = x2[2] = 0.0
     g = _geometry(model, x1, x2, f.samples)
-    me = _path_mesh(obj.data.name, g)
     old = obj.data
+    if not isinstance(old, bpy.types.Mesh):
+        raise NeuralPolyError(f"path {obj.name!r} is not a mesh")
+    me = _path_mesh(old.name, g)
     obj.data = me
     if old.users == 0:
         name = old.name
