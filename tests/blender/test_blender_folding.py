@@ -169,3 +169,49 @@ def test_a_re_measure_that_fails_leaves_the_path_as_it_was(addon):
     f.start.location = (0.0, 0.5, 1.0)
     bpy.context.view_layer.update()
     assert path.data == mesh and "equal end points" in f.error
+
+
+class Recorder:
+    """Stands in for UILayout (headless Blender draws no UI): records labels, props and operators."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def column(self, **kwargs):
+        return self
+
+    def label(self, text="", icon="NONE"):
+        self.log.append(("label", text))
+
+    def prop(self, data, name, **kwargs):
+        assert name in data.bl_rna.properties, f"{data!r} has no property {name!r}"
+        self.log.append(("prop", name))
+
+    def operator(self, idname, **kwargs):
+        module, name = idname.split(".")
+        getattr(getattr(bpy.ops, module), name).get_rna_type()      # a real operator
+        self.log.append(("operator", idname))
+
+
+def panel_log(addon):
+    from types import SimpleNamespace
+    log: list = []
+    addon.folding_operators.NEURALPOLY_PT_folding.draw(SimpleNamespace(layout=Recorder(log)), bpy.context)
+    return log
+
+
+def test_the_panel_shows_the_measures_of_the_active_path_or_its_empties(addon):
+    model, _ = cantor_level_set(addon, 3)
+    panel = addon.folding_operators.NEURALPOLY_PT_folding
+    assert panel.poll(bpy.context) and panel_log(addon) == [("operator", "neuralpoly.measure_folding")]
+    assert bpy.ops.neuralpoly.measure_folding(start=(0.0, 0.5, 0.0), end=(1.0, 0.5, 0.0)) == {"FINISHED"}
+    path = bpy.context.active_object
+    for active in (path, path.neuralpoly_folding.end):
+        bpy.context.view_layer.objects.active = active
+        log = panel_log(addon)
+        texts = [e[1] for e in log if e[0] == "label"]
+        assert "chi = 0.5714   chi(-G) = 0.5714" in texts and "d_chi = 0.5714" in texts
+        assert "r1 = 6   r2 = 14   regions = 15" in texts and f"Model: {model.name}, exact" in texts
+        assert ("prop", "auto_update") in log and ("operator", "neuralpoly.remeasure_folding") in log
+    bpy.context.view_layer.objects.active = None
+    assert not panel.poll(bpy.context)
