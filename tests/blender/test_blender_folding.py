@@ -215,3 +215,18 @@ def test_the_panel_shows_the_measures_of_the_active_path_or_its_empties(addon):
         assert ("prop", "auto_update") in log and ("operator", "neuralpoly.remeasure_folding") in log
     bpy.context.view_layer.objects.active = None
     assert not panel.poll(bpy.context)
+
+
+def test_the_operator_makes_what_the_api_makes(addon):
+    """End points that float32 operator properties hold exactly."""
+    model, net = cantor_level_set(addon, 2)
+    assert bpy.ops.neuralpoly.measure_folding(start=(0.125, 0.375, 0.0), end=(0.875, 0.625, 0.0), samples=0) == {"FINISHED"}
+    by_op = bpy.context.active_object
+    by_api = addon.api.measure_folding(bpy.context, model, (0.125, 0.375, 0.0), (0.875, 0.625, 0.0))
+    assert by_api is not by_op and bpy.context.active_object == by_api
+    a, b = by_op.neuralpoly_folding, by_api.neuralpoly_folding
+    for name in ("chi", "chi_reverse", "d_chi", "r1", "r2", "regions", "method", "samples"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert tuple(a.x1) == tuple(b.x1) and tuple(a.x2) == tuple(b.x2)
+    assert path_vertices(by_op.data).tobytes() == path_vertices(by_api.data).tobytes()
+    assert addon.api.remeasure_folding(by_api) == by_api
