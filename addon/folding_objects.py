@@ -25,7 +25,7 @@ import bpy
 import numpy as np
 from bpy.app.handlers import persistent
 from bpy.props import BoolProperty, FloatProperty, FloatVectorProperty, IntProperty, PointerProperty, StringProperty
-from mathutils import Vector
+from mathutils import Matrix, Vector
 
 from . import model_store
 from .neuralpoly_core.errors import NeuralPolyError
@@ -95,8 +95,17 @@ def default_end_points(model: bpy.types.Object) -> tuple[tuple[float, ...], tupl
     return tuple(lo.tolist()), tuple(hi.tolist())
 
 
+def _world(obj: bpy.types.Object) -> Matrix:
+    """``obj``'s world matrix from its own transform and its parents' (``matrix_world`` is only
+    brought up to date by a depsgraph update, which a script that just moved an object has not had)."""
+    m = obj.matrix_basis.copy()
+    if obj.parent is not None:
+        m = _world(obj.parent) @ obj.matrix_parent_inverse @ m
+    return m
+
+
 def _model_space(model: bpy.types.Object, obj: bpy.types.Object) -> np.ndarray:
-    return np.array(model.matrix_world.inverted() @ obj.matrix_world.translation, dtype=np.float64)
+    return np.array(_world(model).inverted() @ _world(obj).translation, dtype=np.float64)
 
 
 def _geometry(model: bpy.types.Object, x1, x2, samples: int) -> dict:
@@ -167,7 +176,7 @@ def _empty(name: str, model: bpy.types.Object, x, size: float) -> bpy.types.Obje
     e = bpy.data.objects.new(name, None)
     e.empty_display_type = "SPHERE"
     e.empty_display_size = size
-    e.location = model.matrix_world @ Vector(x)
+    e.location = _world(model) @ Vector(x)
     return e
 
 
@@ -201,7 +210,7 @@ def measure(context, model: bpy.types.Object, x1=None, x2=None, *, samples: int 
         created.append(start)
         end = _empty(f"{obj.name} End", model, x2, size)
         created.append(end)
-        obj.matrix_world = model.matrix_world.copy()
+        obj.matrix_world = _world(model)
         f = folding_props(obj)
         f.model, f.start, f.end = model, start, end
         _store(obj, g, x1, x2, samples)
@@ -250,7 +259,7 @@ def remeasure(path: bpy.types.Object) -> bpy.types.Object:
         name = old.name
         bpy.data.meshes.remove(old)
         me.name = name
-    obj.matrix_world = model.matrix_world.copy()
+    obj.matrix_world = _world(model)
     _store(obj, g, x1, x2, f.samples)
     return obj
 
@@ -263,7 +272,7 @@ def _moved(obj: bpy.types.Object) -> bool:
     if model_store.props(f.model).dim == 2:
         x1[2] = x2[2] = 0.0
     return not (np.allclose(x1, f.x1, rtol=0, atol=1e-7) and np.allclose(x2, f.x2, rtol=0, atol=1e-7)
-                and np.allclose(np.array(obj.matrix_world), np.array(f.model.matrix_world), rtol=0, atol=1e-7))
+                and np.allclose(np.array(_world(obj)), np.array(_world(f.model)), rtol=0, atol=1e-7))
 
 
 _busy = False
