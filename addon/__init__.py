@@ -23,6 +23,7 @@ from bpy.props import PointerProperty
 
 from . import (api, general_operators, heightmap_objects, model_store, operators, progress_ui, properties, ui,
                worker_client)
+from . import folding_objects, folding_operators
 from . import neuralpoly_core
 
 __all__ = ["api", "neuralpoly_core", "register", "unregister"]
@@ -31,6 +32,7 @@ _classes = (
     (model_store.NeuralPolyBias, model_store.NeuralPolyObjectProperties, properties.NeuralPolySettings,
      properties.GeneralSettings)
     + operators.classes + general_operators.classes + ui.classes
+    + folding_operators.classes
 )
 
 
@@ -61,6 +63,7 @@ def register() -> None:
         type=properties.GeneralSettings)
     progress_ui.register()
     heightmap_objects.register()
+    folding_objects.register()
     bpy.types.VIEW3D_MT_mesh_add.append(_menu_add)
     bpy.types.VIEW3D_MT_mesh_add.append(_menu_add_heightmap)
     bpy.types.VIEW3D_MT_object.append(_menu_boolean)
@@ -69,6 +72,7 @@ def register() -> None:
 
 def unregister() -> None:
     worker_client.shutdown_shared_worker()
+    folding_objects.unregister()
     heightmap_objects.unregister()
     bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
     bpy.types.VIEW3D_MT_object.remove(_menu_boolean)

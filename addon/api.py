@@ -34,6 +34,7 @@ from typing import Callable, Iterable, Sequence
 import bpy
 
 from . import blender_mesh, boolean_objects, heightmap_objects, levelset_objects, model_store, presets, trainer
+from .folding_objects import measure as measure_folding, remeasure as remeasure_folding
 from .levelset_objects import LevelSetSettings
 from .model_store import Kind
 from .neuralpoly_core.errors import ExtractionError, NeuralPolyError
@@ -56,7 +57,7 @@ __all__ = [
     "LevelSetSettings", "insert_level_set", "load_level_set", "reextract_level_set",
     "add_boolean", "add_heightmap", "Kind",
     "Plan", "run_plan", "plan_model_file", "plan_level_set", "plan_load_level_set", "plan_reextract_level_set",
-    "plan_boolean",
+    "plan_boolean", "measure_folding", "remeasure_folding",
 ]
 
 EXPORT_FORMATS = ("OBJ", "STL")

@@ -23,8 +23,12 @@ every layer is the opposite, so ``r1 = 2k`` and
 
     ``chi_k = 1 - k / (2^k - 1)``: 0, 1/3, 4/7, 11/15, 26/31 for k = 1..5,
 
-the same as the tent map of the same depth. The seed slides do not state a closed form for
-CantorNet; this derivation is what :func:`cantor_chi` returns and what the tests compare to.
+the same as the tent map of the same depth. The reversed path ``(1, y) -> (0, y)`` has the
+same range (``x = 1`` has the bits ``(0, 1)`` in every layer, ``x = 1/4``, the other fixed
+point of ``A``, the bits ``(1, 0)``: ``r1 = 2k`` again), so ``chi(-Gamma) = chi(Gamma)`` here.
+The seed slides state no closed form for CantorNet and the paper's text could not be
+consulted; this derivation is what
+:func:`cantor_chi` returns and what the tests compare to, as exact fractions.
 """
 
 from __future__ import annotations

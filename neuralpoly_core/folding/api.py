@@ -16,7 +16,7 @@ from .crossings import segment_knots
 from .patterns import bit_layers, check_threshold, pattern_width, patterns_at
 from .results import FoldingSet, PathFolding
 
-__all__ = ["fold_paths", "fold_path", "path_geometry", "check_end_points"]
+__all__ = ["fold_paths", "fold_path", "path_geometry", "scene_path", "hamming_colors", "check_end_points"]
 
 #: What to use when the exact method cannot take a network.
 SAMPLED_ALTERNATIVE = "use the sampled method: samples=N, or --samples N on the command line"
@@ -159,3 +159,52 @@ def path_geometry(net: Network, x1, x2, *, samples: int | None = None, layers=No
     See :meth:`PathFolding.geometry` for the keys.
     """
     return fold_path(net, x1, x2, samples=samples, layers=layers, threshold=threshold).geometry()
+
+
+#: Colours of :func:`hamming_colors`: at the start's pattern, and at the greatest distance ``r1``.
+NEAR_COLOR, FAR_COLOR = (0.05, 0.25, 1.0, 1.0), (1.0, 0.15, 0.05, 1.0)
+
+
+def hamming_colors(distances, r1: int) -> np.ndarray:
+    """RGBA (linear, float32) for pattern distances ``d_H(pi_1, pi_i)``: blue at 0, red at ``r1``
+    (all blue when ``r1 = 0``), blended linearly between."""
+    d = np.asarray(distances, dtype=np.float64)
+    u = d / r1 if r1 > 0 else np.zeros_like(d)
+    near, far = np.asarray(NEAR_COLOR), np.asarray(FAR_COLOR)
+    return (near + u[:, None] * (far - near)).astype(np.float32)
+
+
+def scene_path(net: Network, p1, p2, *, samples: int | None = None, layers=None, threshold: float = 0.0) -> dict:
+    """A path between two points of a 3-D scene through a network with 2 or 3 inputs, for drawing.
+
+    ``p1``, ``p2`` are 3-D points in the network's input coordinates (a viewer's local
+    space). A 2-input network ignores their z: the path runs from ``p1[:2]`` to ``p2[:2]``
+    and is drawn at z = 0. Returns :func:`path_geometry`'s dict with, in addition,
+    ``x1``/``x2`` (the end points the network sees), ``vertices3d`` (n + 1, 3): ``x1``, the
+    crossings, ``x2`` in 3-D, ``hamming`` (n + 1,) float: ``d_H(pi_1, pi_i)`` of the region each
+    vertex enters (the last vertex: the last region), and ``colors`` (n + 1, 4): those
+    distances as :func:`hamming_colors`.
+
+    Raises
+    ------
+    NeuralPolyError
+        A network with other than 2 or 3 inputs, points that are not 3-D (or 2-D for a 2-input
+        network), x1 == x2 (after dropping z), and everything :func:`fold_paths` refuses.
+    """
+    if net.dim not in (2, 3):
+        raise NeuralPolyError(f"a path in the scene needs a network with 2 or 3 inputs; this one has {net.dim}")
+    ends = []
+    for p, what in ((p1, "start point"), (p2, "end point")):
+        try:
+            a = np.asarray(p, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise NeuralPolyError(f"the {what} must be 3 numbers, got {p!r}") from None
+        if a.shape not in ((3,), (net.dim,)):
+            raise NeuralPolyError(f"the {what} must have 3 coordinates (x, y, z), got shape {a.shape}")
+        ends.append(a[:net.dim])
+    g = path_geometry(net, ends[0], ends[1], samples=samples, layers=layers, threshold=threshold)
+    v = g["vertices"]
+    g.update(x1=ends[0], x2=ends[1], vertices3d=np.hstack([v, np.zeros((len(v), 3 - net.dim))]),
+             hamming=g["vertex_distance"].astype(np.float64),
+             colors=hamming_colors(g["vertex_distance"], g["r1"]))
+    return g

@@ -7,12 +7,39 @@ on every piece between two knots of a path where some neuron's ``z - c`` changes
 strictly (``c`` = 0 at a kink, and the bit threshold of a selected layer), a new knot at
 ``t = t_a + (t_b - t_a) (z_a - c) / (z_a - z_b)``, with every pre-activation of the layer
 interpolated there (exact: they are affine on the piece); then ``h = act(z)`` at all knots
-for the next layer. Values within the tie rule of :mod:`.patterns` of ``c`` do not change
-sign, so a zero at a knot (a segment through a vertex, or a zero at an end point) creates no
-new knot, and a neuron identically ``c`` over an interval creates none.
+for the next layer. The network is affine, and the pattern constant, on each piece between
+two consecutive knots; a region's pattern is read at its piece's midpoint.
 
-Knots closer than ``TOLERANCE`` in ``t`` (the tie rule on the segment's parameter) are one
-knot (the first): simultaneous flips are one step.
+The tie rule
+------------
+This is the one statement of it; :mod:`.patterns` (the bits of points, also used by the
+sampled method) and :mod:`.convexity` apply it as written here.
+
+1. **Equal to the level.** A pre-activation ``z`` counts as equal to the level ``c`` when
+   ``|z - c| <= TOLERANCE * (s + |c|)`` (``TOLERANCE`` = 1e-12), where
+   ``s = sum_i |w_i| m_i + |b|`` is the neuron's rounding scale at that point and ``m_i``
+   the magnitude of input ``i`` there or, if larger, the magnitude of input ``i``'s own
+   terms (``sum_k |w_ik| |h_k| + |b_i|`` in the layer before: an input that is a small
+   difference of large terms carries their round-off, one layer deep, so the scale does not
+   compound with depth). A value equal to the level gives the **bit 0**
+   (bit = ``z > c`` strictly).
+2. **Only strict sign changes are crossings.** A neuron is crossed on a piece only where
+   ``z - c`` goes from one side to the other (both ends outside the band of rule 1). A zero
+   at a knot (the segment passes through a vertex of the arrangement, or starts or ends on a
+   hyperplane), a zero that is only touched (``relu(2 T(x))`` at ``T(x) = 0``), and a neuron
+   identically equal to ``c`` over an interval create no knot.
+3. **Simultaneous flips are one step.** Knots closer than ``TOLERANCE`` in ``t`` are one
+   knot (the first; a path's end point always stays). A segment through a point where
+   several neurons -- of one layer or of several -- change sign at once therefore enters
+   one new region there, and ``d_H`` of that step is the number of bits that flip.
+
+What follows, and what the tests check:
+
+* a segment through a vertex where k neurons flip at once: one breakpoint, one step of k bits;
+* a segment lying inside a hyperplane: that neuron's bit is 0 all along (rule 1), and
+  the hyperplane creates no region (rule 2);
+* a segment that starts or ends on a hyperplane: no region of length 0 at that end;
+* the sampled method: a sample exactly on a hyperplane gets the bit 0 (rule 1).
 """
 
 from __future__ import annotations

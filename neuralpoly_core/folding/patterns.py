@@ -5,13 +5,8 @@ sign; a sigmoid: the side of the threshold, as the space-folding slides threshol
 activation). Only layers whose activation is not affine give bits: ``identity`` layers cut
 nothing and contribute no bits (:func:`bit_layers` refuses to select one).
 
-The tie rule (the project's level-set policy, :mod:`neuralpoly_core.levelset.exact`): a value
-``z`` counts as equal to the threshold ``c`` when ``|z - c| <= TOLERANCE * (s + |c|)``, where
-``s = sum_i |w_i| m_i + |b|`` is the neuron's rounding scale at that point and ``m_i`` the
-magnitude of input ``i`` there or, if larger, the magnitude of input ``i``'s own terms
-(``sum_k |w_ik| |h_k| + |b_i|`` in the layer before: an input that is a small difference of
-large terms carries their round-off, one layer deep, so the scale does not compound with
-depth). A value equal to the threshold gives the bit 0.
+Values at the threshold follow the tie rule, stated once in :mod:`.crossings` (a value within
+``TOLERANCE`` times the neuron's rounding scale of the threshold equals it, and gives the bit 0).
 """
 
 from __future__ import annotations
@@ -25,7 +20,7 @@ from ..network.model import Network
 __all__ = ["TOLERANCE", "gives_bits", "bit_layers", "check_threshold", "pattern_width", "layer_terms",
            "patterns_at", "pattern_slices"]
 
-#: Relative tolerance of the tie rule (see the module docstring).
+#: Relative tolerance of the tie rule (stated in :mod:`.crossings`).
 TOLERANCE = 1e-12
 
 
@@ -87,7 +82,7 @@ def layer_terms(layer):
 def patterns_at(net: Network, X, layers: tuple[int, ...], threshold: float = 0.0) -> np.ndarray:
     """Boolean patterns of points ``X`` (shape (n, dim)) over ``layers``: shape (n, N).
 
-    The tie rule of the module docstring decides values at the threshold (they give 0).
+    Values at the threshold give 0 (the tie rule of :mod:`.crossings`).
     """
     h = np.asarray(X, dtype=np.float64)
     m = np.abs(h)

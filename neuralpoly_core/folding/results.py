@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -94,6 +95,16 @@ class PathFolding:
     @property
     def d_chi(self) -> float:
         return 0.5 * (self.chi + self.chi_reverse)
+
+    @property
+    def chi_fraction(self) -> Fraction:
+        """``chi`` as the exact fraction ``(r2 - r1) / r2`` (0 for ``r2 = 0``), for comparing with closed forms."""
+        return Fraction(self.r2 - self.r1, self.r2) if self.r2 else Fraction(0)
+
+    @property
+    def chi_reverse_fraction(self) -> Fraction:
+        """``chi(-Gamma)`` as an exact fraction."""
+        return Fraction(self.r2 - self.r1_reverse, self.r2) if self.r2 else Fraction(0)
 
     def interaction(self, k: int) -> float:
         """``I(k)``: the walk split at region ``k`` (0-based), see :mod:`.measures`."""
