@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..errors import NeuralPolyError
+from ..fileio import read_json
 from .options import box, check_outputs, finite_float, positive_int, print_summary, write_mesh
 
 __all__ = ["register"]
@@ -35,12 +34,7 @@ def cmd_boolean(args) -> int:
     from ..network.modelfile import save_model
     from ..summary import summarize
 
-    try:
-        desc = json.loads(args.description.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NeuralPolyError(f"description file {str(args.description)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFormatError(f"{args.description.name}: not a valid JSON description: {e}") from None
+    desc = read_json(args.description, "description file")
     try:
         net = network_from_description(desc)
     except ModelFormatError as e:
