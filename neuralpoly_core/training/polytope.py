@@ -353,6 +353,7 @@ def _check_chunk_memory(ch, restarts: int, opt: str, itemsize: int) -> None:
         newton = len(ch["widths"]) == 1
         need = max(lm_bytes(S * restarts, P, ch["Mc"], ws, itemsize, newton),
                    lm_bytes(S * min(POLISH_TOP, restarts), P, ch["M"], ws, itemsize, newton))
+    need += 2 * ch["M"] * ch["dim"] * itemsize           # the training points, fine and coarse
     types = ", ".join(str(a) for _, a in ch["part"])
     check_memory(need, f"training {types} in {ch['dim']}D ({P:,} weights, {restarts} restart(s), {ch['M']:,} "
                        f"points, optimizer {opt})",
