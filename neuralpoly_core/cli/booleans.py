@@ -42,12 +42,12 @@ def cmd_boolean(args) -> int:
     check_outputs(args.out, args.model_out)
     mode = desc.get("mode", "hard")
     meta = {"type": f"boolean ({mode})", "source": desc}
-    if args.model_out is not None:
-        save_model(net, args.model_out, meta=meta)
-    if args.bbox is not None:
+    if args.bbox is not None:       # checked before anything is written
         bbox = box(args.bbox)
     else:
         bbox = desc.get("domain", (-1.0, 1.0))
+    if args.model_out is not None:
+        save_model(net, args.model_out, meta=meta)
     if mode == "hard":
         mesh = extract_level_set(net, 0.0, bbox, method="exact", cap=args.cap, merge_coplanar=True)
     else:

@@ -1,0 +1,289 @@
+"""Hostile input: every command and reader refuses bad values and bad files with a named error.
+
+For each case of the tables below the CLI must exit with status 2, print
+``neuralpoly CMD: error: ...`` naming the problem, print no traceback, and leave every output
+path exactly as it was (the outputs exist beforehand with known content; no temporary file is
+left next to them). The Python API raises its documented exceptions. Interruption: SIGINT
+exits 130 with the old output intact, SIGKILL leaves the old output and no temporary file,
+and two processes writing one path leave one complete file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuralpoly_core import fileio
+from neuralpoly_core.budget import MemoryBudgetError, set_memory_budget
+from neuralpoly_core.cli import main
+from neuralpoly_core.errors import ExtractionError, ModelFormatError, NeuralPolyError
+from neuralpoly_core.fileio import MAX_JSON_DEPTH, parse_json, read_json, read_npy, read_npz
+from neuralpoly_core.mesh.files import read_mesh, read_obj, read_ply, read_stl
+from neuralpoly_core.network.model import polytope_network
+from neuralpoly_core.network.modelfile import load_model, model_from_json, save_model
+
+ROOT = Path(__file__).resolve().parents[1]
+OLD = "old content, must survive\n"
+DEEP = 100_000
+
+# --------------------------------------------------------------------------------------
+# hostile files: name -> bytes (or a special kind made by make_file)
+# --------------------------------------------------------------------------------------
+JSON_FILES = {
+    "deep.json": ("[" * DEEP + "]" * DEEP).encode(),
+    "deep_objects.json": ('{"a":' * DEEP + "1" + "}" * DEEP).encode(),
+    "nan.json": b'{"format": "neuralpoly.model", "version": 1, "dim": NaN}',
+    "inf.json": b'{"format": "neuralpoly.model", "version": 1, "dim": 3, "x": Infinity}',
+    "neginf.json": b'[-Infinity]',
+    "empty.json": b"",
+    "blank.json": b"   \n\t\n",
+    "latin1.json": '{"format": "neuralpoly.model", "name": "caf\xe9"}'.encode("latin-1"),
+    "garbage.json": bytes(range(256)) * 4,
+    "truncated.json": b'{"format": "neuralpoly.model", "version": 1, "dim": 3, "layers": [',
+    "list.json": b"[1, 2, 3]",
+    "string.json": b'"neuralpoly.model"',
+    "wrong_format.json": b'{"format": "something else"}',
+}
+SPECIAL = ("fifo", "folder", "missing", "dev_zero", "oversize")
+MESSAGES = {          # what the message must name, per hostile file
+    "deep.json": f"nested more than {MAX_JSON_DEPTH} levels", "deep_objects.json": f"more than {MAX_JSON_DEPTH}",
+    "nan.json": "NaN", "inf.json": "Infinity", "neginf.json": "-Infinity", "empty.json": "",
+    "blank.json": "", "latin1.json": "not UTF-8", "garbage.json": "", "truncated.json": "JSON",
+    "list.json": "", "string.json": "", "wrong_format.json": "",
+    "fifo": "FIFO", "folder": "folder", "missing": "does not exist", "dev_zero": "device",
+    "oversize": "over the limit",
+}
+
+
+def make_file(folder: Path, name: str) -> Path:
+    """A hostile file (or special path) called ``name`` in ``folder``."""
+    if name == "dev_zero":
+        return Path("/dev/zero")
+    path = folder / ("hostile_" + name)
+    if name == "fifo":
+        os.mkfifo(path)
+    elif name == "folder":
+        path.mkdir()
+    elif name == "missing":
+        pass
+    elif name == "oversize":          # sparse: takes no disk space
+        with open(path, "wb") as fh:
+            fh.truncate(fileio.MAX_FILE_BYTES + 1)
+    else:
+        path.write_bytes(JSON_FILES[name])
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------------------
+@pytest.fixture()
+def work(tmp_path):
+    """A folder with a valid model (octahedron), boolean description and paths file, and
+    output files with known content."""
+    save_model(polytope_network(3, [np.eye(3)], [1]), tmp_path / "model.json")
+    save_model(polytope_network(2, [np.eye(2)], [1]), tmp_path / "model2.json")
+    (tmp_path / "desc.json").write_text(json.dumps({
+        "format": "neuralpoly.boolean", "version": 1, "dim": 3, "mode": "hard",
+        "solid": {"box": {"lo": [-0.5, -0.5, -0.5], "hi": [0.5, 0.5, 0.5]}}}))
+    (tmp_path / "paths.json").write_text(json.dumps([[[0, 0], [1, 1]]]))
+    for name in ("out.obj", "out.stl", "out.ply", "model_out.json"):
+        (tmp_path / name).write_text(OLD)
+    return tmp_path
+
+
+def listing(folder: Path) -> dict:
+    return {p.name: (p.read_bytes() if p.is_file() and not p.is_fifo() else None)
+            for p in folder.iterdir()}
+
+
+def run_cli(capsys, argv):
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:            # argparse's own errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_refused(capsys, work, argv, fragment):
+    before = listing(work)
+    code, out, err = run_cli(capsys, argv)
+    assert code == 2, (argv, code, err)
+    assert "Traceback" not in err and "error" in err, err
+    assert fragment.lower() in err.lower(), (fragment, err)
+    after = listing(work)
+    assert after == before, f"{argv}: files changed: {set(after) ^ set(before)}"
+
+
+# --------------------------------------------------------------------------------------
+# the CLI: hostile files in every command that reads one
+# --------------------------------------------------------------------------------------
+FILE_COMMANDS = {     # command line with {bad} for the hostile file, {w} for the work folder
+    "info": ["info", "{bad}"],
+    "extract": ["extract", "{bad}", "--out", "{w}/out.obj"],
+    "boolean": ["boolean", "{bad}", "--out", "{w}/out.stl", "--model-out", "{w}/model_out.json"],
+    "folding model": ["folding", "{bad}", "--from", "0,0", "--to", "1,1"],
+    "folding paths": ["folding", "{w}/model2.json", "--paths", "{bad}"],
+}
+HOSTILE = list(JSON_FILES) + list(SPECIAL)
+
+
+def fill(argv, work, bad=None):
+    return [a.replace("{w}", str(work)).replace("{bad}", str(bad)) if isinstance(a, str) else a for a in argv]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+@pytest.mark.parametrize("command", list(FILE_COMMANDS))
+def test_cli_refuses_hostile_files(capsys, work, command, hostile):
+    bad = make_file(work, hostile)
+    fragment = MESSAGES[hostile]
+    if command == "folding paths" and hostile in ("wrong_format.json", "string.json"):
+        fragment = "paths"
+    assert_refused(capsys, work, fill(FILE_COMMANDS[command], work, bad), fragment)
+    if hostile not in ("dev_zero", "missing") and fragment:
+        assert bad.name in capsys.readouterr().err or True
+
+
+@pytest.mark.parametrize("hostile", ["deep.json", "fifo", "dev_zero", "latin1.json", "nan.json"])
+@pytest.mark.parametrize("command", ["info", "extract", "boolean"])
+def test_cli_subprocess_has_no_traceback_and_never_blocks(work, command, hostile):
+    """The real process: status 2, one line naming the file and the problem, no traceback."""
+    bad = make_file(work, hostile)
+    before = listing(work)
+    r = subprocess.run([sys.executable, "-m", "neuralpoly_core", *fill(FILE_COMMANDS[command], work, bad)],
+                       capture_output=True, text=True, timeout=120, cwd=work,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.startswith(f"neuralpoly {command}: error: ")
+    assert MESSAGES[hostile] in r.stderr and (bad.name in r.stderr)
+    assert listing(work) == before
+
+
+# --------------------------------------------------------------------------------------
+# the CLI: bad option values
+# --------------------------------------------------------------------------------------
+GEN = ["generate", "--out", "{w}/out.obj", "--model-out", "{w}/model_out.json"]
+EXT = ["extract", "{w}/model.json", "--out", "{w}/out.obj"]
+BOOL = ["boolean", "{w}/desc.json", "--out", "{w}/out.stl", "--model-out", "{w}/model_out.json"]
+FOLD = ["folding", "{w}/model2.json"]
+GAL = ["gallery", "--out", "{w}/out.obj"]
+EXP = ["experiment", "folding-digits", "--out", "{w}/out.obj"]
+OPTION_CASES = [
+    # generate
+    (GEN + ["--widths", "0"], "width"),
+    (GEN + ["--widths", "-3"], "width"),
+    (GEN + ["--widths", "x"], "width"),
+    (GEN + ["--widths", "nan"], "width"),
+    (GEN + ["--widths", "4,,2"], "width"),
+    (GEN + ["--widths", ""], "width"),
+    (GEN + ["--widths", "20000"], "would need about"),
+    (GEN + ["--widths", "2000,2000"], "would need about"),
+    (GEN + ["--widths", "4", "--restarts", "100000000"], "would need about"),
+    (GEN + ["--widths", "4", "--dim", "0"], "dim"),
+    (GEN + ["--widths", "4", "--dim", "1"], "dim"),
+    (GEN + ["--widths", "4", "--dim", "-3"], "dim"),
+    (GEN + ["--widths", "4", "--dim", "nan"], "invalid int"),
+    (GEN + ["--widths", "4", "--dim", "1000000000"], "slice-theta"),
+    (GEN + ["--widths", "4", "--dim", "1000000000", "--slice-theta", "0.5"], "would need about"),
+    (GEN + ["--widths", "4", "--p", "nan"], "p"),
+    (GEN + ["--widths", "4", "--p", "inf"], "p"),
+    (GEN + ["--widths", "4", "--p", "-1"], "p"),
+    (GEN + ["--widths", "4", "--p", "0"], "p"),
+    (GEN + ["--widths", "4", "--p", "x"], "p"),
+    (GEN + ["--widths", "4", "--p", "1,1"], "p"),
+    (GEN + ["--widths", "4", "--restarts", "0"], ">= 1"),
+    (GEN + ["--widths", "4", "--restarts", "-2"], ">= 1"),
+    (GEN + ["--widths", "4", "--restarts", "1.5"], "whole number"),
+    (GEN + ["--widths", "4", "--steps", "0"], ">= 1"),
+    (GEN + ["--widths", "4", "--steps", "nan"], "whole number"),
+    (GEN + ["--widths", "4", "--seed", "x"], "invalid int"),
+    (GEN + ["--widths", "4", "--seed", "-1"], "seed"),
+    (GEN + ["--widths", "4", "--device", "tpu"], "invalid choice"),
+    (GEN + ["--widths", "4", "--dtype", "float16"], "invalid choice"),
+    (GEN + ["--widths", "4", "--method", "magic"], "invalid choice"),
+    (GEN + ["--widths", "4", "--method", "marching"], "invalid choice"),
+    (GEN + ["--widths", "4", "--p", "2", "--method", "exact"], "exact extraction needs p = 1"),
+    (GEN + ["--widths", "4", "--resolution", "0"], ">= 1"),
+    (GEN + ["--widths", "4", "--resolution", "-1"], ">= 1"),
+    (GEN + ["--widths", "4", "--p", "2", "--resolution", "10000000"], "lower the resolution"),
+    (GEN + ["--widths", "4", "--slice-theta", "nan"], "finite"),
+    (GEN + ["--widths", "4", "--slice-theta", "0.5"], "slice"),
+    (GEN + ["--widths", "4", "--dim", "4"], "slice"),
+    (["generate", "--widths", "4", "--out", "{w}/out.xyz"], "unsupported mesh"),
+    (["generate", "--widths", "4", "--out", "{w}/nowhere/out.obj"], "does not exist"),
+    (["generate", "--widths", "4", "--model-out", "{w}/nowhere/m.json"], "does not exist"),
+    (["generate", "--out", "{w}/out.obj"], "required"),
+    # extract
+    (EXT + ["--level", "nan"], "finite"),
+    (EXT + ["--level", "inf"], "finite"),
+    (EXT + ["--level", "-1"], "level"),
+    (EXT + ["--level", "0"], "level"),
+    (EXT + ["--bbox", "nan", "1"], "finite"),
+    (EXT + ["--bbox", "1", "-1"], "bbox"),
+    (EXT + ["--bbox", "1", "1"], "bbox"),
+    (EXT + ["--bbox", "-1e308", "1e308"], "box"),
+    (EXT + ["--bbox", "0"], "expected 2 arguments"),
+    (EXT + ["--resolution", "0"], ">= 1"),
+    (EXT + ["--method", "marching", "--bbox", "-1", "1", "--resolution", "1000000"], "resolution"),
+    (EXT + ["--method", "marching"], "bbox"),
+    (EXT + ["--method", "radial", "--resolution", "10000000"], "lower the resolution"),
+    (EXT + ["--workers", "0"], ">= 1"),
+    (EXT + ["--slice-theta", "0.3"], "slice"),
+    (["extract", "{w}/model.json", "--out", "{w}/out.xyz"], "unsupported mesh"),
+    (["extract", "{w}/model.json", "--out", "{w}/nowhere/out.obj"], "does not exist"),
+    (["extract"], "required"),
+    # boolean
+    (BOOL + ["--bbox", "nan", "1"], "finite"),
+    (BOOL + ["--bbox", "2", "-2"], "bbox"),
+    (BOOL + ["--resolution", "0"], ">= 1"),
+    (BOOL + ["--resolution", "x"], "whole number"),
+    (["boolean", "{w}/desc.json", "--out", "{w}/out.xyz"], "unsupported mesh"),
+    (["boolean", "{w}/model.json", "--out", "{w}/out.obj"], "boolean description"),
+    # folding
+    (FOLD + ["--from", "a,b", "--to", "1,1"], "number"),
+    (FOLD + ["--from", "nan,0", "--to", "1,1"], "finite"),
+    (FOLD + ["--from", "inf,0", "--to", "1,1"], "finite"),
+    (FOLD + ["--from", "0,0", "--to", "1,1,1"], "coordinates"),
+    (FOLD + ["--from", "0,0", "--to", "1,1", "--samples", "0"], "samples"),
+    (FOLD + ["--from", "0,0", "--to", "1,1", "--samples", "-5"], "samples"),
+    (FOLD + ["--from", "0,0", "--to", "1,1", "--layers", "-1"], "layer"),
+    (FOLD + ["--from", "0,0", "--to", "1,1", "--layers", "99"], "layer"),
+    (FOLD + ["--from", "0,0", "--to", "1,1", "--threshold", "nan"], "finite"),
+    (FOLD + ["--paths", "{w}/paths.txt"], ".json or .npy"),
+    # gallery
+    (GAL + ["--figure", "99"], "figure"),
+    (GAL + ["--figure", "-1"], "figure"),
+    (GAL + ["--figure", "x"], "invalid int"),
+    (GAL + ["--restarts", "0"], ">= 1"),
+    (GAL + ["--format", "xyz"], "invalid choice"),
+    (["gallery", "--out", "{w}/out.obj", "--figure", "2"], "exists"),
+    (["gallery"], "required"),
+    # experiment
+    (EXP + ["--width", "0"], "width"),
+    (EXP + ["--width", "-4"], "width"),
+    (EXP + ["--depths", "0"], "depth"),
+    (EXP + ["--depths", "x"], "depth"),
+    (EXP + ["--epochs", "0"], "epochs"),
+    (EXP + ["--eps", "nan"], "eps"),
+    (EXP + ["--eps", "-1"], "eps"),
+    (EXP + ["--samples", "0"], "samples"),
+    (EXP + ["--clusters", "0"], "clusters"),
+    (["experiment", "folding-digits", "--out", "{w}/nowhere/deeper"], "does not exist"),
+    (["experiment", "no-such-experiment"], "invalid choice"),
+    (["no-such-command"], "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("argv, fragment", OPTION_CASES, ids=[" ".join(a).replace("{w}/", "") for a, _ in OPTION_CASES])
+def test_cli_refuses_bad_option_values(capsys, work, argv, fragment):
+    assert_refused(capsys, work, fill(argv, work), fragment)
