@@ -68,7 +68,7 @@ def make_file(folder: Path, name: str) -> Path:
     """A hostile file (or special path) called ``name`` in ``folder``."""
     if name == "dev_zero":
         return Path("/dev/zero")
-    path = folder / ("hostile_" + name)
+    path = folder / ("hostile_" + name + ("" if "." in name else ".json"))
     if name == "fifo":
         os.mkfifo(path)
     elif name == "folder":
@@ -123,6 +123,7 @@ def assert_refused(capsys, work, argv, fragment):
     assert fragment.lower() in err.lower(), (fragment, err)
     after = listing(work)
     assert after == before, f"{argv}: files changed: {set(after) ^ set(before)}"
+    return err
 
 
 # --------------------------------------------------------------------------------------
@@ -148,10 +149,57 @@ def test_cli_refuses_hostile_files(capsys, work, command, hostile):
     bad = make_file(work, hostile)
     fragment = MESSAGES[hostile]
     if command == "folding paths" and hostile in ("wrong_format.json", "string.json"):
-        fragment = "paths"
-    assert_refused(capsys, work, fill(FILE_COMMANDS[command], work, bad), fragment)
-    if hostile not in ("dev_zero", "missing") and fragment:
-        assert bad.name in capsys.readouterr().err or True
+        fragment = "list"
+    if command == "folding paths" and hostile == "dev_zero":
+        fragment = ".json or .npy"         # refused by its name before it is looked at
+    err = assert_refused(capsys, work, fill(FILE_COMMANDS[command], work, bad), fragment)
+    assert bad.name in err
+
+
+NPY_FILES = {   # name -> (bytes, fragment)
+    "pickle.npy": (None, "Python objects"),
+    "short.npy": (None, "declares an array of shape (1000000000000, 2, 2)"),
+    "truncated.npy": (None, "holds"),
+    "notnpy.npy": (b"PK\x03\x04 not an array", "not a .npy"),
+    "empty.npy": (b"", "not a .npy"),
+    "shape.npy": (None, "shape (P, 2, dim)"),
+    "nan.npy": (None, "NaN"),
+}
+
+
+def npy_bytes(name: str) -> bytes:
+    import io
+    fh = io.BytesIO()
+    if name == "pickle.npy":
+        np.save(fh, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif name == "short.npy":       # the header claims 10^12 pairs, the file holds one
+        np.save(fh, np.zeros((1, 2, 2)))
+        return _claim(fh.getvalue(), "(1, 2, 2)", "(1000000000000, 2, 2)")
+    elif name == "truncated.npy":
+        np.save(fh, np.zeros((4, 2, 2)))
+        return fh.getvalue()[:-8]
+    elif name == "shape.npy":
+        np.save(fh, np.zeros((3, 3)))
+    elif name == "nan.npy":
+        np.save(fh, np.array([[[0.0, np.nan], [1.0, 1.0]]]))
+    else:
+        return NPY_FILES[name][0]
+    return fh.getvalue()
+
+
+def _claim(data: bytes, old: str, new: str) -> bytes:
+    """A .npy file whose header says shape ``new`` instead of ``old`` (header kept 64-aligned)."""
+    end = data.index(b"\n") + 1
+    header = data[10:end].decode("latin1").replace(old, new).rstrip("\n").rstrip()
+    header = header.ljust(end - 10 - 1) + "\n"
+    return data[:8] + struct.pack("<H", len(header)) + header.encode("latin1") + data[end:]
+
+
+@pytest.mark.parametrize("name", list(NPY_FILES))
+def test_cli_refuses_hostile_npy_paths(capsys, work, name):
+    (work / name).write_bytes(npy_bytes(name))
+    err = assert_refused(capsys, work, fill(FILE_COMMANDS["folding paths"], work, work / name), NPY_FILES[name][1])
+    assert name in err
 
 
 @pytest.mark.parametrize("hostile", ["deep.json", "fifo", "dev_zero", "latin1.json", "nan.json"])
