@@ -335,3 +335,152 @@ OPTION_CASES = [
 @pytest.mark.parametrize("argv, fragment", OPTION_CASES, ids=[" ".join(a).replace("{w}/", "") for a, _ in OPTION_CASES])
 def test_cli_refuses_bad_option_values(capsys, work, argv, fragment):
     assert_refused(capsys, work, fill(argv, work), fragment)
+
+
+# --------------------------------------------------------------------------------------
+# the Python API: readers raise their documented exceptions
+# --------------------------------------------------------------------------------------
+def _ply(header_counts: tuple[int, int], fmt: str = "ascii", body: bytes = b"0 0 0\n3 0 0 0\n") -> bytes:
+    nv, nf = header_counts
+    return (f"ply\nformat {fmt} 1.0\nelement vertex {nv}\nproperty float x\nproperty float y\n"
+            f"property float z\nelement face {nf}\nproperty list uchar int vertex_indices\nend_header\n"
+            ).encode() + body
+
+
+def _stl(count: int, records: int) -> bytes:
+    return b"x" * 80 + struct.pack("<I", count) + b"\0" * (50 * records)
+
+
+MESH_FILES = {   # name -> (bytes, fragment of the message)
+    "huge_vertices.ply": (_ply((10 ** 12, 1)), "declares 1000000000000 vertex elements"),
+    "huge_faces_binary.ply": (_ply((1, 10 ** 12), "binary_little_endian", b"\0" * 40), "declares 1000000000000 face"),
+    "negative.ply": (_ply((-1, 1)), "negative PLY element count"),
+    "no_header_end.ply": (b"ply\nformat ascii 1.0\nelement vertex 3\n", "not a PLY file"),
+    "nan.ply": (_ply((3, 1), body=b"nan 0 0\n1 0 0\n0 1 0\n3 0 1 2\n"), "NaN"),
+    "bad_index.ply": (_ply((3, 1), body=b"0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n"), "does not exist"),
+    "empty.ply": (b"", "not a PLY file"),
+    "count_too_big.stl": (_stl(10 ** 9, 1), "declares 1000000000 triangles"),
+    "count_too_small.stl": (_stl(1, 3), "declares 1 triangles"),
+    "short.stl": (b"solid", "only 5 bytes"),
+    "ascii.stl": (b"solid x\n facet normal 0 0 1\n" + b" " * 200, "ASCII STL"),
+    "nan.stl": (b"x" * 80 + struct.pack("<I", 1) + struct.pack("<12fH", *([float("nan")] * 12), 0), "NaN"),
+    "latin1.obj": ("# caf\xe9\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n".encode("latin-1"), "not UTF-8"),
+    "nan.obj": (b"v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", "NaN"),
+    "inf.obj": (b"v inf 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", "infinite"),
+    "bad_index.obj": (b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 99999999999999999999\n", "refers to vertex"),
+    "zero_index.obj": (b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n", "start at 1"),
+    "empty.obj": (b"", "no faces"),
+    "garbage.obj": (bytes(range(1, 128)) * 3, "no faces"),
+}
+
+
+@pytest.mark.parametrize("name", list(MESH_FILES))
+def test_mesh_readers_refuse_hostile_files(tmp_path, name):
+    data, fragment = MESH_FILES[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(NeuralPolyError) as info:
+        read_mesh(path)
+    assert fragment in str(info.value) and name in str(info.value)
+
+
+@pytest.mark.parametrize("special", SPECIAL)
+@pytest.mark.parametrize("reader, suffix", [(read_obj, ".obj"), (read_stl, ".stl"), (read_ply, ".ply"),
+                                            (load_model, ".json"), (read_json, ".json"), (read_npy, ".npy"),
+                                            (read_npz, ".npz")])
+def test_every_reader_refuses_special_files_without_blocking(tmp_path, reader, suffix, special):
+    path = make_file(tmp_path, special)
+    with pytest.raises(NeuralPolyError, match=MESSAGES[special]):
+        reader(path)
+
+
+@pytest.mark.parametrize("name", list(JSON_FILES))
+def test_load_model_raises_model_format_error(tmp_path, name):
+    path = make_file(tmp_path, name)
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    assert MESSAGES[name] in str(info.value) and path.name in str(info.value)
+
+
+def test_parse_json_depth_limit_is_exact_and_never_recursion_error():
+    ok = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert parse_json(ok, "x") is not None
+    for depth in (MAX_JSON_DEPTH + 1, 5000, DEEP):
+        with pytest.raises(NeuralPolyError, match=f"nested more than {MAX_JSON_DEPTH} levels"):
+            parse_json("[" * depth + "]" * depth, "x")
+    with pytest.raises(ModelFormatError, match="nested more than"):
+        model_from_json("[" * DEEP + "]" * DEEP)
+
+
+def test_read_mesh_npz_refuses_pickles_bombs_and_lies(tmp_path):
+    import zipfile
+
+    from neuralpoly_core.jobs import read_mesh_npz
+    np.savez(tmp_path / "pickle.npz", vertices=np.array([{}], dtype=object), info=np.array("{}"))
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("vertices.npy", "w", force_zip64=True) as fh:      # 3 GB of zeros, a few MB packed
+            block = b"\0" * (1 << 24)
+            for _ in range((fileio.MAX_FILE_BYTES >> 24) + 2):
+                fh.write(block)
+    (tmp_path / "lie.npz").write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    np.savez(tmp_path / "deep.npz", vertices=np.zeros((3, 3)), info=np.array("[" * DEEP + "]" * DEEP))
+    for name, fragment in [("pickle.npz", "Python objects"), ("bomb.npz", "unpacks to"),
+                           ("lie.npz", "not a valid .npz"), ("deep.npz", "nested more than")]:
+        with pytest.raises(ModelFormatError, match=fragment):
+            read_mesh_npz(tmp_path / name)
+
+
+# --------------------------------------------------------------------------------------
+# the Python API: memory budgets refuse before the work starts
+# --------------------------------------------------------------------------------------
+@pytest.fixture()
+def small_budget():
+    set_memory_budget("1M")
+    yield
+    set_memory_budget(None)
+
+
+def test_training_refuses_over_budget_before_it_starts():
+    from neuralpoly_core.training import train_polytope
+    calls = []
+    with pytest.raises(MemoryBudgetError, match=r"would need about .* TB of memory.*--widths.*restarts") as info:
+        train_polytope(3, "(20000;1)", progress=lambda f, m: calls.append(f))
+    assert calls == [] and "NEURALPOLY_MEMORY_BUDGET" in str(info.value)
+
+
+def test_budget_override_applies_to_every_estimate(small_budget, tmp_path):
+    from neuralpoly_core.levelset.marching import extract_marching
+    from neuralpoly_core.polytope.radial import extract_radial
+    from neuralpoly_core.training import train_polytope
+    from neuralpoly_core.training.classifier import train_classifier
+    from neuralpoly_core.training.datasets import Dataset
+
+    net = polytope_network(3, [np.eye(3)], [2])
+    with pytest.raises(MemoryBudgetError, match="budget of 1.0 MB; lower the resolution"):
+        extract_radial(net, resolution=200)
+    with pytest.raises(MemoryBudgetError, match="marching on a grid of 201\\^3 points"):
+        extract_marching(net, 0.5, (-1, 1), resolution=200)
+    with pytest.raises(MemoryBudgetError, match="training \\(8,8;1\\) in 3D"):
+        train_polytope(3, "(8,8;1)")
+    x = np.zeros((10000, 64))
+    data = Dataset(x, np.zeros(10000, dtype=np.int64), x[:10], np.zeros(10, dtype=np.int64), 10, "zeros")
+    with pytest.raises(MemoryBudgetError, match="classifier"):
+        train_classifier(data, (512, 512))
+    big = tmp_path / "big.stl"
+    big.write_bytes(_stl(20000, 20000))
+    with pytest.raises(MemoryBudgetError, match="reading STL file big.stl"):
+        read_stl(big)
+
+
+def test_environment_variable_sets_the_budget(tmp_path):
+    (tmp_path / "out.obj").write_text(OLD)
+    r = subprocess.run([sys.executable, "-m", "neuralpoly_core", "generate", "--widths", "4",
+                        "--out", str(tmp_path / "out.obj")], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT), NEURALPOLY_MEMORY_BUDGET="1M"))
+    assert r.returncode == 2 and "over the budget of 1.0 MB" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "out.obj").read_text() == OLD
+    r = subprocess.run([sys.executable, "-m", "neuralpoly_core", "generate", "--widths", "4",
+                        "--out", str(tmp_path / "out.obj")],
+                       capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT), NEURALPOLY_MEMORY_BUDGET="lots"))
+    assert r.returncode == 2 and "memory size" in r.stderr

@@ -176,7 +176,11 @@ def read_obj(path) -> PolyMesh:
             faces.append(face)
     if not faces:
         raise NeuralPolyError(f"OBJ file {str(path)!r} has no faces")
-    return PolyMesh.from_faces(np.asarray(verts, dtype=np.float64).reshape(-1, 3), faces)
+    V = np.asarray(verts, dtype=np.float64).reshape(-1, 3)
+    if not np.all(np.isfinite(V)):
+        raise NeuralPolyError(f"{path.name}: vertex {int(np.argmin(np.isfinite(V).all(1))) + 1} has a NaN or "
+                              "infinite coordinate")
+    return PolyMesh.from_faces(V, faces)
 
 
 # --------------------------------------------------------------------------------------
