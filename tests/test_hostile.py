@@ -484,3 +484,87 @@ def test_environment_variable_sets_the_budget(tmp_path):
                        capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, PYTHONPATH=str(ROOT), NEURALPOLY_MEMORY_BUDGET="lots"))
     assert r.returncode == 2 and "memory size" in r.stderr
+
+
+# --------------------------------------------------------------------------------------
+# interruption and concurrent writers
+# --------------------------------------------------------------------------------------
+#: Runs the CLI and says STARTED on stderr at the first progress report of the training.
+STARTER = """
+import sys
+from neuralpoly_core.cli import progress
+from neuralpoly_core.cli.main import main
+original = progress.ProgressBar.__call__
+def call(self, *args):
+    if not getattr(call, "said", False):
+        call.said = True
+        sys.stderr.write("STARTED\\n")
+        sys.stderr.flush()
+    return original(self, *args)
+progress.ProgressBar.__call__ = call
+sys.exit(main(sys.argv[1:]))
+"""
+#: A training that runs for minutes (here) so that the signal lands in it.
+LONG_GENERATE = ["generate", "--widths", "16,16", "--p", "1,2", "--restarts", "32", "--steps", "100000",
+                 "--resolution", "4"]
+
+
+def start_long_generate(work):
+    proc = subprocess.Popen([sys.executable, "-c", STARTER, *LONG_GENERATE, "--out", str(work / "out.obj"),
+                             "--model-out", str(work / "model_out.json")], cwd=work, stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    line = proc.stderr.readline()
+    assert line == "STARTED\n", line + proc.stderr.read()
+    return proc
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)])
+def test_interrupted_generate_leaves_the_old_output(work, sig, status):
+    before = listing(work)
+    proc = start_long_generate(work)
+    time.sleep(0.5)          # well inside the training, which takes minutes
+    assert proc.poll() is None
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == status, err
+    if sig == signal.SIGINT:
+        assert err.strip() == "neuralpoly generate: cancelled" and out == ""
+    assert listing(work) == before          # old outputs intact, no temporary file left
+
+
+WRITER = """
+import sys
+from neuralpoly_core.fileio import atomic_write_text
+tag, path = sys.argv[1], sys.argv[2]
+for i in range(60):
+    atomic_write_text(path, (tag * 1000 + "\\n") * 500)
+"""
+
+
+def test_two_processes_writing_one_path_leave_one_complete_file(work):
+    target = work / "out.obj"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, tag, str(target)],
+                              env=dict(os.environ, PYTHONPATH=str(ROOT))) for tag in "ab"]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    text = target.read_text()
+    assert text in ((("a" * 1000 + "\n") * 500), (("b" * 1000 + "\n") * 500))
+    assert sorted(p.name for p in work.iterdir()) == sorted(listing(work))
+    assert not [p for p in work.iterdir() if p.name.startswith(".out.obj.")]
+
+
+def test_two_cli_runs_writing_one_mesh_leave_one_valid_mesh(work):
+    save_model(polytope_network(3, [np.array([[1.0, 1, 1], [1, -1, 1], [1, 1, -1], [-1, 1, 1]])], [1]),
+               work / "other.json")
+    target = work / "out.ply"
+    procs = [subprocess.Popen([sys.executable, "-m", "neuralpoly_core", "extract", str(work / m), "--out",
+                               str(target)], env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                              stdout=subprocess.DEVNULL) for m in ("model.json", "other.json")]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    # the file is byte for byte what one run alone writes
+    alone = []
+    for m in ("model.json", "other.json"):
+        assert main(["extract", str(work / m), "--out", str(work / f"alone_{m}.ply")]) == 0
+        alone.append((work / f"alone_{m}.ply").read_bytes())
+    assert alone[0] != alone[1] and target.read_bytes() in alone
+    assert read_ply(target).is_closed_manifold()
+    assert not [p for p in work.iterdir() if p.name.endswith(".tmp")]
