@@ -18,6 +18,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        IntProperty, StringProperty)
 
 from .neuralpoly_core.errors import ModelFormatError, NeuralPolyError
+from .neuralpoly_core.fileio import parse_json
 from .neuralpoly_core.network.modelfile import model_from_json, model_to_json
 from .neuralpoly_core.network import Network
 
@@ -157,7 +158,7 @@ def load_sweep(obj: bpy.types.Object) -> list[tuple[Network, dict]]:
     if kind_of(obj) != Kind.SWEEP:
         raise ModelFormatError(f"object {obj.name!r} is not a p-sweep animation")
     try:
-        texts = json.loads(props(obj).model_json)
+        texts = parse_json(props(obj).model_json, "stored models")
         if not isinstance(texts, list) or not texts:
             raise ModelFormatError("expected a non-empty list of models")
         return [model_from_json(t) for t in texts]
@@ -188,7 +189,7 @@ def stored_source(obj: bpy.types.Object, kind: Kind, noun: str, what: str) -> di
     if kind_of(obj) != kind:
         raise ModelFormatError(f"object {obj.name!r} is not a {noun}")
     try:
-        d = json.loads(props(obj).source_json)
+        d = parse_json(props(obj).source_json, f"stored {what}")
     except ValueError as e:
         raise ModelFormatError(f"the {what} stored in {obj.name!r} cannot be read: {e}") from None
     if not isinstance(d, dict):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import NeuralPolyError
 
-__all__ = ["atomic_open", "atomic_write_text", "read_limited", "read_json", "parse_json",
+__all__ = ["atomic_open", "atomic_write_text", "read_limited", "read_json", "parse_json", "read_npy", "read_npz",
            "MAX_FILE_BYTES", "MAX_JSON_DEPTH"]
 
 #: Largest file the readers take (bytes); ``read_limited(..., max_bytes=)`` overrides it.
@@ -152,3 +152,69 @@ def read_json(path, what: str = "JSON file", max_bytes: int | None = None, max_d
     """:func:`read_limited` then :func:`parse_json`; messages name the file."""
     data = read_limited(path, what, max_bytes)
     return parse_json(data, f"{what} {Path(path).name}", max_depth)
+
+
+def _npy_from_bytes(data: bytes, what: str):
+    """The array of ``.npy`` bytes: no pickles, no object arrays, the header's shape must match."""
+    import io
+
+    import numpy as np
+    from numpy.lib import format as npformat
+
+    fh = io.BytesIO(data)
+    try:
+        version = npformat.read_magic(fh)
+        header = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
+        shape, fortran, dtype = header(fh)
+    except (ValueError, OSError, SyntaxError, TypeError) as e:
+        raise NeuralPolyError(f"{what} is not a .npy array: {e}") from None
+    if dtype.hasobject:
+        raise NeuralPolyError(f"{what} holds Python objects (a pickle); only numeric arrays are read")
+    count = 1
+    for n in shape:
+        count *= int(n)
+    body = len(data) - fh.tell()
+    if count * dtype.itemsize != body:
+        raise NeuralPolyError(f"{what} declares an array of shape {tuple(shape)} ({count * dtype.itemsize} bytes) "
+                              f"but holds {body} bytes")
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=fh.tell())
+    return (array.reshape(shape[::-1]).T if fortran else array.reshape(shape)).copy()
+
+
+def read_npy(path, what: str = ".npy file", max_bytes: int | None = None):
+    """A numeric array from a ``.npy`` file, read by :func:`read_limited` (never unpickles).
+
+    Raises
+    ------
+    NeuralPolyError
+        As :func:`read_limited`, or if the file is not a numeric ``.npy`` array whose header
+        agrees with its size.
+    """
+    return _npy_from_bytes(read_limited(path, what, max_bytes), f"{what} {Path(path).name}")
+
+
+def read_npz(path, what: str = ".npz file", max_bytes: int | None = None) -> dict:
+    """The arrays of an ``.npz`` file as ``{name: array}`` (never unpickles).
+
+    The file and the uncompressed size of its members are held to ``max_bytes``
+    (default :data:`MAX_FILE_BYTES`), so a zip bomb is refused before it is inflated.
+    """
+    import io
+    import zipfile
+
+    limit = MAX_FILE_BYTES if max_bytes is None else int(max_bytes)
+    data = read_limited(path, what, limit)
+    name = f"{what} {Path(path).name}"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = zf.infolist()
+            total = sum(m.file_size for m in members)
+            if total > limit:
+                raise NeuralPolyError(f"{name} unpacks to {_size_text(total)}, over the limit of {_size_text(limit)}")
+            arrays = {}
+            for m in members:
+                key = m.filename[:-4] if m.filename.endswith(".npy") else m.filename
+                arrays[key] = _npy_from_bytes(zf.read(m), f"{name} (array {key!r})")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as e:
+        raise NeuralPolyError(f"{name} is not a valid .npz archive: {e}") from None
+    return arrays

@@ -41,6 +41,7 @@ import numpy as np
 
 from ._checks import check_choice
 from .errors import ExtractionError, ModelFormatError, NeuralPolyError
+from .fileio import parse_json, read_npz
 from .levelset.api import extract_level_set
 from .levelset.box import parse_bbox
 from .mesh.polymesh import PolyMesh
@@ -163,11 +164,11 @@ def read_mesh_npz(path) -> PolyMesh:
         If the file is missing or not such a mesh.
     """
     try:
-        with np.load(Path(path), allow_pickle=False) as z:
-            fields = {k: z[k] for k in MESH_ARRAYS if k in z.files}
-            info = json.loads(str(z["info"]))
+        z = read_npz(path, "mesh file")
+        fields = {k: z[k] for k in MESH_ARRAYS if k in z}
+        info = parse_json(str(z["info"]), "mesh info")
         return PolyMesh(**fields, info=info)
-    except (OSError, KeyError, ValueError, TypeError) as e:
+    except (KeyError, ValueError, TypeError) as e:
         raise ModelFormatError(f"cannot read the mesh file {str(path)!r}: {e}") from None
 
 

@@ -106,7 +106,7 @@ def test_bad_input_exits_2_without_traceback(models, capsys, monkeypatch, args, 
     ('{"pairs": []}', "needs a 'paths' list"),
     ("[]", "non-empty list"),
     ("[[[0, 0, 0], [1, 1, 1]]]", "the points have 3 coordinates; the network takes 2"),
-    ("[[[0, NaN], [1, 1]]]", "path 0 has a NaN"),
+    ("[[[0, NaN], [1, 1]]]", "contains NaN"),
     ("[[[0, 0], [1, 1]], [[2, 2], [2, 2]]]", "path 1 has equal end points"),
     ("{not json", "not valid JSON"),
 ])

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..errors import NeuralPolyError
+from ..fileio import read_json
 from .options import box, check_outputs, finite_float, positive_int, print_summary, write_mesh
 
 __all__ = ["register"]
@@ -35,12 +34,7 @@ def cmd_boolean(args) -> int:
     from ..network.modelfile import save_model
     from ..summary import summarize
 
-    try:
-        desc = json.loads(args.description.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NeuralPolyError(f"description file {str(args.description)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFormatError(f"{args.description.name}: not a valid JSON description: {e}") from None
+    desc = read_json(args.description, "description file")
     try:
         net = network_from_description(desc)
     except ModelFormatError as e:
@@ -48,12 +42,12 @@ def cmd_boolean(args) -> int:
     check_outputs(args.out, args.model_out)
     mode = desc.get("mode", "hard")
     meta = {"type": f"boolean ({mode})", "source": desc}
-    if args.model_out is not None:
-        save_model(net, args.model_out, meta=meta)
-    if args.bbox is not None:
+    if args.bbox is not None:       # checked before anything is written
         bbox = box(args.bbox)
     else:
         bbox = desc.get("domain", (-1.0, 1.0))
+    if args.model_out is not None:
+        save_model(net, args.model_out, meta=meta)
     if mode == "hard":
         mesh = extract_level_set(net, 0.0, bbox, method="exact", cap=args.cap, merge_coplanar=True)
     else:

@@ -54,6 +54,10 @@ def main(argv=None) -> int:
     except OSError as e:
         print(f"neuralpoly {args.command}: error: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except MemoryError:      # a last resort: the budgets (neuralpoly_core.budget) refuse first
+        print(f"neuralpoly {args.command}: error: out of memory; use smaller settings (see README, "
+              "\"Limits\")", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -71,6 +71,9 @@ def cmd_generate(args) -> int:
         raise NeuralPolyError(f"exact extraction needs p = 1 in every layer; {arch} is not "
                               "piecewise linear (use --method radial or auto)")
     check_outputs(args.out, args.model_out)
+    if args.method == "radial" or (args.method == "auto" and not arch.piecewise_linear):
+        from ..polytope.radial import check_radial_memory
+        check_radial_memory(min(dim, 3), sum(arch.widths), args.resolution or 32)     # before training
     bar = ProgressBar(f"training {dim}D {arch}")
     kwargs = dict(seed=args.seed, dtype=args.dtype, device=args.device, progress=bar)
     if args.restarts is not None:

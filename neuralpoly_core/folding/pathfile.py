@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NeuralPolyError
-from ..fileio import atomic_open, atomic_write_text
+from ..fileio import atomic_open, atomic_write_text, read_json, read_npy
 
 __all__ = ["load_paths", "save_paths"]
 
@@ -50,19 +50,10 @@ def load_paths(path, dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     suffix = path.suffix.lower()
     if suffix not in (".json", ".npy"):
         raise NeuralPolyError(f"{name}: a paths file must be .json or .npy")
-    if not path.is_file():
-        raise NeuralPolyError(f"paths file {str(path)!r} does not exist")
     if suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise NeuralPolyError(f"{name}: not valid JSON: {e}") from None
-        pairs = _pairs_from_json(data, name)
+        pairs = _pairs_from_json(read_json(path, "paths file"), name)
     else:
-        try:
-            pairs = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise NeuralPolyError(f"{name}: not a readable .npy array: {e}") from None
+        pairs = read_npy(path, "paths file")
         if pairs.ndim != 3 or pairs.shape[1] != 2 or pairs.shape[0] == 0 or pairs.shape[2] == 0 \
                 or not np.issubdtype(pairs.dtype, np.number):
             raise NeuralPolyError(f"{name}: expected a numeric array of shape (P, 2, dim), got {pairs.dtype} "

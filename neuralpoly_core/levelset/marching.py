@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from .._checks import check_callable, check_int
+from ..budget import check_memory
 from ..errors import ExtractionError
 from ..mesh.polymesh import PolyMesh
 from ..mesh.topology import is_watertight
@@ -323,6 +324,9 @@ def extract_marching(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), resolut
     check_request(net, level, inside)
     resolution = check_int(resolution, "resolution", 2, _MAX_RESOLUTION, error=ExtractionError)
     newton_steps = check_int(newton_steps, "newton_steps", 0, 50, error=ExtractionError)
+    # the grid of values, its shifted and padded copies and scikit-image's work arrays
+    check_memory(40 * (resolution + 3) ** net.dim, f"marching on a grid of {resolution + 1}^{net.dim} points",
+                 "lower the resolution (--resolution)")
     reporter = Reporter(check_callable(progress, "progress", error=ExtractionError),
                         check_callable(cancel, "cancel", error=ExtractionError),
                         what="level-set extraction")

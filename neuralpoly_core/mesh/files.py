@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..budget import check_memory
 from ..errors import NeuralPolyError
-from ..fileio import atomic_open
+from ..fileio import atomic_open, read_limited
 from ..version import __version__
 from .polymesh import PolyMesh
 
@@ -137,10 +138,13 @@ def read_obj(path) -> PolyMesh:
     """
     path = Path(path)
     verts, faces = [], []
+    data = read_limited(path, "OBJ file")
+    # Python lists of parsed numbers take ~ 20 times the text
+    check_memory(20 * len(data), f"reading OBJ file {path.name}", "read a smaller file")
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise NeuralPolyError(f"cannot read OBJ file {str(path)!r}: {e.strerror or e}") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise NeuralPolyError(f"OBJ file {path.name} is not UTF-8 text (byte {e.start})") from None
     for lineno, line in enumerate(text.splitlines(), 1):
         tok = line.split()
         if not tok or tok[0].startswith("#"):
@@ -172,7 +176,11 @@ def read_obj(path) -> PolyMesh:
             faces.append(face)
     if not faces:
         raise NeuralPolyError(f"OBJ file {str(path)!r} has no faces")
-    return PolyMesh.from_faces(np.asarray(verts, dtype=np.float64).reshape(-1, 3), faces)
+    V = np.asarray(verts, dtype=np.float64).reshape(-1, 3)
+    if not np.all(np.isfinite(V)):
+        raise NeuralPolyError(f"{path.name}: vertex {int(np.argmin(np.isfinite(V).all(1))) + 1} has a NaN or "
+                              "infinite coordinate")
+    return PolyMesh.from_faces(V, faces)
 
 
 # --------------------------------------------------------------------------------------
@@ -211,10 +219,7 @@ def write_stl(mesh: PolyMesh, path) -> Path:
 def read_stl(path) -> PolyMesh:
     """Read a binary STL file; corners with identical coordinates become one vertex."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise NeuralPolyError(f"cannot read STL file {str(path)!r}: {e.strerror or e}") from None
+    data = read_limited(path, "STL file")
     if len(data) < 84:
         raise NeuralPolyError(f"{path.name} is not a binary STL file: only {len(data)} bytes")
     (count,) = struct.unpack_from("<I", data, 80)
@@ -224,6 +229,7 @@ def read_stl(path) -> PolyMesh:
             raise NeuralPolyError(f"{path.name} is an ASCII STL file; only binary STL is read")
         raise NeuralPolyError(f"{path.name} is not a valid binary STL file: it declares {count} "
                               f"triangles ({expected} bytes) but has {len(data)} bytes")
+    check_memory(300 * count, f"reading STL file {path.name} ({count} triangles)", "read a smaller file")
     rec = np.frombuffer(data, dtype=STL_RECORD, count=count, offset=84)
     corners = rec["v"].reshape(-1, 3).astype(np.float64)
     if not np.all(np.isfinite(corners)):
@@ -335,6 +341,8 @@ def _parse_ply_header(data: bytes, name: str):
                 elements.append((tok[1], int(tok[2]), []))
             except (IndexError, ValueError):
                 raise NeuralPolyError(f"{name}: bad PLY element line {line.strip()!r}") from None
+            if elements[-1][1] < 0:
+                raise NeuralPolyError(f"{name}: negative PLY element count in {line.strip()!r}")
         elif tok[0] == "property":
             if not elements:
                 raise NeuralPolyError(f"{name}: PLY property before any element")
@@ -361,12 +369,10 @@ def read_ply(path) -> PolyMesh:
     other than vertex and face are not supported.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise NeuralPolyError(f"cannot read PLY file {str(path)!r}: {e.strerror or e}") from None
+    data = read_limited(path, "PLY file")
     name = path.name
     fmt, elements, pos = _parse_ply_header(data, name)
+    _check_ply_counts(data, pos, fmt, elements, name)
     names = [e[0] for e in elements]
     if "vertex" not in names or "face" not in names:
         raise NeuralPolyError(f"{name}: a PLY mesh needs 'vertex' and 'face' elements, found {names}")
@@ -397,6 +403,24 @@ def read_ply(path) -> PolyMesh:
     if not np.all(np.isfinite(verts)):
         raise NeuralPolyError(f"{name}: vertices contain NaN or infinite coordinates")
     return PolyMesh(verts, corners, sizes, regions)
+
+
+def _check_ply_counts(data: bytes, pos: int, fmt: str, elements, name: str) -> None:
+    """Refuse element counts the file is too small to hold, before anything is allocated.
+
+    A binary record takes at least the bytes of its scalars and list counts; an ASCII value
+    at least 2 bytes (a digit and a separator)."""
+    need = 0
+    for el_name, count, props in elements:
+        if fmt == "ascii":
+            per = 2 * len(props)
+        else:
+            per = sum(np.dtype(p[2] if p[1] == "list" else p[1]).itemsize for p in props)
+        need += count * max(per, 1)
+        if need > len(data) - pos:
+            raise NeuralPolyError(f"{name}: the PLY header declares {count} {el_name} elements, which need at "
+                                  f"least {need} bytes, but the file has only {len(data) - pos} after the header")
+    check_memory(20 * need, f"reading PLY file {name}", "read a smaller file")
 
 
 _Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]

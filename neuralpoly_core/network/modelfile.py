@@ -10,8 +10,8 @@ import json
 import math
 from pathlib import Path
 
-from ..errors import ModelFormatError
-from ..fileio import atomic_write_text
+from ..errors import ModelFormatError, NeuralPolyError
+from ..fileio import atomic_write_text, parse_json, read_limited
 from .model import Network
 
 __all__ = ["save_model", "load_model", "load_model_with_meta", "model_to_json", "model_from_json"]
@@ -44,13 +44,16 @@ def model_to_json(net: Network, meta: dict | None = None, indent: int | None = 1
     return json.dumps(d, indent=indent, allow_nan=False)
 
 
-def model_from_json(text: str) -> tuple[Network, dict]:
-    """Parse ``neuralpoly.model`` JSON text; returns ``(network, meta)``."""
+def model_from_json(text: str | bytes) -> tuple[Network, dict]:
+    """Parse ``neuralpoly.model`` JSON text; returns ``(network, meta)``.
+
+    The text is parsed by :func:`neuralpoly_core.fileio.parse_json`: NaN/Infinity, non-UTF-8
+    bytes and nesting deeper than :data:`~neuralpoly_core.fileio.MAX_JSON_DEPTH` are refused.
+    """
     try:
-        d = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(
-            ModelFormatError(f"model contains {c}, which is not valid in a model file")))
-    except json.JSONDecodeError as e:
-        raise ModelFormatError(f"model is not valid JSON: {e}") from None
+        d = parse_json(text, "model")
+    except NeuralPolyError as e:
+        raise ModelFormatError(str(e)) from None
     net = Network.from_dict(d)
     meta = d.get("meta") or {}
     if not isinstance(meta, dict):
@@ -71,13 +74,18 @@ def load_model(path) -> Network:
 
 
 def load_model_with_meta(path) -> tuple[Network, dict]:
+    """:func:`load_model` with the file's ``meta`` object (``{}`` when it has none).
+
+    The file is read by :func:`neuralpoly_core.fileio.read_limited`: only a plain file within
+    the size limit (a FIFO, a device or a folder is refused without blocking).
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelFormatError(f"model file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ModelFormatError(f"cannot read model file {str(path)!r}: {e}") from None
+        text = read_limited(path, "model file")
+    except NeuralPolyError as e:
+        raise ModelFormatError(str(e)) from None
+    if not text.strip():
+        raise ModelFormatError(f"model file {str(path)!r} is empty")
     try:
         return model_from_json(text)
     except ModelFormatError as e:

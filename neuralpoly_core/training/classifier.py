@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._checks import check_callable, check_choice, check_float, check_int
+from ..budget import check_memory
 from ..errors import NeuralPolyError
 from ..network.activations import Activation
 from ..network.model import Layer, Network, Output
@@ -92,6 +93,18 @@ def _maxout_module(torch, k: int):
     return Maxout()
 
 
+def _check_classifier_memory(data: Dataset, widths, group: int, batch_size: int) -> None:
+    """Refuse before training what would not fit: weights with gradients and Adam's two moments,
+    the float32 training set, and the activations of one batch (float32 throughout)."""
+    dims = (data.dim,) + tuple(widths)
+    rows = tuple(w * group for w in widths) + (data.n_classes,)
+    weights = sum((a + 1) * b for a, b in zip(dims, rows))
+    n = len(data.y_train)
+    need = 4 * (4 * weights + n * (data.dim + 2) + 4 * min(batch_size, n) * sum(rows))
+    check_memory(need, f"training a classifier with widths {tuple(widths)} ({weights:,} weights)",
+                 "lower the widths or the batch size")
+
+
 def train_classifier(data: Dataset, widths, *, epochs: int = 200, batch_size: int = 64, lr: float = 3e-3,
                      weight_decay: float = 0.0, seed: int = 0, activation: str = "relu", k: int = 2,
                      progress=None, cancel=None) -> ClassifierResult:
@@ -134,6 +147,7 @@ def train_classifier(data: Dataset, widths, *, epochs: int = 200, batch_size: in
     act = Activation("relu") if activation == "relu" else Activation("maxout", k=check_int(k, "maxout rank k", 2, 1024))
     check_callable(progress, "progress")
     check_callable(cancel, "cancel")
+    _check_classifier_memory(data, widths, act.group, batch_size)
     torch = require_torch()
     report = Reporter(progress, cancel, what="training", interval=0.05)
     t0 = time.perf_counter()

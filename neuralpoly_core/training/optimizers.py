@@ -17,7 +17,7 @@ import math
 
 from ..errors import TrainingDivergedError
 from ..reporting import Reporter
-from .batch import PolytopeBatch
+from .batch import CHUNK_ELEMENTS, PolytopeBatch
 from .torch_access import require_torch
 
 __all__ = ["newton_lm", "adam", "diverged_error", "LAMBDA_MIN", "LAMBDA_MAX"]
@@ -29,6 +29,27 @@ LAMBDA_MIN, LAMBDA_MAX = 1e-15, 1e16
 def diverged_error(labels, i: int, step: int, what: str) -> TrainingDivergedError:
     """The error for problem ``i`` (named by ``labels[i]``) whose training diverged at ``step``."""
     return TrainingDivergedError(f"training {labels[i]} diverged at step {step}: {what}")
+
+
+def lm_bytes(B: int, P: int, M: int, width_sum: int, itemsize: int, newton: bool) -> int:
+    """Peak memory of :func:`newton_lm` on ``B`` problems of ``P`` weights and ``M`` points.
+
+    The (B, P, P) matrices dominate: ``H``, ``H + lambda D``, its Cholesky factor, the new
+    ``H`` of the accepted problems and torch's temporaries, about a dozen in all (measured:
+    2.96 GB peak for (40,40;1) in 3D with 8 restarts; more with ``newton``); then the
+    point-wise tensors of the normal equations (evaluated in chunks of
+    :data:`~neuralpoly_core.training.batch.CHUNK_ELEMENTS`) and of the loss on all points.
+    """
+    matrices = (14 if newton else 12) * B * P * P
+    per_point = B * (P + 2 * width_sum)
+    chunked = 6 * min(M * per_point, max(CHUNK_ELEMENTS, per_point))
+    loss = 4 * B * M * width_sum
+    return itemsize * (matrices + chunked + loss)
+
+
+def adam_bytes(B: int, P: int, M: int, width_sum: int, itemsize: int) -> int:
+    """Peak memory of :func:`adam`: the activations autograd keeps on all points, and the weights."""
+    return itemsize * (8 * B * M * width_sum + 6 * B * P)
 
 
 def newton_lm(batch: PolytopeBatch, params, X, *, max_steps: int, tol: float, newton: bool, labels,

@@ -47,12 +47,13 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .._checks import check_callable, check_choice, check_float, check_int
+from ..budget import check_memory
 from ..errors import NeuralPolyError
 from ..network.architecture import ArchType, check_dim
 from ..network.model import Network, polytope_network
 from ..reporting import Reporter
 from .batch import CHUNK_ELEMENTS, PolytopeBatch
-from .optimizers import adam, diverged_error, newton_lm
+from .optimizers import adam, adam_bytes, diverged_error, lm_bytes, newton_lm
 from .sampling import METHODS, sphere_points
 from .torch_access import require_torch, resolve_device, resolve_dtype, torch_threads
 
@@ -295,6 +296,8 @@ def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int = 8, n_points: 
         return []
     unique = list(dict.fromkeys(specs))
     chunks = _plan_chunks(unique, n_points, restarts, opt)
+    for ch in chunks:
+        _check_chunk_memory(ch, restarts, opt, 4 if dtype_name == "float32" else 8)
     report = Reporter(progress, cancel, what="training", interval=0.05)
     report(0.0, "training", force=True)
     parts = iter(report.parts(w for ch in chunks for w in ch["weights"]))
@@ -339,6 +342,23 @@ def _plan_chunks(unique, n_points: int | None, restarts: int, opt: str) -> list[
             chunks.append(dict(dim=dim, widths=widths, part=part, M=M, Mc=Mc, P=P,
                                weights=(search + polish,) if opt == "adam" else (search, polish)))
     return chunks
+
+
+def _check_chunk_memory(ch, restarts: int, opt: str, itemsize: int) -> None:
+    """Refuse a chunk whose training would need more memory than the budget (before any work)."""
+    S, P, ws = len(ch["part"]), ch["P"], sum(ch["widths"])
+    if opt == "adam":
+        need = adam_bytes(S * restarts, P, ch["M"], ws, itemsize)
+    else:
+        newton = len(ch["widths"]) == 1
+        need = max(lm_bytes(S * restarts, P, ch["Mc"], ws, itemsize, newton),
+                   lm_bytes(S * min(POLISH_TOP, restarts), P, ch["M"], ws, itemsize, newton))
+    need += 2 * ch["M"] * ch["dim"] * itemsize           # the training points, fine and coarse
+    types = ", ".join(str(a) for _, a in ch["part"])
+    check_memory(need, f"training {types} in {ch['dim']}D ({P:,} weights, {restarts} restart(s), {ch['M']:,} "
+                       f"points, optimizer {opt})",
+                 "lower the widths (--widths), the restarts (--restarts) or the training points (n_points)"
+                 + ("; optimizer='adam' needs no P x P matrices" if opt == "lm" else ""))
 
 
 def _train_chunk(ch, *, restarts, seed, sampling, tdtype, dev, opt, max_steps, tol, lr, reports) -> dict:
