@@ -2,6 +2,12 @@
 
 See README, "Model files", for the format. An optional ``"meta"`` object (type, loss,
 name, training settings) may accompany the network; readers that do not know it ignore it.
+
+An optional ``"placement"`` object (:class:`~neuralpoly_core.network.placement.Placement`:
+``{"scale", "offset", "box"}``, world = scale * x + offset) says where the network's box sits
+in the world, for networks fitted to a mesh; :func:`load_model_placed` and
+:func:`model_from_json_placed` return it (None when absent). Files without it load exactly as
+before; readers of :func:`load_model_with_meta` accept files with it and ignore it.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from pathlib import Path
 from ..errors import ModelFormatError
 from ..fileio import atomic_write_text
 from .model import Network
+from .placement import Placement
 
-__all__ = ["save_model", "load_model", "load_model_with_meta", "model_to_json", "model_from_json"]
+__all__ = ["save_model", "load_model", "load_model_with_meta", "model_to_json", "model_from_json",
+           "load_model_placed", "model_from_json_placed"]
 
 
 def _clean_meta(meta):
@@ -35,33 +43,46 @@ def _clean_meta(meta):
     return conv(dict(meta))
 
 
-def model_to_json(net: Network, meta: dict | None = None, indent: int | None = 1) -> str:
-    """Serialise a network (and optional metadata) to ``neuralpoly.model`` JSON text."""
+def model_to_json(net: Network, meta: dict | None = None, indent: int | None = 1,
+                  placement: Placement | None = None) -> str:
+    """Serialise a network (and optional metadata and placement) to ``neuralpoly.model`` JSON text."""
     d = net.to_dict()
     meta = _clean_meta(meta)
     if meta:
         d["meta"] = meta
+    if placement is not None:
+        d["placement"] = placement.to_dict()
     return json.dumps(d, indent=indent, allow_nan=False)
 
 
 def model_from_json(text: str) -> tuple[Network, dict]:
     """Parse ``neuralpoly.model`` JSON text; returns ``(network, meta)``."""
+    net, meta, _ = model_from_json_placed(text)
+    return net, meta
+
+
+def model_from_json_placed(text: str) -> tuple[Network, dict, Placement | None]:
+    """Parse ``neuralpoly.model`` JSON text; returns ``(network, meta, placement or None)``."""
     try:
         d = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(
             ModelFormatError(f"model contains {c}, which is not valid in a model file")))
     except json.JSONDecodeError as e:
         raise ModelFormatError(f"model is not valid JSON: {e}") from None
+    placement = None
+    if isinstance(d, dict) and "placement" in d:
+        d = dict(d)
+        placement = Placement.from_dict(d.pop("placement"))
     net = Network.from_dict(d)
     meta = d.get("meta") or {}
     if not isinstance(meta, dict):
         raise ModelFormatError("'meta' must be an object")
-    return net, meta
+    return net, meta, placement
 
 
-def save_model(net: Network, path, meta: dict | None = None) -> Path:
-    """Write a model file atomically."""
+def save_model(net: Network, path, meta: dict | None = None, placement: Placement | None = None) -> Path:
+    """Write a model file atomically (with the optional placement of a fitted mesh)."""
     path = Path(path)
-    atomic_write_text(path, model_to_json(net, meta) + "\n")
+    atomic_write_text(path, model_to_json(net, meta, placement=placement) + "\n")
     return path
 
 
@@ -71,6 +92,12 @@ def load_model(path) -> Network:
 
 
 def load_model_with_meta(path) -> tuple[Network, dict]:
+    net, meta, _ = load_model_placed(path)
+    return net, meta
+
+
+def load_model_placed(path) -> tuple[Network, dict, Placement | None]:
+    """Read a model file: ``(network, meta, placement or None)``."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -79,6 +106,6 @@ def load_model_with_meta(path) -> tuple[Network, dict]:
     except (OSError, UnicodeDecodeError) as e:
         raise ModelFormatError(f"cannot read model file {str(path)!r}: {e}") from None
     try:
-        return model_from_json(text)
+        return model_from_json_placed(text)
     except ModelFormatError as e:
         raise ModelFormatError(f"{path.name}: {e}") from None
