@@ -45,6 +45,7 @@ from .sdf import relu_mlp, torch_to_network
 from .torch_access import require_torch, resolve_device, torch_threads
 
 __all__ = ["NetSpec", "parse_net_spec", "FitResult", "fit_mesh_sdf", "extract_fitted", "sign_changes",
+           "fit_and_extract", "check_input_mesh",
            "CLAMP", "BOX", "WARMUP"]
 
 #: Clamp of the SDF loss, in network units (the box is [-1, 1]^3).
@@ -304,3 +305,38 @@ def extract_fitted(result_or_net, placement: Placement | None = None, *, method:
     out = mesh.copy()
     out.vertices = placement.to_world(mesh.vertices)
     return out
+
+
+def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = None, steps: int | None = None,
+                    seed: int = 0, device: str = "cpu", method: str = "exact", resolution: int = 128,
+                    samples: int = 200_000, progress=None, cancel=None) -> tuple[FitResult, PolyMesh, dict]:
+    """Fit (:func:`fit_mesh_sdf`), extract (:func:`extract_fitted`) and compare with the input
+    (:func:`~neuralpoly_core.mesh.sdf.surface_metrics`, ``samples`` points each way).
+
+    Returns ``(fit, mesh, summary)``; ``summary`` has ``chamfer``, ``chamfer_rel`` (of the
+    input's bounding-box diagonal), ``hausdorff``, ``hausdorff_rel``, ``normal_consistency``,
+    ``vertices``, ``faces``, ``train_seconds``, ``extract_seconds``, ``max_level_error``
+    (``|f(v)|`` over the output's vertices, network units), ``net``, ``steps``, ``seed``,
+    ``method``, ``warnings``.
+    """
+    from ..mesh.sdf import surface_metrics
+
+    check_choice(method, ("exact", "marching"), "extraction method")
+    samples = check_int(samples, "samples", 1)
+    report = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"), what="low-poly")
+    fit_part, extract_part = report.parts([0.9, 0.1])
+    fit = fit_mesh_sdf(mesh, net, seconds=seconds, steps=steps, seed=seed, device=device,
+                       progress=fit_part, cancel=cancel)
+    t0 = time.perf_counter()
+    out = extract_fitted(fit, method=method, resolution=resolution, progress=extract_part, cancel=cancel)
+    extract_seconds = time.perf_counter() - t0
+    level_error = float(np.max(np.abs(fit.network(fit.placement.to_network(out.vertices)))))
+    m = surface_metrics(mesh, out, samples, seed=seed)
+    summary = {k: m[k] for k in ("chamfer", "chamfer_rel", "hausdorff", "hausdorff_rel", "normal_consistency",
+                                 "bbox_diagonal")}
+    summary.update(vertices=out.n_vertices, faces=out.n_faces, train_seconds=fit.facts["train_seconds"],
+                   extract_seconds=extract_seconds, max_level_error=level_error, net=fit.spec.text,
+                   steps=fit.facts["steps"], seed=fit.facts["seed"], restarts=fit.facts["restarts"],
+                   method=method, input_vertices=mesh.n_vertices, input_faces=mesh.n_faces,
+                   warnings=fit.facts["warnings"])
+    return fit, out, summary
