@@ -11,7 +11,7 @@ import pytest
 from neuralpoly_core import Activation, Layer, Network, NeuralPolyError, Output
 from neuralpoly_core.jobs import read_mesh_npz, run_job
 from neuralpoly_core.mesh import PolyMesh
-from neuralpoly_core.mesh.files import export_mesh
+from neuralpoly_core.mesh.files import export_mesh, read_mesh
 from neuralpoly_core.mesh.sdf import mesh_problems, signed_distance, surface_metrics, training_samples, winding_number
 from neuralpoly_core.mesh.shapes import box_with_hole, icosphere, torus, uv_sphere
 from neuralpoly_core.network.modelfile import (load_model_placed, load_model_with_meta, model_from_json_placed,
@@ -207,6 +207,11 @@ def test_cli_fit(tmp_path, capsys):
     for key in ("chamfer", "hausdorff", "vertices", "faces", "train_seconds", "extract_seconds", "max_level_error"):
         assert key in s
     assert out.exists() and load_model_placed(model)[2] is not None
+    again = tmp_path / "again.obj"                              # re-extraction lands in the same place
+    assert main(["extract", str(model), "--out", str(again)]) == 0
+    a, b = read_mesh(out), read_mesh(again)
+    assert (a.n_vertices, a.n_faces) == (b.n_vertices, b.n_faces) == (s["vertices"], s["faces"])
+    np.testing.assert_allclose(a.vertices, b.vertices, atol=1e-6)
     assert main(["fit", str(src), "--seconds", "0", "--out", str(tmp_path / "x.obj")]) == 2
     assert main(["fit", str(src), "--net", "hashgrid:4", "--steps", "5"]) == 2
     assert main(["fit", str(tmp_path / "missing.obj"), "--steps", "5"]) == 2
