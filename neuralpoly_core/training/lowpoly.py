@@ -205,7 +205,7 @@ def _train_once(torch, spec, data, seed, steps, seconds, dev, lr, batch, report)
 
 def fit_mesh_sdf(mesh: PolyMesh, net="relu:8x32", seconds: float | None = None, steps: int | None = None,
                  seed: int = 0, device: str = "cpu", progress=None, cancel=None, *, lr: float = 2e-3,
-                 batch: int = 4096, restarts: int = 2, threads: int | None = 1,
+                 batch: int | None = None, restarts: int = 2, threads: int | None = 1,
                  n_samples: int = 300_000) -> FitResult:
     """Fit a network's level set ``f = 0`` to the surface of ``mesh`` (see the module docstring).
 
@@ -224,7 +224,10 @@ def fit_mesh_sdf(mesh: PolyMesh, net="relu:8x32", seconds: float | None = None, 
     progress, cancel : callable, optional
         ``progress(fraction, message)``; ``cancel()`` returning True raises Cancelled.
     lr, batch : float, int
-        Peak learning rate; points per batch (plus a quarter of that on the surface).
+        Peak learning rate; points per batch (plus a quarter of that on the surface; default
+        512 on the CPU, where more, smaller steps fit better in a time budget -- measured on
+        Suzanne, 8x32, 30 s: 0.48 / 0.37 / 0.33 / 0.40 % Chamfer at 4096 / 1024 / 512 / 256 --
+        and 8192 on CUDA, not tuned).
     restarts : int
         Further tries (next seeds) after a collapsed fit.
     threads : int or None
@@ -253,13 +256,14 @@ def fit_mesh_sdf(mesh: PolyMesh, net="relu:8x32", seconds: float | None = None, 
     steps = None if steps is None else check_int(steps, "steps", 1)
     seed, restarts = check_int(seed, "seed", 0), check_int(restarts, "restarts", 0)
     lr = check_float(lr, "learning rate", 0.0, lo_open=True)
-    batch, n_samples = check_int(batch, "batch", 16), check_int(n_samples, "n_samples", 1000)
+    n_samples = check_int(n_samples, "n_samples", 1000)
     report = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"),
                       what="fitting", interval=0.05)
     if problems:
         warnings.warn("the mesh is not a closed manifold (" + "; ".join(problems) + "): fitting it anyway, "
                       "inside is where the winding number exceeds 1/2", stacklevel=2)
     dev = resolve_device(device)
+    batch = (512 if dev.type == "cpu" else 8192) if batch is None else check_int(batch, "batch", 16)
     placement = Placement.fit(mesh.vertices[np.unique(mesh.corners)], BOX, margin=0.1)
     t0 = time.perf_counter()
     report(0.0, "sampling the signed distance", force=True)
