@@ -21,7 +21,8 @@ Run one with :func:`run_job`; add one with the :func:`job` decorator, e.g.::
         ...
         return {"regions": n}
 
-The jobs now: ``train`` (neural polytopes, batched, with torch) and ``extract_level_set``
+The jobs now: ``train`` (neural polytopes, batched, with torch), ``fit_sdf`` (a network fitted
+to a mesh, its low-poly mesh) and ``extract_level_set``
 (a network's level set f = c in a box, as a mesh file). The Blender add-on's worker process
 answers requests by running these (``addon/worker.py``).
 """
@@ -50,7 +51,7 @@ from .reporting import Reporter
 from .summary import summarize
 
 __all__ = ["Job", "JOBS", "job", "run_job", "job_names", "write_mesh_npz", "read_mesh_npz", "plain",
-           "TRAIN_OPTIONS", "LEVEL_SET_OPTIONS"]
+           "TRAIN_OPTIONS", "LEVEL_SET_OPTIONS", "FIT_SDF_OPTIONS"]
 
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
@@ -253,3 +254,33 @@ def _extract_level_set(arguments: dict, progress: Progress, cancel: Cancel) -> d
     summary = summarize(net, mesh, level=level)
     path = write_mesh_npz(mesh, _output_path(arguments))
     return {"mesh": str(path), "summary": plain(summary), "seconds": time.perf_counter() - t0}
+
+
+#: Arguments of a ``fit_sdf`` job besides ``mesh`` (see :func:`neuralpoly_core.training.lowpoly.fit_and_extract`).
+FIT_SDF_OPTIONS = ("net", "seconds", "steps", "seed", "device", "method", "resolution", "samples")
+
+
+@job("fit_sdf", "Fit a network to a mesh's signed distance; extract the low-poly mesh as an .npz file")
+def _fit_sdf(arguments: dict, progress: Progress, cancel: Cancel) -> dict:
+    """Arguments: ``mesh`` (path of an .npz of :func:`write_mesh_npz`, or an .obj/.stl/.ply
+    file, in world coordinates), :data:`FIT_SDF_OPTIONS`, ``output`` (the .npz path, optional).
+
+    Result: ``{"mesh": path, "model": neuralpoly.model JSON text with meta and placement,
+    "summary": {chamfer, chamfer_rel, hausdorff, vertices, faces, train_seconds, ...}}``.
+    """
+    from .mesh.files import read_mesh
+    from .network.modelfile import model_to_json
+    from .training.lowpoly import fit_and_extract
+
+    options = _options(arguments, FIT_SDF_OPTIONS + ("output",), ("mesh",), "fit_sdf")
+    options.pop("output", None)
+    source = arguments["mesh"]
+    if not isinstance(source, str):
+        raise NeuralPolyError(f"the mesh of a fit_sdf job must be a file path, got {source!r}")
+    mesh = read_mesh_npz(source) if source.endswith(".npz") else read_mesh(source)
+    if "seconds" not in options and "steps" not in options:
+        options["seconds"] = 60.0
+    fit, out, summary = fit_and_extract(mesh, progress=progress, cancel=cancel, **options)
+    path = write_mesh_npz(out, _output_path(arguments))
+    return {"mesh": str(path), "model": model_to_json(fit.network, fit.meta(), indent=None, placement=fit.placement),
+            "summary": plain(summary)}

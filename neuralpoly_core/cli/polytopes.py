@@ -98,12 +98,14 @@ def cmd_generate(args) -> int:
 
 
 def cmd_extract(args) -> int:
-    from ..network.modelfile import load_model_with_meta
+    from ..network.modelfile import load_model_placed
     from ..polytope.api import extract_polytope
     from ..summary import summarize
 
-    net, meta = load_model_with_meta(args.model)
+    net, meta, placement = load_model_placed(args.model)
     check_outputs(args.out)
+    if placement is not None and args.bbox is None:        # a network fitted to a mesh (neuralpoly fit)
+        args.bbox = placement.box
     in_box = args.bbox is not None or args.method == "marching" or not net.is_neural_polytope
     if in_box:
         from ..levelset.api import extract_level_set
@@ -130,6 +132,9 @@ def cmd_extract(args) -> int:
         mesh = extract_polytope(net, args.method, resolution=args.resolution or 32,
                                 refine=not args.no_refine, basis=basis, level=level)
     summary = summarize(net, mesh, arch=meta.get("type"), loss=meta.get("loss"), level=level)
+    if placement is not None:                               # back where the fitted mesh was
+        mesh = mesh.copy()
+        mesh.vertices = placement.to_world(mesh.vertices)
     write_mesh(mesh, args.out, meta.get("type") and f"NeuralPolytope {meta['type']}" or args.model.stem)
     print_summary(summary, args.json)
     return 0

@@ -21,7 +21,7 @@ from ..network.architecture import check_dim
 from ..reporting import Reporter
 from .torch_access import require_torch, resolve_device, torch_threads
 
-__all__ = ["fit_sdf"]
+__all__ = ["fit_sdf", "relu_mlp", "torch_to_network"]
 
 
 def fit_sdf(sdf: Callable[[np.ndarray], np.ndarray], *, steps: int = 12000, depth: int = 8, width: int = 32,
@@ -118,7 +118,7 @@ def fit_sdf(sdf: Callable[[np.ndarray], np.ndarray], *, steps: int = 12000, dept
                       what="SDF fitting", interval=0.05)
     dev = resolve_device(device)
     with torch_threads(threads):
-        model = _relu_mlp(torch, dim, depth, width, seed).to(dev)
+        model = relu_mlp(torch, dim, depth, width, seed).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=steps)
         t0 = time.perf_counter()
@@ -146,7 +146,7 @@ def fit_sdf(sdf: Callable[[np.ndarray], np.ndarray], *, steps: int = 12000, dept
             first = last if first is None else first
             report((step + 1) / steps, f"fitting SDF: step {step + 1}/{steps}, loss {last:.3e}")
         seconds = time.perf_counter() - t0
-    return _to_network(torch, model, dim), {"loss": last, "first_loss": first, "steps": steps, "train_seconds": seconds}
+    return torch_to_network(torch, model, dim), {"loss": last, "first_loss": first, "steps": steps, "train_seconds": seconds}
 
 
 def _points_rng(rng, seed: int) -> np.random.Generator:
@@ -179,7 +179,7 @@ def _sdf_values(sdf, points: np.ndarray) -> np.ndarray:
     return values
 
 
-def _relu_mlp(torch, dim: int, depth: int, width: int, seed: int):
+def relu_mlp(torch, dim: int, depth: int, width: int, seed: int):
     """``torch.nn.Sequential`` of ``depth`` (Linear, ReLU) pairs and a Linear head, on the CPU.
 
     Initialised as PyTorch initialises ``Linear`` layers, after seeding torch's CPU
@@ -195,7 +195,7 @@ def _relu_mlp(torch, dim: int, depth: int, width: int, seed: int):
         return torch.nn.Sequential(*mods)
 
 
-def _to_network(torch, model, dim: int) -> Network:
+def torch_to_network(torch, model, dim: int) -> Network:
     """The trained ``Sequential`` as a float64 :class:`Network` (ReLU layers, linear head)."""
     lin = [m for m in model if isinstance(m, torch.nn.Linear)]
 
