@@ -170,3 +170,14 @@ def test_scene_path_of_a_3d_network_and_its_bad_input():
         scene_path(net, [0, 0, 0, 0], [1, 1, 1])
     with pytest.raises(NeuralPolyError, match="equal end points"):
         scene_path(cantor_network(1), [0.2, 0.3, 0.0], [0.2, 0.3, 5.0])        # the same 2-D point
+
+
+def test_sampling_understates_r1_and_r2_but_chi_can_go_either_way():
+    """A sampled walk skips regions: by the triangle inequality r2 (and r1) can only drop, so chi,
+    their ratio, can rise: CantorNet k = 3 with 10 samples folds *more* than it does."""
+    exact = fold_path(cantor_network(3), [0.0, 0.5], [1.0, 0.5])
+    sampled = fold_path(cantor_network(3), [0.0, 0.5], [1.0, 0.5], samples=10)
+    assert (exact.r1, exact.r2, exact.regions) == (6, 14, 15) and (sampled.r1, sampled.r2, sampled.regions) == (5, 14, 5)
+    assert sampled.chi_fraction == Fraction(9, 14) > exact.chi_fraction == Fraction(4, 7)
+    tent = fold_path(tent_map_network(5), [0.001], [0.999], samples=10)
+    assert tent.chi_fraction < fold_path(tent_map_network(5), [0.0], [1.0]).chi_fraction     # and here less
