@@ -181,3 +181,20 @@ def test_sampling_understates_r1_and_r2_but_chi_can_go_either_way():
     assert sampled.chi_fraction == Fraction(9, 14) > exact.chi_fraction == Fraction(4, 7)
     tent = fold_path(tent_map_network(5), [0.001], [0.999], samples=10)
     assert tent.chi_fraction < fold_path(tent_map_network(5), [0.0], [1.0]).chi_fraction     # and here less
+
+
+def test_maxout_networks_fold_by_sampling_with_one_hot_bits():
+    """A rank-k maxout unit gives k bits (the one-hot of its largest piece); the exact method refuses it."""
+    rng = np.random.default_rng(0)
+    mx = Activation("maxout", k=2)
+    net = Network(2, [Layer(rng.normal(size=(8, 2)), rng.normal(size=8), mx),
+                      Layer(rng.normal(size=(6, 4)), rng.normal(size=6), mx)], Output("linear", np.ones((1, 3))))
+    f = fold_path(net, [-1.0, -1.0], [1.0, 1.0], samples=2001)
+    X = np.linspace(-1.0, 1.0, 2001)[:, None] * np.ones(2)
+    walk = net.activation_pattern(X)
+    walk = walk[np.r_[True, np.any(walk[1:] != walk[:-1], axis=1)]]
+    assert f.patterns.shape[1] == 14 and np.array_equal(f.patterns, walk) and f.regions > 3
+    assert np.all(f.patterns.reshape(len(f.patterns), 7, 2).sum(axis=2) == 1)
+    assert np.all(f.steps % 2 == 0) and f.r2 == f.steps.sum()        # a unit switching pieces flips 2 bits
+    with pytest.raises(NeuralPolyError, match="maxout"):
+        fold_path(net, [-1.0, -1.0], [1.0, 1.0])
