@@ -215,6 +215,9 @@ def test_the_panel_shows_the_measures_of_the_active_path_or_its_empties(addon):
         assert ("prop", "auto_update") in log and ("operator", "neuralpoly.remeasure_folding") in log
     bpy.context.view_layer.objects.active = None
     assert not panel.poll(bpy.context)
+    stored_model_object(addon, five_input_model(addon))
+    assert panel.poll(bpy.context)
+    assert panel_log(addon) == [("label", "Paths are drawn for models with 2 or 3 inputs (this one: 5)")]
 
 
 def test_the_operator_makes_what_the_api_makes(addon):
