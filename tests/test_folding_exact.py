@@ -198,3 +198,13 @@ def test_maxout_networks_fold_by_sampling_with_one_hot_bits():
     assert np.all(f.steps % 2 == 0) and f.r2 == f.steps.sum()        # a unit switching pieces flips 2 bits
     with pytest.raises(NeuralPolyError, match="maxout"):
         fold_path(net, [-1.0, -1.0], [1.0, 1.0])
+
+
+def test_a_folding_set_is_indexed_like_a_list():
+    fs = fold_paths(tent_map_network(3), [[0.0], [0.2]], [[1.0], [0.9]])
+    assert fs[-1].regions == fs[1].regions == fold_path(tent_map_network(3), [0.2], [0.9]).regions
+    assert fs[-2].chi_fraction == Fraction(4, 7) and [f.r2 for f in fs] == fs.r2.tolist()
+    with pytest.raises(IndexError):
+        fs[2]
+    with pytest.raises(IndexError):
+        fs[-3]
