@@ -233,3 +233,14 @@ def test_the_operator_makes_what_the_api_makes(addon):
     assert tuple(a.x1) == tuple(b.x1) and tuple(a.x2) == tuple(b.x2)
     assert path_vertices(by_op.data).tobytes() == path_vertices(by_api.data).tobytes()
     assert addon.api.remeasure_folding(by_api) == by_api
+
+
+def test_the_api_takes_2d_points_for_a_2d_model_and_refuses_bad_points(addon):
+    model, net = cantor_level_set(addon, 2)
+    path = addon.api.measure_folding(bpy.context, model, (0.0, 0.5), (1.0, 0.5))
+    assert_path_equals_core(addon, path, net, (0.0, 0.5, 0.0), (1.0, 0.5, 0.0))
+    before = data_counts()
+    for bad, fragment in (((0, 0, 0, 0), "3 coordinates"), (("a", "b", "c"), "must be numbers")):
+        with pytest.raises(addon.neuralpoly_core.errors.NeuralPolyError, match=fragment):
+            addon.api.measure_folding(bpy.context, model, bad, (1.0, 0.5, 0.0))
+    assert data_counts() == before
