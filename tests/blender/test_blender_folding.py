@@ -244,3 +244,15 @@ def test_the_api_takes_2d_points_for_a_2d_model_and_refuses_bad_points(addon):
         with pytest.raises(addon.neuralpoly_core.errors.NeuralPolyError, match=fragment):
             addon.api.measure_folding(bpy.context, model, bad, (1.0, 0.5, 0.0))
     assert data_counts() == before
+
+
+def test_unregister_removes_the_handler_and_the_property(addon):
+    fo = addon.folding_objects
+    handlers = bpy.app.handlers.depsgraph_update_post
+    count = len(handlers)
+    fo.unregister()
+    try:
+        assert len(handlers) == count - 1 and not hasattr(bpy.types.Object, "neuralpoly_folding")
+    finally:
+        fo.register()
+    assert len(handlers) == count and hasattr(bpy.types.Object, "neuralpoly_folding")
