@@ -180,6 +180,19 @@ def _empty(name: str, model: bpy.types.Object, x, size: float) -> bpy.types.Obje
     return e
 
 
+def _point3(x, what: str) -> np.ndarray:
+    """A point as 3 floats (a 2-D point gets z = 0)."""
+    try:
+        a = np.array(x, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise NeuralPolyError(f"the {what} point must be numbers, got {x!r}") from None
+    if len(a) == 2:
+        a = np.append(a, 0.0)
+    if len(a) != 3:
+        raise NeuralPolyError(f"the {what} point must have 3 coordinates (or 2 for a 2-input model), got {len(a)}")
+    return a
+
+
 def measure(context, model: bpy.types.Object, x1=None, x2=None, *, samples: int = 0,
             collection: bpy.types.Collection | None = None) -> bpy.types.Object:
     """Draw and measure the path ``x1 -> x2`` (3-D points in the model's local space; default
@@ -194,10 +207,9 @@ def measure(context, model: bpy.types.Object, x1=None, x2=None, *, samples: int 
         piecewise linear with ``samples = 0``; nothing is added then.
     """
     d1, d2 = default_end_points(model)
-    x1 = np.array(d1 if x1 is None else x1, dtype=np.float64)
-    x2 = np.array(d2 if x2 is None else x2, dtype=np.float64)
+    x1, x2 = _point3(d1 if x1 is None else x1, "start"), _point3(d2 if x2 is None else x2, "end")
     if model_store.props(model).dim == 2:
-        x1[2:] = x2[2:] = 0.0
+        x1[2] = x2[2] = 0.0
     g = _geometry(model, x1, x2, samples)
     size = 0.04 * float(np.linalg.norm(x2 - x1)) or 0.05
     created: list = []

@@ -88,7 +88,11 @@ class NEURALPOLY_PT_folding(NeuralPolyPanel):
         layout = layout_of(self)
         path = folding_objects.path_of(context.active_object)
         if path is None:
-            layout.operator("neuralpoly.measure_folding", icon="CURVE_PATH")
+            dim = model_store.props(context.active_object).dim
+            if dim in (2, 3):
+                layout.operator("neuralpoly.measure_folding", icon="CURVE_PATH")
+            else:
+                layout.label(text=f"Paths are drawn for models with 2 or 3 inputs (this one: {dim})", icon="INFO")
             return
         f = folding_objects.folding_props(path)
         col = layout.column(align=True)

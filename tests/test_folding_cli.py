@@ -134,3 +134,22 @@ def test_experiment_command_refuses_before_writing(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(SystemExit):
         run(capsys, "experiment", "no-such-experiment", "--out", tmp_path)
+
+
+def test_known_values_experiment_writes_the_models_and_matches_the_closed_forms(tmp_path, capsys):
+    from neuralpoly_core.network.modelfile import load_model
+    code, out, err = run(capsys, "experiment", "folding-known", "--out", tmp_path / "k", "--paths", "200", "--json")
+    assert code == 0
+    s = last_json(out)
+    assert s["all_match"] and s["one_layer"]["max_chi"] == 0.0 and len(s["rows"]) == 10
+    table = {(r["network"], r["level"]): r["chi_fraction"] for r in s["rows"]}
+    assert [table["tent", L] for L in (2, 3, 4, 5)] == ["1/3", "4/7", "11/15", "26/31"]
+    assert [table["cantor", k] for k in (1, 2, 3, 4, 5)] == ["0", "1/3", "4/7", "11/15", "26/31"]
+    assert "cantor   3       15    6    14  4/7          4/7          yes" in out
+    # the model files are the networks: folding them again from the files gives the same chi
+    code, out, err = run(capsys, "folding", tmp_path / "k" / "cantor4.json", "--from", "0,0.5", "--to", "1,0.5",
+                         "--json")
+    assert code == 0 and (last_json(out)["r1"], last_json(out)["r2"]) == (8, 30)
+    assert np.array_equal(load_model(tmp_path / "k" / "tent3.json").layers[1].weight, tent_map_network(3).layers[1].weight)
+    code, out, err = run(capsys, "experiment", "folding-known", "--out", tmp_path / "no" / "dir")
+    assert code == 2 and "does not exist" in err

@@ -170,3 +170,41 @@ def test_scene_path_of_a_3d_network_and_its_bad_input():
         scene_path(net, [0, 0, 0, 0], [1, 1, 1])
     with pytest.raises(NeuralPolyError, match="equal end points"):
         scene_path(cantor_network(1), [0.2, 0.3, 0.0], [0.2, 0.3, 5.0])        # the same 2-D point
+
+
+def test_sampling_understates_r1_and_r2_but_chi_can_go_either_way():
+    """A sampled walk skips regions: by the triangle inequality r2 (and r1) can only drop, so chi,
+    their ratio, can rise: CantorNet k = 3 with 10 samples folds *more* than it does."""
+    exact = fold_path(cantor_network(3), [0.0, 0.5], [1.0, 0.5])
+    sampled = fold_path(cantor_network(3), [0.0, 0.5], [1.0, 0.5], samples=10)
+    assert (exact.r1, exact.r2, exact.regions) == (6, 14, 15) and (sampled.r1, sampled.r2, sampled.regions) == (5, 14, 5)
+    assert sampled.chi_fraction == Fraction(9, 14) > exact.chi_fraction == Fraction(4, 7)
+    tent = fold_path(tent_map_network(5), [0.001], [0.999], samples=10)
+    assert tent.chi_fraction < fold_path(tent_map_network(5), [0.0], [1.0]).chi_fraction     # and here less
+
+
+def test_maxout_networks_fold_by_sampling_with_one_hot_bits():
+    """A rank-k maxout unit gives k bits (the one-hot of its largest piece); the exact method refuses it."""
+    rng = np.random.default_rng(0)
+    mx = Activation("maxout", k=2)
+    net = Network(2, [Layer(rng.normal(size=(8, 2)), rng.normal(size=8), mx),
+                      Layer(rng.normal(size=(6, 4)), rng.normal(size=6), mx)], Output("linear", np.ones((1, 3))))
+    f = fold_path(net, [-1.0, -1.0], [1.0, 1.0], samples=2001)
+    X = np.linspace(-1.0, 1.0, 2001)[:, None] * np.ones(2)
+    walk = net.activation_pattern(X)
+    walk = walk[np.r_[True, np.any(walk[1:] != walk[:-1], axis=1)]]
+    assert f.patterns.shape[1] == 14 and np.array_equal(f.patterns, walk) and f.regions > 3
+    assert np.all(f.patterns.reshape(len(f.patterns), 7, 2).sum(axis=2) == 1)
+    assert np.all(f.steps % 2 == 0) and f.r2 == f.steps.sum()        # a unit switching pieces flips 2 bits
+    with pytest.raises(NeuralPolyError, match="maxout"):
+        fold_path(net, [-1.0, -1.0], [1.0, 1.0])
+
+
+def test_a_folding_set_is_indexed_like_a_list():
+    fs = fold_paths(tent_map_network(3), [[0.0], [0.2]], [[1.0], [0.9]])
+    assert fs[-1].regions == fs[1].regions == fold_path(tent_map_network(3), [0.2], [0.9]).regions
+    assert fs[-2].chi_fraction == Fraction(4, 7) and [f.r2 for f in fs] == fs.r2.tolist()
+    with pytest.raises(IndexError):
+        fs[2]
+    with pytest.raises(IndexError):
+        fs[-3]

@@ -53,6 +53,18 @@ def _folding_digits_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-png", action="store_true", help="no PNG picture")
 
 
+def _folding_known_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--levels", type=lambda text: int_list(text, 1), default=[1, 2, 3, 4, 5],
+                   help="tent-map depths and CantorNet recursion levels (default 1,2,3,4,5)")
+    p.add_argument("--paths", type=positive_int, default=1000,
+                   help="random segments of the one-hidden-layer check (default 1000)")
+
+
+def _folding_known() -> ModuleType:
+    from ..experiments import folding_known
+    return folding_known
+
+
 def _folding_digits() -> ModuleType:
     from ..experiments import folding_digits
     return folding_digits
@@ -64,6 +76,9 @@ EXPERIMENTS: dict[str, Experiment] = {
         _folding_digits_options,
         lambda a: dict(depths=a.depths, width=a.width, epochs=a.epochs, clusters=a.clusters, eps=a.eps,
                        samples=a.samples, png=not a.no_png)),
+    "folding-known": Experiment(
+        _folding_known, "the tent map and CantorNet as model files: chi against the closed form 1 - L/(2^L - 1)",
+        _folding_known_options, lambda a: dict(levels=a.levels, paths=a.paths)),
 }
 
 

@@ -128,7 +128,7 @@ def segment_knots(net: Network, X1: np.ndarray, X2: np.ndarray, bit_layers: tupl
         found = _crossings(z, s, pid, levels) if levels else None
         if found is not None:
             pid, t, z, both = _insert(found, pid, t, z, np.hstack([s, terms]))
-            terms = both[:, layer.width:]
+            terms = both[:, layer.rows:]
         if i < last:
             h = layer.activation(z)
             m = np.maximum(np.abs(h), terms)

@@ -193,6 +193,13 @@ class FoldingSet:
         return len(self.offsets) - 1
 
     def __getitem__(self, p: int) -> PathFolding:
+        """Path ``p`` (negative counts from the end, as for lists; IndexError out of range)."""
+        n = len(self)
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+            raise TypeError(f"paths are indexed by whole numbers, got {p!r}")
+        if not -n <= p < n:
+            raise IndexError(f"path {p} of {n}")
+        p = int(p) % n
         a, b = self.offsets[p], self.offsets[p + 1]
         patterns = np.unpackbits(self.packed[a:b], axis=1, count=self.n_bits).astype(bool)
         return PathFolding(self.x1[p], self.x2[p], self.t[a:b], patterns, self.method, self.layers,

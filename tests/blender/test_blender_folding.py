@@ -215,6 +215,9 @@ def test_the_panel_shows_the_measures_of_the_active_path_or_its_empties(addon):
         assert ("prop", "auto_update") in log and ("operator", "neuralpoly.remeasure_folding") in log
     bpy.context.view_layer.objects.active = None
     assert not panel.poll(bpy.context)
+    stored_model_object(addon, five_input_model(addon))
+    assert panel.poll(bpy.context)
+    assert panel_log(addon) == [("label", "Paths are drawn for models with 2 or 3 inputs (this one: 5)")]
 
 
 def test_the_operator_makes_what_the_api_makes(addon):
@@ -230,3 +233,26 @@ def test_the_operator_makes_what_the_api_makes(addon):
     assert tuple(a.x1) == tuple(b.x1) and tuple(a.x2) == tuple(b.x2)
     assert path_vertices(by_op.data).tobytes() == path_vertices(by_api.data).tobytes()
     assert addon.api.remeasure_folding(by_api) == by_api
+
+
+def test_the_api_takes_2d_points_for_a_2d_model_and_refuses_bad_points(addon):
+    model, net = cantor_level_set(addon, 2)
+    path = addon.api.measure_folding(bpy.context, model, (0.0, 0.5), (1.0, 0.5))
+    assert_path_equals_core(addon, path, net, (0.0, 0.5, 0.0), (1.0, 0.5, 0.0))
+    before = data_counts()
+    for bad, fragment in (((0, 0, 0, 0), "3 coordinates"), (("a", "b", "c"), "must be numbers")):
+        with pytest.raises(addon.neuralpoly_core.errors.NeuralPolyError, match=fragment):
+            addon.api.measure_folding(bpy.context, model, bad, (1.0, 0.5, 0.0))
+    assert data_counts() == before
+
+
+def test_unregister_removes_the_handler_and_the_property(addon):
+    fo = addon.folding_objects
+    handlers = bpy.app.handlers.depsgraph_update_post
+    count = len(handlers)
+    fo.unregister()
+    try:
+        assert len(handlers) == count - 1 and not hasattr(bpy.types.Object, "neuralpoly_folding")
+    finally:
+        fo.register()
+    assert len(handlers) == count and hasattr(bpy.types.Object, "neuralpoly_folding")
