@@ -48,6 +48,10 @@ def _menu_boolean(self, context) -> None:
     self.layout.operator("neuralpoly.boolean", text="Neural Boolean", icon="MOD_BOOLEAN")
 
 
+def _menu_lowpoly(self, context) -> None:
+    self.layout.operator("neuralpoly.lowpoly", text="Neural Low-Poly", icon="MOD_DECIM")
+
+
 def _menu_import(self, context) -> None:
     self.layout.operator("neuralpoly.load_model", text="Neural Polytope Model (.json)")
 
@@ -67,6 +71,7 @@ def register() -> None:
     bpy.types.VIEW3D_MT_mesh_add.append(_menu_add)
     bpy.types.VIEW3D_MT_mesh_add.append(_menu_add_heightmap)
     bpy.types.VIEW3D_MT_object.append(_menu_boolean)
+    bpy.types.VIEW3D_MT_object.append(_menu_lowpoly)
     bpy.types.TOPBAR_MT_file_import.append(_menu_import)
 
 
@@ -75,6 +80,7 @@ def unregister() -> None:
     folding_objects.unregister()
     heightmap_objects.unregister()
     bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
+    bpy.types.VIEW3D_MT_object.remove(_menu_lowpoly)
     bpy.types.VIEW3D_MT_object.remove(_menu_boolean)
     bpy.types.VIEW3D_MT_mesh_add.remove(_menu_add_heightmap)
     bpy.types.VIEW3D_MT_mesh_add.remove(_menu_add)

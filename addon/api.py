@@ -34,8 +34,10 @@ from typing import Callable, Iterable, Sequence
 import bpy
 
 from . import blender_mesh, boolean_objects, heightmap_objects, levelset_objects, model_store, presets, trainer
+from . import lowpoly_objects
 from .folding_objects import measure as measure_folding, remeasure as remeasure_folding
 from .levelset_objects import LevelSetSettings
+from .lowpoly_objects import LowPolySettings
 from .model_store import Kind
 from .neuralpoly_core.errors import ExtractionError, NeuralPolyError
 from .neuralpoly_core.fileio import atomic_write_text
@@ -58,6 +60,7 @@ __all__ = [
     "add_boolean", "add_heightmap", "Kind",
     "Plan", "run_plan", "plan_model_file", "plan_level_set", "plan_load_level_set", "plan_reextract_level_set",
     "plan_boolean", "measure_folding", "remeasure_folding",
+    "LowPolySettings", "plan_lowpoly", "add_lowpoly",
 ]
 
 EXPORT_FORMATS = ("OBJ", "STL")
@@ -248,7 +251,8 @@ def save_model_file(obj: bpy.types.Object, filepath) -> Path:
     path = Path(bpy.path.abspath(str(filepath)))
     if not path.parent.is_dir():
         raise NeuralPolyError(f"folder {str(path.parent)!r} does not exist")
-    atomic_write_text(path, model_to_json(net, meta) + "\n")
+    placement = model_store.load_placement(obj)      # networks fitted to a mesh: where it was
+    atomic_write_text(path, model_to_json(net, meta, placement=placement) + "\n")
     return path
 
 
@@ -537,7 +541,7 @@ def plan_reextract_level_set(obj: bpy.types.Object, *, level: float | None = Non
                                   "its inputs: change its margin, mode, sharpness or resolution instead")
         return boolean_objects.plan_reextract_boolean(obj, mode=mode, sharpness=sharpness, method=method,
                                                       resolution=resolution, margin=margin)
-    if kind != Kind.LEVELSET:
+    if kind not in (Kind.LEVELSET, Kind.LOWPOLY):
         raise NeuralPolyError(f"object {obj.name!r} is not a level set, neural boolean or heightmap")
     if mode is not None or sharpness is not None or margin is not None:
         raise NeuralPolyError("mode, sharpness and margin apply to neural booleans only")
@@ -614,3 +618,23 @@ def add_heightmap(context=None, *, select: bool = True, **settings) -> bpy.types
     if select:
         _select_only(context, [obj])
     return obj
+
+
+# ----------------------------------------------------------------------------------------
+# neural low-poly: a network fitted to a mesh object's signed distance
+# ----------------------------------------------------------------------------------------
+def plan_lowpoly(context=None, obj: bpy.types.Object | None = None, settings: LowPolySettings | None = None, *,
+                 name: str | None = None, select: bool = True) -> Plan:
+    """The plan of :func:`add_lowpoly`: the input is read and the settings checked now."""
+    context = _context(context)
+    obj = lowpoly_objects.input_object(context) if obj is None else obj
+    return _selecting(context, lowpoly_objects.plan_lowpoly(context, obj, settings, name=name), select)
+
+
+def add_lowpoly(context=None, obj: bpy.types.Object | None = None, settings: LowPolySettings | None = None, *,
+                name: str | None = None, select: bool = True, progress: Progress | None = None,
+                cancel: Cancel | None = None) -> bpy.types.Object:
+    """Fit a network to the signed distance of the mesh object ``obj`` (default: the selected
+    one; modifiers and transform applied) and add its exact low-poly surface as a new object
+    where ``obj`` is; ``obj`` is not changed. See :mod:`.lowpoly_objects`."""
+    return run_plan(plan_lowpoly(context, obj, settings, name=name, select=select), progress, cancel)

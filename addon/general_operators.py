@@ -13,10 +13,10 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty
 
-from . import api, model_store
+from . import api, lowpoly_objects, model_store
 from .model_store import Kind
 from .operators import ModelFileJob, PlannedJob, describe_added, describe_reextracted, run_reported
-from .properties import BooleanProps, HeightmapProps, LevelSetProps, LocationProps
+from .properties import BooleanProps, HeightmapProps, LevelSetProps, LocationProps, LowPolyProps
 from .ui import layout_of
 
 
@@ -109,6 +109,8 @@ class NEURALPOLY_OT_reextract_level_set(PlannedJob, LevelSetProps, BooleanProps,
                           sharpness=self.sharpness if is_set("sharpness") else None,
                           method=self.levelset_method.lower() if is_set("levelset_method") else None,
                           margin=None if self.keep_box or not is_set("margin") else self.margin)
+        elif kind == Kind.LOWPOLY:
+            kwargs.update(method=self.levelset_method.lower() if is_set("levelset_method") else None)
         elif kind == Kind.LEVELSET:
             kwargs.update(level=self.level if is_set("level") else None,
                           bbox=None if self.keep_box else (tuple(self.bbox_min), tuple(self.bbox_max)),
@@ -132,6 +134,9 @@ class NEURALPOLY_OT_reextract_level_set(PlannedJob, LevelSetProps, BooleanProps,
             if not self.keep_box:
                 layout.prop(self, "bbox_min")
                 layout.prop(self, "bbox_max")
+        elif kind == Kind.LOWPOLY:
+            for name in ("levelset_method", "resolution"):
+                layout.prop(self, name)
         else:
             layout.prop(self, "resolution")
 
@@ -153,9 +158,44 @@ class NEURALPOLY_OT_add_heightmap(HeightmapProps, LocationProps, bpy.types.Opera
             lambda o: f"Added {o.name}: {len(model_store.props(o).biases)} keyframed biases")
 
 
+class NEURALPOLY_OT_lowpoly(PlannedJob, LowPolyProps, bpy.types.Operator):
+    """Fit a small network to the signed distance of the selected mesh (modifiers and transform applied) and add its exact low-poly surface as a new object; the input stays as it is"""
+
+    bl_idname = "neuralpoly.lowpoly"
+    bl_label = "Neural Low-Poly"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        if not any(o.type == "MESH" for o in context.selected_objects):
+            cls.poll_message_set("Select the mesh object to fit")
+            return False
+        return True
+
+    def plan(self, context):
+        return api.plan_lowpoly(context, None, self.lowpoly_settings())
+
+    def done(self, result) -> str:
+        f = lowpoly_objects.stored_fit(result)["fit"]
+        return (f"Added {result.name}: {f['vertices']} vertices, {f['faces']} faces, "
+                f"Chamfer {100 * (f['chamfer_rel'] or 0.0):.3g} % of the diagonal")
+
+    def draw(self, context):
+        layout = layout_of(self)
+        layout.use_property_split = True
+        for name in ("lowpoly_net", "lowpoly_size", "lowpoly_seconds", "lowpoly_seed", "lowpoly_device",
+                     "lowpoly_method"):
+            layout.prop(self, name)
+        row = layout.row()
+        row.active = self.lowpoly_method == "MARCHING"
+        row.prop(self, "lowpoly_resolution")
+        layout.prop(self, "lowpoly_samples")
+
+
 classes = (
     NEURALPOLY_OT_boolean,
     NEURALPOLY_OT_load_level_set,
     NEURALPOLY_OT_reextract_level_set,
     NEURALPOLY_OT_add_heightmap,
+    NEURALPOLY_OT_lowpoly,
 )

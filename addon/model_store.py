@@ -19,8 +19,9 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 
 from .neuralpoly_core.errors import ModelFormatError, NeuralPolyError
 from .neuralpoly_core.fileio import parse_json
-from .neuralpoly_core.network.modelfile import model_from_json, model_to_json
+from .neuralpoly_core.network.modelfile import model_from_json, model_from_json_placed, model_to_json
 from .neuralpoly_core.network import Network
+from .neuralpoly_core.network.placement import Placement
 
 
 
@@ -38,6 +39,7 @@ class Kind(StrEnum):
     LEVELSET = "LEVELSET"
     BOOLEAN = "BOOLEAN"
     HEIGHTMAP = "HEIGHTMAP"
+    LOWPOLY = "LOWPOLY"
 
 
 _KIND_TEXT = {
@@ -47,11 +49,12 @@ _KIND_TEXT = {
     Kind.LEVELSET: ("Level Set", "Any network's level set f = c inside a box"),
     Kind.BOOLEAN: ("Boolean", "Union, intersection or difference of convex objects, as a network"),
     Kind.HEIGHTMAP: ("Heightmap", "Metaball height field of a sigmoid network, blobs moved by animated biases"),
+    Kind.LOWPOLY: ("Neural Low-Poly", "The level set f = 0 of a network fitted to a mesh's signed distance"),
 }
 #: EnumProperty items of ``kind``: (value, label, description, the number saved in .blend files).
 KIND_ITEMS = [(k.value, *_KIND_TEXT[k], i) for i, k in enumerate(Kind)]
 #: Kinds whose mesh is a level set f = c of one network in a box (see ``levelset_objects``).
-LEVEL_SET_KINDS = frozenset({Kind.LEVELSET, Kind.BOOLEAN})
+LEVEL_SET_KINDS = frozenset({Kind.LEVELSET, Kind.BOOLEAN, Kind.LOWPOLY})
 #: Kinds rebuilt by ``api.reextract_level_set``: level sets and heightmaps.
 BOX_KINDS = LEVEL_SET_KINDS | {Kind.HEIGHTMAP}
 #: Kinds that store one network in ``model_json``.
@@ -116,13 +119,15 @@ def kind_of(obj: bpy.types.Object | None) -> Kind:
     return Kind(p.kind) if p.model_json else Kind.NONE
 
 
-def store_model(obj: bpy.types.Object, net: Network, meta: dict, kind: Kind = Kind.POLYTOPE) -> None:
-    """Remember ``net`` (with ``meta``) as the object's model; ``kind`` is one of SINGLE_MODEL_KINDS."""
+def store_model(obj: bpy.types.Object, net: Network, meta: dict, kind: Kind = Kind.POLYTOPE,
+                placement: Placement | None = None) -> None:
+    """Remember ``net`` (with ``meta``, and the ``placement`` of a network fitted to a mesh) as
+    the object's model; ``kind`` is one of SINGLE_MODEL_KINDS."""
     if kind not in SINGLE_MODEL_KINDS:
         raise ValueError(f"kind must be one of {sorted(SINGLE_MODEL_KINDS)}, got {kind!r}")
     p = props(obj)
     p.kind = Kind(kind).value
-    p.model_json = model_to_json(net, meta, indent=None)
+    p.model_json = model_to_json(net, meta, indent=None, placement=placement)
     p.arch_type = str(meta.get("type") or "")
     p.dim = net.dim
     loss = meta.get("loss")
@@ -141,6 +146,16 @@ def load_model(obj: bpy.types.Object) -> tuple[Network, dict]:
         raise ModelFormatError(f"object {obj.name!r} has no neural polytope model")
     try:
         return model_from_json(props(obj).model_json)
+    except ModelFormatError as e:
+        raise ModelFormatError(f"the model stored in {obj.name!r} is damaged: {e}") from None
+
+
+def load_placement(obj: bpy.types.Object) -> Placement | None:
+    """The placement stored with the object's model (networks fitted to a mesh), else None."""
+    if kind_of(obj) not in SINGLE_MODEL_KINDS:
+        raise ModelFormatError(f"object {obj.name!r} has no neural polytope model")
+    try:
+        return model_from_json_placed(props(obj).model_json)[2]
     except ModelFormatError as e:
         raise ModelFormatError(f"the model stored in {obj.name!r} is damaged: {e}") from None
 

@@ -213,7 +213,46 @@ class HeightmapProps:
                     amplitude=self.amplitude, period=self.period, keyframe_step=self.keyframe_step)
 
 
-class GeneralSettings(LevelSetProps, BooleanProps, HeightmapProps, bpy.types.PropertyGroup):
+LOWPOLY_NET_ITEMS = [
+    ("RELU", "ReLU MLP", "ReLU network with biases and a linear head; size DEPTHxWIDTH, e.g. 8x32"),
+    ("HASHGRID", "Hash Grid", "Multi-resolution hash-grid encoding and a small ReLU MLP (where the core has it)"),
+]
+LOWPOLY_METHOD_ITEMS = [
+    ("EXACT", "Exact", "The fitted network's exact level set: planar n-gon faces"),
+    ("MARCHING", "Marching", "Marching cubes on a grid of the network's box"),
+]
+
+
+class LowPolyProps:
+    """Neural low-poly: fitting a network to a mesh object's signed distance."""
+
+    lowpoly_net: EnumProperty(name="Network", items=LOWPOLY_NET_ITEMS, default="RELU")  # type: ignore[valid-type]
+    lowpoly_size: StringProperty(  # type: ignore[valid-type]
+        name="Size", default="8x32",
+        description="Network size: hidden layers x units for a ReLU MLP (e.g. 8x32, 4x64)")
+    lowpoly_seconds: FloatProperty(  # type: ignore[valid-type]
+        name="Time Budget (s)", default=30.0, soft_min=1.0, soft_max=600.0,
+        description="Seconds of training (the fit stops at this budget)")
+    lowpoly_seed: IntProperty(name="Seed", default=0, soft_min=0,  # type: ignore[valid-type]
+                              description="Seeds the samples, the batches and the initial weights")
+    lowpoly_method: EnumProperty(name="Extraction", items=LOWPOLY_METHOD_ITEMS,  # type: ignore[valid-type]
+                                 default="EXACT")
+    lowpoly_resolution: IntProperty(  # type: ignore[valid-type]
+        name="Grid Resolution", default=128, soft_min=16, soft_max=512,
+        description="Marching cubes: grid cells per axis of the network's box")
+    lowpoly_device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="CPU")  # type: ignore[valid-type]
+    lowpoly_samples: IntProperty(  # type: ignore[valid-type]
+        name="Comparison Samples", default=200_000, soft_min=1000, soft_max=2_000_000,
+        description="Surface points each way for the Chamfer and Hausdorff distances to the input")
+
+    def lowpoly_settings(self):
+        from .lowpoly_objects import LowPolySettings
+        return LowPolySettings(f"{self.lowpoly_net.lower()}:{self.lowpoly_size.strip()}", self.lowpoly_seconds,
+                               self.lowpoly_seed, self.lowpoly_method.lower(), self.lowpoly_resolution,
+                               self.lowpoly_device.lower(), self.lowpoly_samples)
+
+
+class GeneralSettings(LevelSetProps, BooleanProps, HeightmapProps, LowPolyProps, bpy.types.PropertyGroup):
     """The sidebar's settings of level sets, booleans and heightmaps (``Scene.neuralpoly_general``)."""
 
 
@@ -221,3 +260,5 @@ LEVELSET_NAMES = ("level", "use_bbox", "bbox_min", "bbox_max", "levelset_method"
 BOOLEAN_NAMES = ("operation", "boolean_mode", "sharpness", "boolean_resolution", "margin")
 HEIGHTMAP_NAMES = ("blobs", "blob_seed", "blob_radius", "blob_sharpness", "heightmap_size", "heightmap_resolution",
                    "blob_height", "amplitude", "period", "keyframe_step")
+LOWPOLY_NAMES = ("lowpoly_net", "lowpoly_size", "lowpoly_seconds", "lowpoly_seed", "lowpoly_method",
+                 "lowpoly_resolution", "lowpoly_device", "lowpoly_samples")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import bpy
 
-from . import model_store, progress_ui, torch_setup, trainer
+from . import lowpoly_objects, model_store, progress_ui, torch_setup, trainer
 from .model_store import Kind
-from .properties import (BOOLEAN_NAMES, EXTRACT_NAMES, HEIGHTMAP_NAMES, LEVELSET_NAMES, MODEL_NAMES, TRAIN_NAMES,
-                         copy_settings)
+from .properties import (BOOLEAN_NAMES, EXTRACT_NAMES, HEIGHTMAP_NAMES, LEVELSET_NAMES, LOWPOLY_NAMES, MODEL_NAMES,
+                         TRAIN_NAMES, copy_settings)
 
 CATEGORY = "Neural Polytopes"
 _warm_requested = False
@@ -293,6 +293,8 @@ class NEURALPOLY_PT_active_level_set(NeuralPolyPanel):
             op = layout.operator("neuralpoly.reextract_level_set", icon="FILE_REFRESH")
         for scene_name, op_name in names:
             setattr(op, op_name, getattr(g, scene_name))
+        if kind == Kind.LOWPOLY:
+            layout.operator("neuralpoly.save_model", text="Save Model", icon="FILE_TICK")
 
 
 #: The scene settings the re-extract button of each kind passes on: (scene setting, operator property).
@@ -301,6 +303,7 @@ REEXTRACT_SETTINGS = {
                    ("boolean_resolution", "resolution")),
     Kind.LEVELSET: (("level", "level"), ("levelset_method", "levelset_method"), ("grid_resolution", "resolution")),
     Kind.HEIGHTMAP: (("heightmap_resolution", "resolution"),),
+    Kind.LOWPOLY: (("levelset_method", "levelset_method"), ("grid_resolution", "resolution")),
 }
 
 
@@ -315,10 +318,44 @@ def _level_set_facts(kind: Kind, p) -> list[str]:
         if p.boolean_mode == "soft":
             text += f", sharpness {p.sharpness:g}"
         lines.append(text)
+    elif kind == Kind.LOWPOLY:
+        return lowpoly_objects.fact_lines(p.id_data) + [f"Now: f-vector ({p.f_vector}), {p.method}, "
+                                           f"max |f| = {p.max_level_error:.2g}"]
     elif p.arch_type:
         lines.append(f"Type: {p.arch_type}")
     return lines + [f"Level f = {p.level:g}, d = {p.dim}", f"f-vector: ({p.f_vector})",
                     f"Extraction: {p.method}, max |f - c| = {p.max_level_error:.2g}"]
+
+
+class NEURALPOLY_PT_lowpoly(NeuralPolyPanel):
+    bl_idname = "NEURALPOLY_PT_lowpoly"
+    bl_label = "Neural Low-Poly"
+    bl_parent_id = "NEURALPOLY_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = layout_of(self)
+        g = general_settings_of(context)
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        col = layout.column(heading="Network", align=True)
+        col.prop(g, "lowpoly_net")
+        col.prop(g, "lowpoly_size")
+        col = layout.column(heading="Fit", align=True)
+        col.prop(g, "lowpoly_seconds")
+        col.prop(g, "lowpoly_seed")
+        col.prop(g, "lowpoly_device")
+        col = layout.column(heading="Extraction", align=True)
+        col.prop(g, "lowpoly_method")
+        sub = col.row()
+        sub.active = g.lowpoly_method == "MARCHING"
+        sub.prop(g, "lowpoly_resolution")
+        col.prop(g, "lowpoly_samples")
+        row = layout.row()
+        row.scale_y = 1.4
+        row.enabled = torch_setup.torch_status().installed
+        op = row.operator("neuralpoly.lowpoly", text="Neural Low-Poly of Selected", icon="MOD_DECIM")
+        copy_settings(g, op, LOWPOLY_NAMES)
 
 
 class NeuralPolyPreferences(bpy.types.AddonPreferences):
@@ -367,5 +404,6 @@ classes = (
     NEURALPOLY_PT_files,
     NEURALPOLY_PT_general,
     NEURALPOLY_PT_active_level_set,
+    NEURALPOLY_PT_lowpoly,
     NeuralPolyPreferences,
 )

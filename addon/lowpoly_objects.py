@@ -1,0 +1,229 @@
+"""Neural low-poly in Blender: a mesh object -> a network fitted to its signed distance -> a new object.
+
+:func:`plan_lowpoly` reads the selected object's evaluated mesh (its modifiers applied) in
+world space (its world matrix applied), checks it (the core's
+:func:`~neuralpoly_core.training.lowpoly.check_input_mesh`: empty, flat and non-finite
+meshes are refused before anything runs), writes it to a temporary ``.npz`` file and plans
+the core's job ``fit_sdf`` (:mod:`neuralpoly_core.jobs`): fitting, exact (or marching-cubes)
+extraction and the comparison with the input, in the worker process.
+
+The new object is a ``LOWPOLY`` object (:class:`.model_store.Kind`): it stores its network
+with the **placement** (network box -> world) in ``model_json``, the settings of its
+extraction like a level set (level 0 in the placement's box), and the fit's facts (Chamfer
+and Hausdorff distance to the input, vertex and face counts, train and extract seconds) in
+``source_json``. Its mesh is in network coordinates and its transform is the placement
+(a uniform scale and a translation), so it lands where the input was, and re-extraction
+(``neuralpoly.reextract_level_set``) and saving the model work as for any level set. The
+input object is never changed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+from . import blender_mesh, levelset_objects, model_store
+from .levelset_objects import LevelSetSettings
+from .model_store import Kind
+from .neuralpoly_core._checks import check_choice, check_float, check_int
+from .neuralpoly_core.errors import ModelFormatError, NeuralPolyError
+from .neuralpoly_core.jobs import read_mesh_npz, write_mesh_npz
+from .neuralpoly_core.mesh import PolyMesh
+from .neuralpoly_core.network.modelfile import model_from_json_placed
+from .neuralpoly_core.summary import summarize
+from .neuralpoly_core.training.lowpoly import check_input_mesh, parse_net_spec
+from .worker_client import Plan
+
+__all__ = ["NET_KINDS", "METHODS", "DEVICES", "FACT_KEYS", "LowPolySettings", "input_object", "world_mesh",
+           "plan_lowpoly", "fit_facts", "fact_lines"]
+
+#: Network kinds of the spec ``KIND:SIZE`` (hash grids: reserved by the core until it has them).
+NET_KINDS = ("relu", "hashgrid")
+#: Extraction methods of the fitted surface.
+METHODS = ("exact", "marching")
+DEVICES = ("auto", "cpu", "cuda")
+#: The facts of the fit an object keeps (from the job's summary) and the panel shows.
+FACT_KEYS = ("chamfer", "chamfer_rel", "hausdorff", "hausdorff_rel", "vertices", "faces", "train_seconds",
+             "extract_seconds", "max_level_error", "net", "steps", "seed", "method", "input_vertices",
+             "input_faces")
+#: Longest time budget accepted (a day); the fit itself stops at its budget.
+MAX_SECONDS = 86400.0
+
+
+@dataclass(frozen=True)
+class LowPolySettings:
+    """How to fit and extract.
+
+    net : network spec ``KIND:SIZE``, e.g. ``relu:8x32`` (see
+        :func:`neuralpoly_core.training.lowpoly.parse_net_spec`)
+    seconds : training time budget (> 0)
+    seed : seeds the samples, the batches and the initial weights
+    method : 'exact' (planar n-gons) or 'marching' (marching cubes on a ``resolution^3`` grid)
+    resolution : marching grid cells per axis (exact extraction ignores it)
+    device : 'auto', 'cpu' or 'cuda'
+    samples : points each way for the Chamfer/Hausdorff comparison with the input
+    """
+
+    net: str = "relu:8x32"
+    seconds: float = 30.0
+    seed: int = 0
+    method: str = "exact"
+    resolution: int = 128
+    device: str = "cpu"
+    samples: int = 200_000
+
+    def validated(self) -> "LowPolySettings":
+        """Checked settings (the spec in its normal form), or NeuralPolyError naming the setting."""
+        spec = parse_net_spec(self.net).text
+        seconds = check_float(self.seconds, "time budget (seconds)", 0.0, MAX_SECONDS, lo_open=True)
+        seed = check_int(self.seed, "seed", 0)
+        method = check_choice(str(self.method).lower(), METHODS, "extraction method")
+        resolution = check_int(self.resolution, "resolution", 4, levelset_objects.MAX_RESOLUTION)
+        device = check_choice(str(self.device).lower(), DEVICES, "device")
+        samples = check_int(self.samples, "comparison samples", 1000)
+        return LowPolySettings(spec, seconds, seed, method, resolution, device, samples)
+
+
+def input_object(context) -> bpy.types.Object:
+    """The mesh object to fit: the active object if it is a selected mesh, else the one selected mesh."""
+    active = context.active_object
+    if active is not None and active.type == "MESH" and active.select_get():
+        return active
+    meshes = [o for o in context.selected_objects if o.type == "MESH"]
+    if len(meshes) == 1:
+        return meshes[0]
+    if not meshes:
+        raise NeuralPolyError("select the mesh object to fit first (no mesh object is selected)")
+    raise NeuralPolyError(f"{len(meshes)} mesh objects are selected and none of them is active: "
+                          "make the one to fit active")
+
+
+def world_mesh(obj: bpy.types.Object, depsgraph) -> PolyMesh:
+    """``obj``'s evaluated mesh (modifiers applied) in world coordinates (float64)."""
+    if obj.type != "MESH":
+        raise NeuralPolyError(f"object {obj.name!r} is not a mesh (it is a {obj.type.lower()})")
+    evaluated = obj.evaluated_get(depsgraph)
+    me = evaluated.to_mesh()
+    try:
+        co, corners, sizes = blender_mesh.mesh_arrays(me)
+    finally:
+        evaluated.to_mesh_clear()
+    M = np.array(obj.matrix_world, dtype=np.float64)
+    V = co @ M[:3, :3].T + M[:3, 3]
+    return PolyMesh(V, corners, sizes)
+
+
+def _checked_input(obj: bpy.types.Object, depsgraph) -> PolyMesh:
+    mesh = world_mesh(obj, depsgraph)
+    try:
+        check_input_mesh(mesh)
+    except NeuralPolyError as e:
+        raise NeuralPolyError(f"object {obj.name!r} cannot be fitted: {e}") from None
+    return mesh
+
+
+def fit_facts(summary: dict) -> dict:
+    """The facts of a fit the object keeps (:data:`FACT_KEYS` of the job's summary)."""
+    return {k: summary.get(k) for k in FACT_KEYS}
+
+
+def _store_fit(obj: bpy.types.Object, facts: dict, source: str) -> None:
+    p = model_store.props(obj)
+    p.source_json = json.dumps({"input": source, "fit": facts}, separators=(",", ":"), allow_nan=False)
+    p.arch_type = str(facts.get("net") or "")
+
+
+def stored_fit(obj: bpy.types.Object) -> dict:
+    """``{"input": name, "fit": facts}`` a LOWPOLY object keeps."""
+    d = model_store.stored_source(obj, Kind.LOWPOLY, "neural low-poly", "fit facts")
+    if not isinstance(d.get("fit"), dict):
+        raise ModelFormatError(f"the fit facts stored in {obj.name!r} are damaged")
+    return d
+
+
+def _num(value, fmt: str) -> str:
+    return "?" if not isinstance(value, (int, float)) or not math.isfinite(value) else format(value, fmt)
+
+
+def fact_lines(obj: bpy.types.Object) -> list[str]:
+    """The panel's lines about the fit of a LOWPOLY object (at the time it was made)."""
+    try:
+        d = stored_fit(obj)
+    except ModelFormatError as e:
+        return [str(e)]
+    f = d["fit"]
+    pct = (lambda v: _num(100 * v, ".3g") if isinstance(v, (int, float)) else "?")
+    return [f"Fitted to: {d.get('input')}",
+            f"Network: {f.get('net')}, {f.get('steps')} steps, seed {f.get('seed')}",
+            f"Chamfer: {_num(f.get('chamfer'), '.4g')} ({pct(f.get('chamfer_rel'))} % of the diagonal)",
+            f"Hausdorff: {_num(f.get('hausdorff'), '.4g')} ({pct(f.get('hausdorff_rel'))} %)",
+            f"Vertices: {f.get('vertices')}, faces: {f.get('faces')} ({f.get('method')}; input "
+            f"{f.get('input_vertices')} / {f.get('input_faces')})",
+            f"Train: {_num(f.get('train_seconds'), '.2f')} s, extract: {_num(f.get('extract_seconds'), '.2f')} s"]
+
+
+def _job_arguments(path_in: str, path_out: str, s: LowPolySettings) -> dict:
+    return {"mesh": path_in, "output": path_out, "net": s.net, "seconds": s.seconds, "seed": s.seed,
+            "device": s.device, "method": s.method, "resolution": s.resolution, "samples": s.samples}
+
+
+def _create(context, result: dict, ls_of, name: str, source: str) -> bpy.types.Object:
+    """The new object from the job's result (mesh in world coordinates -> network coordinates)."""
+    net, meta, placement = model_from_json_placed(result["model"])
+    if placement is None:
+        raise ModelFormatError("the fitted model has no placement")
+    world = read_mesh_npz(result["mesh"])
+    mesh = world.copy()
+    mesh.vertices = placement.to_network(world.vertices)
+    ls = ls_of(placement).validated(net)
+    facts = fit_facts(result["summary"])
+    summary = summarize(net, mesh, level=0.0)
+    obj = levelset_objects.create_object(context, net, meta, ls, mesh, summary, kind=Kind.LOWPOLY, name=name,
+                                         location=placement.offset)
+    try:
+        obj.scale = (placement.scale,) * 3
+        model_store.store_model(obj, net, meta, kind=Kind.LOWPOLY, placement=placement)
+        _store_fit(obj, facts, source)
+    except BaseException:
+        me = obj.data
+        bpy.data.objects.remove(obj)
+        if isinstance(me, bpy.types.Mesh):
+            bpy.data.meshes.remove(me)
+        raise
+    return obj
+
+
+def plan_lowpoly(context, obj: bpy.types.Object, settings: LowPolySettings | None = None, *,
+                 name: str | None = None) -> Plan:
+    """The plan of a new low-poly object fitted to the mesh object ``obj``.
+
+    The settings and the input are checked and the input mesh is written now; the plan's job
+    ``fit_sdf`` fits and extracts, its finish adds the object (the input is not changed; on
+    any error or cancel nothing is added, and the temporary files go).
+    """
+    s = (settings or LowPolySettings()).validated()
+    mesh = _checked_input(obj, context.evaluated_depsgraph_get())
+    source, title = obj.name, name or f"{obj.name} LowPoly"
+    folder = tempfile.mkdtemp(prefix="neuralpoly-lowpoly-")
+    try:
+        path_in = str(write_mesh_npz(mesh, os.path.join(folder, "input.npz")))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+    def ls_of(placement) -> LevelSetSettings:
+        lo, hi = placement.box
+        return LevelSetSettings(0.0, ((lo,) * 3, (hi,) * 3), s.method, s.resolution)
+
+    def finish(result: dict) -> bpy.types.Object:
+        return _create(context, result, ls_of, title, source)
+    return Plan("fit_sdf", _job_arguments(path_in, os.path.join(folder, "lowpoly.npz"), s), finish,
+                "Neural low-poly", f"Fitting {s.net} to {source}",
+                cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))
