@@ -113,9 +113,9 @@ def world_mesh(obj: bpy.types.Object, depsgraph) -> PolyMesh:
     me = evaluated.to_mesh()
     try:
         co, corners, sizes = blender_mesh.mesh_arrays(me)
+        M = np.array(evaluated.matrix_world, dtype=np.float64)     # up to date with the depsgraph
     finally:
         evaluated.to_mesh_clear()
-    M = np.array(obj.matrix_world, dtype=np.float64)
     V = co @ M[:3, :3].T + M[:3, 3]
     return PolyMesh(V, corners, sizes)
 

@@ -36,6 +36,7 @@ def sphere(subdivide: bool = True) -> bpy.types.Object:
     obj.scale = SCALE
     if subdivide:
         obj.modifiers.new("Subdivision", "SUBSURF").levels = 1
+    bpy.context.view_layer.update()
     return obj
 
 
