@@ -19,7 +19,8 @@ STORED_NAMES = {
     "bbox_min", "bbox_max", "cap", "source_json", "operation", "boolean_mode", "sharpness", "biases",
 }
 #: The number Blender saves for each kind (the enum item's number).
-KIND_NUMBERS = {"NONE": 0, "POLYTOPE": 1, "SWEEP": 2, "LEVELSET": 3, "BOOLEAN": 4, "HEIGHTMAP": 5}
+KIND_NUMBERS = {"NONE": 0, "POLYTOPE": 1, "SWEEP": 2, "LEVELSET": 3, "BOOLEAN": 4, "HEIGHTMAP": 5,
+                "LOWPOLY": 6}
 
 
 def read_back(obj) -> dict:
@@ -54,6 +55,9 @@ def one_of_each_kind(addon, tmp_path) -> dict[str, bpy.types.Object]:
         cubes.append(bpy.context.active_object)
     objs["BOOLEAN"] = addon.api.add_boolean(objects=cubes, active=cubes[0], operation="union")
     objs["HEIGHTMAP"] = addon.api.add_heightmap(blobs=2, resolution=8, period=10)
+    bpy.ops.mesh.primitive_cube_add(location=(0.0, 3.0, 0.0))
+    objs["LOWPOLY"] = addon.api.add_lowpoly(None, bpy.context.active_object,
+                                            addon.api.LowPolySettings("relu:1x8", seconds=1.0, samples=2000))
     return objs
 
 
@@ -80,6 +84,12 @@ def test_objects_made_today_read_back_after_save_and_reload(addon, tmp_path):
     # and they still re-extract from what they stored
     bpy.context.view_layer.objects.active = bpy.data.objects[names["LEVELSET"]]
     assert bpy.ops.neuralpoly.reextract_level_set(level=0.5) == {"FINISHED"}
+    lowpoly = bpy.data.objects[names["LOWPOLY"]]
+    placement = addon.model_store.load_placement(lowpoly)
+    assert tuple(lowpoly.scale) == pytest.approx((placement.scale,) * 3)
+    bpy.context.view_layer.objects.active = lowpoly
+    assert bpy.ops.neuralpoly.reextract_level_set(levelset_method="MARCHING", resolution=8) == {"FINISHED"}
+    assert lowpoly.neuralpoly.method == "marching" and addon.model_store.load_placement(lowpoly) == placement
 
 
 def test_load_model_file_and_the_cli_agree_on_what_a_neural_polytope_is(addon, tmp_path, capsys):
