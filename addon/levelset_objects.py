@@ -203,9 +203,10 @@ def stored_settings(obj: bpy.types.Object, dim: int) -> LevelSetSettings:
 
 def create_object(context, net: Network, meta: dict, ls: LevelSetSettings, mesh: PolyMesh, summary: dict, *,
                   kind: Kind, name: str, location,
-                  collection: bpy.types.Collection | None = None) -> bpy.types.Object:
+                  collection: bpy.types.Collection | None = None, placement=None) -> bpy.types.Object:
     """A new object showing ``mesh`` (extracted from ``net`` with ``ls``; ``summary`` its facts),
-    remembering all of it. Nothing is left behind if anything fails.
+    remembering all of it (with the ``placement`` of a network fitted to a mesh). Nothing is
+    left behind if anything fails.
     """
     if kind not in model_store.LEVEL_SET_KINDS:
         raise ValueError(f"kind must be one of {sorted(model_store.LEVEL_SET_KINDS)}, got {kind!r}")
@@ -213,7 +214,7 @@ def create_object(context, net: Network, meta: dict, ls: LevelSetSettings, mesh:
     obj = bpy.data.objects.new(name, me)
     try:
         obj.location = tuple(location)
-        model_store.store_model(obj, net, meta, kind=kind)
+        model_store.store_model(obj, net, meta, kind=kind, placement=placement)
         store_settings(obj, ls, summary)
         (collection or context.collection or context.scene.collection).objects.link(obj)
     except BaseException:

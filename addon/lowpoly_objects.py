@@ -159,7 +159,9 @@ def fact_lines(obj: bpy.types.Object) -> list[str]:
     except ModelFormatError as e:
         return [str(e)]
     f = d["fit"]
-    pct = (lambda v: _num(100 * v, ".3g") if isinstance(v, (int, float)) else "?")
+
+    def pct(v) -> str:
+        return _num(100 * v, ".3g") if isinstance(v, (int, float)) else "?"
     return [f"Fitted to: {d.get('input')}",
             f"Network: {f.get('net')}, {f.get('steps')} steps, seed {f.get('seed')}",
             f"Chamfer: {_num(f.get('chamfer'), '.4g')} ({pct(f.get('chamfer_rel'))} % of the diagonal)",
@@ -186,10 +188,9 @@ def _create(context, result: dict, ls_of, name: str, source: str) -> bpy.types.O
     facts = fit_facts(result["summary"])
     summary = summarize(net, mesh, level=0.0)
     obj = levelset_objects.create_object(context, net, meta, ls, mesh, summary, kind=Kind.LOWPOLY, name=name,
-                                         location=placement.offset)
+                                         location=placement.offset, placement=placement)
     try:
         obj.scale = (placement.scale,) * 3
-        model_store.store_model(obj, net, meta, kind=Kind.LOWPOLY, placement=placement)
         _store_fit(obj, facts, source)
     except BaseException:
         me = obj.data
