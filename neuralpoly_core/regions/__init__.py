@@ -1,5 +1,4 @@
-"""Linear regions of piecewise-linear networks: bounds on how many there can be, counts of how many there are
-(MILP in any dimension, exact enumeration in 1-D to 3-D boxes and slices: :func:`enumerate_regions`)."""
+"""Linear regions of piecewise-linear networks: bounds on how many there can be, counts (MILP) and exact enumeration."""
 
 from .bounds import (BOUND_NAMES, all_bounds, bounds_of, layer_product_bound, maxout_bound, montufar_bound,
                      montufar_lower_bound, serra_bound, shallow_regions, zaslavsky)
