@@ -7,26 +7,11 @@ import json
 from pathlib import Path
 
 from ..errors import NeuralPolyError
+from ..regions.display import bounds_summary
 from .folding import coordinates
 from .options import box, check_outputs, finite_float, int_list, positive_int
 
-__all__ = ["register", "json_int", "bounds_summary"]
-
-#: Integers above this print as strings in JSON (2^53: what a double, and so JavaScript, holds exactly).
-_EXACT_JSON = 2 ** 53
-
-
-def json_int(n):
-    """``n`` as a JSON-safe value: the int itself up to 2^53, else its decimal string (None stays)."""
-    if n is None or isinstance(n, bool) or not isinstance(n, int):
-        return n
-    return n if abs(n) <= _EXACT_JSON else str(n)
-
-
-def bounds_summary(bounds: dict) -> dict:
-    """:func:`~neuralpoly_core.regions.all_bounds` with huge integers as strings (:func:`json_int`)."""
-    return {k: (json_int(v) if not isinstance(v, list) else v) for k, v in bounds.items()}
-
+__all__ = ["register"]
 
 def register(sub) -> None:
     """Add the commands' parsers to the ``neuralpoly`` subcommands."""

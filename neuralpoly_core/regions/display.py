@@ -16,9 +16,18 @@ from .._checks import check_float
 from ..errors import NeuralPolyError
 from ..mesh.polymesh import PolyMesh
 
-__all__ = ["region_colors", "region_mesh", "face_data", "popcounts", "plot_regions_png"]
+__all__ = ["region_colors", "region_mesh", "face_data", "popcounts", "plot_regions_png", "bounds_summary"]
 
 _GOLDEN = 0.6180339887498949
+#: Integers above this print as strings in JSON (2^53: what a double, and so JavaScript, holds exactly).
+_EXACT_JSON = 2 ** 53
+
+
+def bounds_summary(bounds: dict) -> dict:
+    """:func:`~neuralpoly_core.regions.all_bounds` made JSON-safe: integers above 2^53 become
+    their decimal strings (JSON readers that parse numbers as doubles would round them)."""
+    return {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) and abs(v) > _EXACT_JSON else v)
+            for k, v in bounds.items()}
 
 
 def region_colors(count: int) -> np.ndarray:
