@@ -23,6 +23,7 @@ from bpy.props import PointerProperty
 
 from . import (api, general_operators, heightmap_objects, model_store, operators, progress_ui, properties, ui,
                worker_client)
+from . import regions_operators
 from . import neuralpoly_core
 
 __all__ = ["api", "neuralpoly_core", "register", "unregister"]
@@ -30,7 +31,7 @@ __all__ = ["api", "neuralpoly_core", "register", "unregister"]
 _classes = (
     (model_store.NeuralPolyBias, model_store.NeuralPolyObjectProperties, properties.NeuralPolySettings,
      properties.GeneralSettings)
-    + operators.classes + general_operators.classes + ui.classes
+    + operators.classes + general_operators.classes + ui.classes + regions_operators.classes
 )
 
 
@@ -63,6 +64,7 @@ def register() -> None:
     heightmap_objects.register()
     bpy.types.VIEW3D_MT_mesh_add.append(_menu_add)
     bpy.types.VIEW3D_MT_mesh_add.append(_menu_add_heightmap)
+    bpy.types.VIEW3D_MT_mesh_add.append(regions_operators.menu_add)
     bpy.types.VIEW3D_MT_object.append(_menu_boolean)
     bpy.types.TOPBAR_MT_file_import.append(_menu_import)
 
@@ -72,6 +74,7 @@ def unregister() -> None:
     heightmap_objects.unregister()
     bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
     bpy.types.VIEW3D_MT_object.remove(_menu_boolean)
+    bpy.types.VIEW3D_MT_mesh_add.remove(regions_operators.menu_add)
     bpy.types.VIEW3D_MT_mesh_add.remove(_menu_add_heightmap)
     bpy.types.VIEW3D_MT_mesh_add.remove(_menu_add)
     progress_ui.unregister()
