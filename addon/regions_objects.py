@@ -86,7 +86,8 @@ def _material() -> bpy.types.Material:
     if mat is not None:
         return mat
     mat = bpy.data.materials.new(MATERIAL)
-    mat.use_nodes = True
+    if mat.node_tree is None:           # Blender 4.x; from 5.0 every material has its node tree
+        mat.use_nodes = True
     tree = cast(bpy.types.ShaderNodeTree, mat.node_tree)
     bsdf = next((n for n in tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
     if bsdf is None:
@@ -95,7 +96,7 @@ def _material() -> bpy.types.Material:
     attr.attribute_type = "GEOMETRY"
     attr.attribute_name = CORNER_COLOR_ATTRIBUTE
     attr.location = (bsdf.location[0] - 300, bsdf.location[1])
-    tree.links.new(attr.outputs["Color"], bsdf.inputs["Base Color"])
+    tree.links.new(cast(Any, attr).outputs["Color"], cast(Any, bsdf).inputs["Base Color"])
     return mat
 
 
