@@ -341,6 +341,20 @@ def test_maxout_on_a_segment_and_in_3d():
     check_regions(T3, net3, 8.0)
     assert count_regions(net3, method="milp").regions == T3.count
     assert np.array_equal(np.unique(T3.face_region), np.arange(T3.count))
+    # the faces between cells of one region are left out: the volumes are still the regions'
+    from scipy.spatial import ConvexHull
+    assert np.allclose(T3.volumes(), [ConvexHull(v).volume for v in T3.vertices], rtol=1e-9)
+    # and each region's faces close up: their vector areas add up to zero
+    m = T3.mesh()
+    area = np.array([0.5 * np.cross(m.vertices[f], m.vertices[np.roll(f, -1)]).sum(axis=0) for f in m.faces])
+    closure = np.array([area[T3.face_region == r].sum(axis=0) for r in range(T3.count)])
+    assert np.abs(closure).max() <= 1e-12
+    # every face is a boundary of its region: just outside it the pattern is another one
+    centre = np.array([m.vertices[f].mean(axis=0) for f in m.faces])
+    out = centre + 1e-7 * area / np.linalg.norm(area, axis=1)[:, None]
+    inside = np.all(np.abs(out) < 1, axis=1)
+    assert T3.info["cells"] > T3.count and inside.sum() > 0
+    assert not np.any(np.all(unit_patterns(net3, out[inside]) == T3.patterns[T3.face_region[inside]], axis=1))
 
 
 @pytest.mark.parametrize("seed, count", [(1, 23), (10, 26)])

@@ -1,4 +1,4 @@
-"""Linear regions of piecewise-linear networks: bounds on how many there can be, and counts of how many there are."""
+"""Linear regions of piecewise-linear networks: bounds on how many there can be, counts (MILP) and exact enumeration."""
 
 from .bounds import (BOUND_NAMES, all_bounds, bounds_of, layer_product_bound, maxout_bound, montufar_bound,
                      montufar_lower_bound, serra_bound, shallow_regions, zaslavsky)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import NeuralPolyError
 from ..mesh.polymesh import PolyMesh
-from .tessellation_build import build
+from .tessellation_build import build, inner_faces
 
 __all__ = ["RegionTessellation"]
 
@@ -63,7 +63,7 @@ class RegionTessellation:
     """
 
     def __init__(self, *, dim, patterns, layer_slices, groups, gradients, offsets, local_gradients, local_offsets,
-                 points, region_vertices, breakpoints, cell_region, cell_faces, origin, basis, lo, hi,
+                 points, region_vertices, centroids, breakpoints, cell_region, cell_faces, origin, basis, lo, hi,
                  seconds, info):
         self.dim = int(dim)
         self.patterns = patterns
@@ -73,7 +73,8 @@ class RegionTessellation:
         self.local_gradients, self.local_offsets = local_gradients, local_offsets
         self.count = int(len(patterns))
         self._X = points
-        self._rv, self._roff, self._rcnt = region_vertices
+        self._region_vertices = region_vertices      # (ids, offsets, counts), or a callable making them
+        self._centroids = centroids
         self._vertices = None
         self.breakpoints = breakpoints
         self._cell_region = cell_region
@@ -98,20 +99,24 @@ class RegionTessellation:
     def vertices(self) -> list[np.ndarray]:
         """Each region's vertices in local coordinates: a list of R arrays (k_i, dim)."""
         if self._vertices is None:
-            self._vertices = np.split(self._X[self._rv], np.cumsum(self._rcnt)[:-1]) if self.count else []
+            rv, _off, cnt = self._lists()
+            self._vertices = np.split(self._X[rv], np.cumsum(cnt)[:-1]) if self.count else []
         return self._vertices
 
     def points(self, i: int) -> np.ndarray:
         """Region ``i``'s vertices in input coordinates, (k_i, n_in)."""
         return self.origin + self.vertices[i] @ self.basis
 
+    def _lists(self):
+        """Each region's vertex ids (CSR: ids, offsets, counts), made on first use."""
+        if callable(self._region_vertices):
+            self._region_vertices = self._region_vertices(np.arange(self.count))
+        return self._region_vertices
+
     def centroids(self) -> np.ndarray:
-        """The centroid of each region's vertices (an interior point), local coordinates (R, dim)."""
-        own = np.repeat(np.arange(self.count), self._rcnt)
-        out = np.zeros((self.count, self.dim))
-        for k in range(self.dim):
-            out[:, k] = np.bincount(own, self._X[self._rv, k], minlength=self.count)
-        return out / np.maximum(self._rcnt, 1)[:, None]
+        """A point inside each region, local coordinates (R, dim): the average of its corners,
+        each counted once per edge of the region it ends (in 2-D the vertex centroid)."""
+        return self._centroids
 
     def row_patterns(self) -> np.ndarray:
         """The patterns as :meth:`Network.activation_pattern` writes them: one bool column per
@@ -156,8 +161,9 @@ class RegionTessellation:
         """The regions as a :class:`~neuralpoly_core.mesh.PolyMesh` in local coordinates.
 
         2-D: one polygon per region (vertices ``(y0, y1, 0)``, shared between regions,
-        counter-clockwise). 3-D: every cell's boundary faces, outward, each cell closed on its
-        own (a region is one cell, or with maxout layers several). :attr:`face_region` gives
+        counter-clockwise). 3-D: every region's boundary faces, outward, each region closed on
+        its own (with maxout layers a region is several cells of the complex: the faces between
+        them are left out). :attr:`face_region` gives
         each face's region (``mesh.info``: ``regions``, ``pieces``, ``origin``, ``basis``: the input
         point of local ``y`` is ``origin + y @ basis``); ``region_patterns`` are
         :meth:`row_patterns`.
@@ -173,10 +179,7 @@ class RegionTessellation:
             if self.dim == 2:
                 self._mesh, self._face_region = self._mesh_2d()
             else:
-                X, corners, sizes, cells = self._cell_faces()
-                self._mesh = PolyMesh(X, corners, sizes, self._cell_region[cells],
-                                      region_patterns=self.row_patterns())
-                self._face_region = self._cell_region[cells]
+                self._mesh, self._face_region = self._mesh_3d()
             self._mesh.info.update(regions=self.count, pieces=self.pieces, origin=self.origin.tolist(),
                                    basis=self.basis.tolist())
         return self._mesh
@@ -187,14 +190,25 @@ class RegionTessellation:
         self.mesh()
         return self._face_region
 
+    def _mesh_3d(self):
+        X, corners, sizes, cells, labels = self._cell_faces()
+        if self.info["cells"] > self.count:            # drop the faces between cells of one region
+            keep = ~inner_faces(X, corners, sizes, cells, labels, self._cell_region, 2 * self.dim)
+            corners = corners[np.repeat(keep, sizes)]
+            sizes, cells = sizes[keep], cells[keep]
+        region = self._cell_region[cells]
+        return PolyMesh(X, corners, sizes, region, region_patterns=self.row_patterns()), region
+
     def _mesh_2d(self):
         X = self._X
-        rv, cnt = self._rv, self._rcnt
+        rv, _off, cnt = self._lists()
         own = np.repeat(np.arange(self.count), cnt)
         cen = self.centroids()
         d = X[rv] - cen[own]
         ang = np.arctan2(d[:, 1], d[:, 0])
-        order = np.lexsort((ang, own))
+        rank = np.empty(len(ang), dtype=np.int64)
+        rank[np.argsort(ang)] = np.arange(len(ang))
+        order = np.argsort(own * len(ang) + rank)          # by region, then by angle
         used, inv = np.unique(rv, return_inverse=True)
         V = np.zeros((len(used), 3))
         V[:, :2] = X[used]
@@ -202,45 +216,53 @@ class RegionTessellation:
         return mesh, np.arange(self.count)
 
     # -- pieces --------------------------------------------------------------------------
+    def _subset_lists(self, regions: np.ndarray):
+        """The vertex ids of the regions ``regions`` (CSR in their order), without making every
+        region's list when they are made on demand."""
+        if callable(self._region_vertices):
+            return self._region_vertices(regions)
+        rv, roff, rcnt = self._lists()
+        cnt = rcnt[regions]
+        off = np.cumsum(cnt) - cnt
+        idx = np.repeat(roff[regions] - off, cnt) + np.arange(int(cnt.sum()))
+        return rv[idx], off, cnt
+
     def _sharing_pairs(self, regions=None):
         """Pairs ``(i, j)``, ``i < j``, of regions (of ``regions``, ascending ids; default all)
-        sharing at least ``dim`` vertices, and how many they share."""
+        sharing at least ``dim`` vertices, how many they share, and a function giving the
+        vertex ids of a region of a pair."""
         from scipy import sparse
         regions = np.arange(self.count) if regions is None else regions
         if len(regions) < 2:
-            return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
-        cnt = self._rcnt[regions]
+            return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64), None
+        rv, off, cnt = self._subset_lists(regions)
         own = np.repeat(np.arange(len(regions)), cnt)
-        st = self._roff[regions]
-        idx = np.repeat(st - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
-        M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, self._rv[idx])),
-                              shape=(len(regions), len(self._X)))
+        M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, rv)), shape=(len(regions), len(self._X)))
         S = sparse.triu(M @ M.T, k=1).tocoo()
         keep = S.data >= self.dim
         pairs = np.stack([regions[S.row[keep]], regions[S.col[keep]]], axis=1).astype(np.int64)
-        return pairs, S.data[keep]
+        local = {int(r): i for i, r in enumerate(regions)}
+
+        def verts(r):
+            i = local[r]
+            return rv[off[i]:off[i] + cnt[i]]
+        return pairs, S.data[keep], verts
 
     def adjacent_pairs(self) -> np.ndarray:
         """Pairs ``(i, j)``, ``i < j``, of regions that share a facet (share ``dim``
         vertices; in 3-D three that are not collinear), (P, 2). In a conforming tessellation
         every corner of a shared facet is a vertex of both regions. In 3-D the collinearity
         test loops over the pairs in Python (seconds for 100,000 regions)."""
-        pairs, shared = self._sharing_pairs()
+        pairs, _shared, verts = self._sharing_pairs()
         if self.dim == 3 and len(pairs):
-            pairs = pairs[self._not_collinear(pairs, shared)]
+            pairs = pairs[self._not_collinear(pairs, verts)]
         return pairs
 
-    def _not_collinear(self, pairs, shared):
+    def _not_collinear(self, pairs, verts):
         """3-D: the pairs whose shared vertices span a plane (three on one line are an edge)."""
         ok = np.ones(len(pairs), dtype=bool)
-        sets = {}
-        for i in range(len(pairs)):
-            a, b = (int(x) for x in pairs[i])
-            for r in (a, b):
-                if r not in sets:
-                    st = self._roff[r]
-                    sets[r] = set(self._rv[st:st + self._rcnt[r]].tolist())
-            P = self._X[sorted(sets[a] & sets[b])]
+        for i, (a, b) in enumerate(pairs.tolist()):
+            P = self._X[np.intersect1d(verts(a), verts(b))]
             s = np.linalg.svd(P - P[0], compute_uv=False)
             ok[i] = len(s) > 1 and s[1] > 1e-9 * max(s[0], 1e-300)
         return ok
@@ -264,10 +286,10 @@ class RegionTessellation:
         cand = np.sort(order[size[chain] > 1])
         if len(cand) < 2:
             return self.count
-        pairs, shared = self._sharing_pairs(cand)
+        pairs, _shared, verts = self._sharing_pairs(cand)
         a, b = pairs[:, 0], pairs[:, 1]
         same = np.abs(g[a] - g[b]) @ ext + np.abs(o[a] - o[b]) <= tol
         if self.dim == 3 and same.any():
-            same[same] = self._not_collinear(pairs[same], shared[same])
+            same[same] = self._not_collinear(pairs[same], verts)
         G = coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(self.count, self.count))
         return int(connected_components(G, directed=False)[0])

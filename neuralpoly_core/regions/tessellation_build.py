@@ -8,7 +8,7 @@ import numpy as np
 from ..budget import check_memory
 from ..errors import NeuralPolyError
 
-__all__ = ["build", "affine_maps"]
+__all__ = ["build", "affine_maps", "cell_faces", "inner_faces"]
 
 _MIXED = 2                       # see .exact
 
@@ -25,6 +25,14 @@ def _column_kinds(net, slices):
 
 def _centroids(X, vv, off, cnt):
     return np.add.reduceat(X[vv], off, axis=0) / cnt[:, None] if len(off) else np.zeros((0, X.shape[1]))
+
+
+def _record_centroids(cx, X):
+    """Per cell, the average of its edge records' ends (each vertex once per edge it ends; no
+    sort): a point inside the cell, in 2-D its vertex centroid."""
+    R, ct = cx.cell_records(np.arange(cx.n_cells))
+    off = np.cumsum(ct) - ct
+    return (np.add.reduceat(X[R[:, 0]], off, axis=0) + np.add.reduceat(X[R[:, 1]], off, axis=0)) / (2 * ct[:, None])
 
 
 def _merge(codes, key_cols, cvv, cnt, X):
@@ -101,20 +109,21 @@ def build(net, cx, codes, slices, origin, basis, lo, hi, max_regions=None) -> di
     """The keyword arguments of :class:`RegionTessellation` (but ``seconds``)."""
     n = cx.n_cells
     X = cx.points.copy()
-    cvv, off, cnt = cx.cell_vertices(np.arange(n))
     codes = codes.copy()
     kinked, maxout, ident = _column_kinds(net, slices)
-    cen = _centroids(X, cvv, off, cnt)
+    cen = _record_centroids(cx, X)
     mixed = (codes == _MIXED) & kinked[None, :]
     if mixed.any():                              # cells left uncut: the sign at the centroid
         rows = np.nonzero(mixed.any(axis=1))[0]
         z = np.concatenate(net.preactivations(origin + cen[rows] @ basis), axis=1)
         codes[rows] = np.where(mixed[rows], np.sign(z).astype(codes.dtype), codes[rows])
     if maxout.any():
+        cvv, off, cnt = cx.cell_vertices(np.arange(n))
         cell_region, rcodes, rvert = _merge(codes, ~ident, cvv, cnt, X)
         rcen = _centroids(X, *rvert)
     else:
-        cell_region, rcodes, rvert, rcen = np.arange(n), codes, (cvv, off, cnt), cen
+        cell_region, rcodes, rcen = np.arange(n), codes, cen
+        rvert = cx.cell_vertices                       # regions are cells: their lists on demand
     R = len(rcodes)
     if max_regions is not None and R > max_regions:
         raise NeuralPolyError(f"the network has {R:,} regions in the box, more than max_regions = {max_regions:,}")
@@ -128,14 +137,14 @@ def build(net, cx, codes, slices, origin, basis, lo, hi, max_regions=None) -> di
     g, o, lg, lo_ = affine_maps(net, rcodes, slices, basis, origin)
     breakpoints = None
     if cx.d == 1:
-        t = np.unique(X[rvert[0], 0])
+        t = np.unique(X[rvert[0], 0] if maxout.any() else X[:, 0])
         breakpoints = t[(t > lo[0]) & (t < hi[0])]
     info = {"cells": int(n), "vertices": int(len(X)), "degenerate_cells": int(cx.degenerate),
             "origin": origin.tolist(), "basis": basis.tolist(),
             "bbox": [lo.tolist(), hi.tolist()]}
     return dict(dim=cx.d, patterns=patterns, layer_slices=list(slices),
                 groups=[layer.activation.group for layer in net.layers], gradients=g, offsets=o,
-                local_gradients=lg, local_offsets=lo_, points=X, region_vertices=rvert,
+                local_gradients=lg, local_offsets=lo_, points=X, region_vertices=rvert, centroids=rcen,
                 breakpoints=breakpoints, cell_region=cell_region,
                 cell_faces=(lambda: cell_faces(cx, X, cen)) if cx.d == 3 else None,
                 origin=origin, basis=basis, lo=lo, hi=hi, info=info)
@@ -172,4 +181,32 @@ def cell_faces(cx, X, cen):
     rank = np.empty(len(ang), dtype=np.int64)
     rank[np.argsort(ang)] = np.arange(len(ang))
     order = np.argsort(finv * len(ang) + rank)       # by face, then by angle (exact, one int sort)
-    return X, v[order], fcnt, fcell
+    return X, v[order], fcnt, fcell, ufaces % L
+
+
+def inner_faces(X, corners, sizes, fcell, flabel, cell_region, n_box: int) -> np.ndarray:
+    """3-D, regions made of several cells (maxout): which faces lie inside their region, between
+    two of its cells (a face in the same cut plane of another cell of the region, sharing three
+    vertices not on one line with it). Returns a bool per face."""
+    from scipy import sparse
+    inner = np.zeros(len(sizes), dtype=bool)
+    fr = cell_region[fcell]
+    cells_in = np.bincount(cell_region)
+    cand = np.nonzero((flabel >= n_box) & (cells_in[fr] > 1))[0]
+    if len(cand) < 2:
+        return inner
+    st = np.cumsum(sizes) - sizes
+    cnt = sizes[cand]
+    idx = np.repeat(st[cand] - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
+    own = np.repeat(np.arange(len(cand)), cnt)
+    M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, corners[idx])), shape=(len(cand), len(X)))
+    S = sparse.triu(M @ M.T, k=1).tocoo()
+    a, b = cand[S.row], cand[S.col]
+    ok = (S.data >= 3) & (flabel[a] == flabel[b]) & (fr[a] == fr[b]) & (fcell[a] != fcell[b])
+    for i, j in zip(a[ok].tolist(), b[ok].tolist()):
+        shared = np.intersect1d(corners[st[i]:st[i] + sizes[i]], corners[st[j]:st[j] + sizes[j]])
+        P = X[shared] - X[shared[0]]
+        sv = np.linalg.svd(P, compute_uv=False)
+        if len(sv) > 1 and sv[1] > 1e-9 * max(sv[0], 1e-300):
+            inner[i] = inner[j] = True
+    return inner
