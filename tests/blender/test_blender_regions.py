@@ -154,3 +154,15 @@ def test_bad_input_changes_nothing(addon, case):
     assert data_counts() == counts and sorted(o.name for o in bpy.data.objects) == names
     assert "neuralpoly_regions" not in bpy.context.active_object.keys()
     assert "NeuralPoly Regions" not in bpy.data.materials
+
+
+def test_missing_scipy_is_named(addon, monkeypatch):
+    model_object(addon, lines_net(addon), -1.0, 1.0)
+    ro = addon.regions_objects
+    real = ro.importlib.util.find_spec
+    monkeypatch.setattr(ro.importlib.util, "find_spec", lambda name, *a: None if name == "scipy" else real(name, *a))
+    monkeypatch.setattr(addon.torch_setup, "worker_paths", lambda: [])
+    counts = data_counts()
+    with pytest.raises(addon.neuralpoly_core.errors.NeuralPolyError, match="needs scipy"):
+        ro.plan_show_regions(bpy.context)
+    assert data_counts() == counts
