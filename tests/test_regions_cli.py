@@ -226,3 +226,23 @@ def test_count_regions_job(models, tmp_path):
         run_job("count_regions", {"model": model_to_json(Network(2, [Layer(np.eye(2), None, Activation(
             "sigmoid", scale=1.0))]), {}, indent=None), "output": str(tmp_path / "s.npz")})
     assert not (tmp_path / "s.npz").exists()
+
+
+def test_regions_digits_experiment_command(tmp_path, capsys):
+    """The registered experiment, tiny: one (10; 2) network, 2 epochs, 1 s of MILP."""
+    out = tmp_path / "run"
+    out.mkdir()
+    code, text, err = run(capsys, "experiment", "regions-digits", "--out", out, "--first-widths", "10", "--total", 12,
+                          "--networks-per-width", 1, "--epochs", 2, "--time-limit", 1, "--samples", 500,
+                          "--no-png", "--json")
+    assert code == 0, err
+    r = last_json(text)
+    (row,) = r["networks"]
+    assert (row["n1"], row["n2"]) == (10, 2) and row["regions"] >= 1
+    assert row["union_regions"] >= max(row["regions"], row["sampled_regions"])
+    b = all_bounds(64, (10, 2))
+    assert row["bounds"] == {k: b[k] for k in ("layer_product", "montufar2017", "serra", "shallow")}
+    assert row["complete"] or row["stopped"] in ("time limit", "region limit")
+    lines = text.splitlines()
+    assert lines[0].split()[:3] == ["n1", "n2", "seed"] and lines[1].split()[:3] == ["10", "2", "0"]
+    assert (out / "regions_digits.json").exists() and (out / "models" / "n1_10_seed_0.json").exists()
