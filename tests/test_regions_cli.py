@@ -246,3 +246,24 @@ def test_regions_digits_experiment_command(tmp_path, capsys):
     lines = text.splitlines()
     assert lines[0].split()[:3] == ["n1", "n2", "seed"] and lines[1].split()[:3] == ["10", "2", "0"]
     assert (out / "regions_digits.json").exists() and (out / "models" / "n1_10_seed_0.json").exists()
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_ply_face_properties_round_trip(tmp_path, binary):
+    from neuralpoly_core.mesh.files import write_ply
+    tess = enumerate_regions(Network(2, [Layer(LINES_W, LINES_B, RELU)], Output("sum")), (-3, 3))
+    mesh = region_mesh(tess)
+    pop = tess.patterns.sum(axis=1)[mesh.region_ids]
+    path = write_ply(mesh, tmp_path / "r.ply", binary=binary, face_properties={"popcount": pop})
+    back = read_ply(path)                  # the reader keeps region_id and skips popcount
+    assert np.array_equal(back.region_ids, mesh.region_ids) and np.array_equal(back.corners, mesh.corners)
+    if binary:
+        assert np.array_equal(ply_faces(path), np.stack([mesh.region_ids, pop], axis=1))
+    else:
+        body = path.read_text().split("end_header\n")[1].splitlines()[mesh.n_vertices:]
+        assert [int(line.split()[-1]) for line in body] == pop.tolist()
+    with pytest.raises(NeuralPolyError, match="one integer per face"):
+        write_ply(mesh, tmp_path / "bad.ply", face_properties={"popcount": pop[:-1]})
+    with pytest.raises(NeuralPolyError, match="plain new name"):
+        write_ply(mesh, tmp_path / "bad.ply", face_properties={"region_id": pop})
+    assert not (tmp_path / "bad.ply").exists()
