@@ -166,3 +166,20 @@ def test_missing_scipy_is_named(addon, monkeypatch):
     with pytest.raises(addon.neuralpoly_core.errors.NeuralPolyError, match="needs scipy"):
         ro.plan_show_regions(bpy.context)
     assert data_counts() == counts
+
+
+def test_modal_progress_then_escape_adds_nothing(addon):
+    from test_blender_modal import Event, driver, run_until_done
+    net = network(addon, [3, 8, 8, 8], seed=5)
+    src = model_object(addon, net, -1.0, 1.0)
+    counts = data_counts()
+    d = driver(addon, addon.regions_objects.plan_show_regions(bpy.context))
+    assert bpy.context.window_manager.neuralpoly_status == "Counting linear regions"
+    assert d.modal(bpy.context, Event("ESC", "PRESS")) == {"CANCELLED"}
+    assert data_counts() == counts and "neuralpoly_regions" not in src.keys()
+    assert any("cancelled" in m for _, m in d.reports)
+    # and to the end: the same count as the core
+    d = driver(addon, addon.regions_objects.plan_show_regions(bpy.context, obj=src))
+    assert run_until_done(d) == {"FINISHED"}
+    assert json.loads(src["neuralpoly_regions"])["regions"] == \
+        addon.neuralpoly_core.regions.enumerate_regions(net, (-1.0, 1.0)).count
