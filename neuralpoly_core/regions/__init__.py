@@ -3,6 +3,7 @@
 from .bounds import (BOUND_NAMES, all_bounds, bounds_of, layer_product_bound, maxout_bound, montufar_bound,
                      montufar_lower_bound, serra_bound, shallow_regions, zaslavsky)
 from .count import METHODS, count_regions
+from .display import bounds_summary, face_data, plot_regions_png, popcounts, region_colors, region_mesh
 from .exact import enumerate_regions
 from .milp import count_regions_milp
 from .result import RegionCount
@@ -11,4 +12,4 @@ from .tessellation import RegionTessellation
 __all__ = ["zaslavsky", "shallow_regions", "layer_product_bound", "montufar_bound", "serra_bound",
            "montufar_lower_bound", "maxout_bound", "all_bounds", "bounds_of", "BOUND_NAMES",
            "count_regions", "count_regions_milp", "RegionCount", "METHODS", "enumerate_regions",
-           "RegionTessellation"]
+           "RegionTessellation", "region_colors", "region_mesh", "face_data", "popcounts", "plot_regions_png", "bounds_summary"]
