@@ -86,6 +86,9 @@ class RegionTessellation:
         self._mesh = None
         self.pieces = self._count_pieces()
 
+    def __repr__(self) -> str:
+        return f"RegionTessellation(dim={self.dim}, regions={self.count}, pieces={self.pieces}, seconds={self.seconds:.3g})"
+
     # -- construction --------------------------------------------------------------------
     @classmethod
     def from_complex(cls, net, cx, codes, slices, origin, basis, lo, hi, t0, max_regions=None):

@@ -109,7 +109,7 @@ def build(net, cx, codes, slices, origin, basis, lo, hi, max_regions=None) -> di
     """The keyword arguments of :class:`RegionTessellation` (but ``seconds``)."""
     n = cx.n_cells
     X = cx.points.copy()
-    codes = codes.copy()
+    codes = np.asarray(codes, dtype=np.int16)        # changed in place: pattern_codes() makes a fresh one
     kinked, maxout, ident = _column_kinds(net, slices)
     cen = _record_centroids(cx, X)
     mixed = (codes == _MIXED) & kinked[None, :]
