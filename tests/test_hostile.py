@@ -102,8 +102,13 @@ def work(tmp_path):
 
 
 def listing(folder: Path) -> dict:
-    return {p.name: (p.read_bytes() if p.is_file() and not p.is_fifo() else None)
-            for p in folder.iterdir()}
+    """Name -> content of every entry (size and mtime for the huge sparse file, None for others)."""
+    def content(p: Path):
+        if not p.is_file() or p.is_fifo():
+            return None
+        st = p.stat()
+        return (st.st_size, st.st_mtime_ns) if st.st_size > 1 << 24 else p.read_bytes()
+    return {p.name: content(p) for p in folder.iterdir()}
 
 
 def run_cli(capsys, argv):
@@ -412,16 +417,16 @@ def test_parse_json_depth_limit_is_exact_and_never_recursion_error():
         model_from_json("[" * DEEP + "]" * DEEP)
 
 
-def test_read_mesh_npz_refuses_pickles_bombs_and_lies(tmp_path):
+def test_read_mesh_npz_refuses_pickles_bombs_and_lies(tmp_path, monkeypatch):
     import zipfile
+
+    monkeypatch.setattr(fileio, "MAX_FILE_BYTES", 1 << 22)       # the same check at a 4 MB limit
 
     from neuralpoly_core.jobs import read_mesh_npz
     np.savez(tmp_path / "pickle.npz", vertices=np.array([{}], dtype=object), info=np.array("{}"))
     with zipfile.ZipFile(tmp_path / "bomb.npz", "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        with zf.open("vertices.npy", "w", force_zip64=True) as fh:      # 3 GB of zeros, a few MB packed
-            block = b"\0" * (1 << 24)
-            for _ in range((fileio.MAX_FILE_BYTES >> 24) + 2):
-                fh.write(block)
+        with zf.open("vertices.npy", "w", force_zip64=True) as fh:      # 8 MB of zeros, 8 kB packed
+            fh.write(b"\0" * (2 * fileio.MAX_FILE_BYTES))
     (tmp_path / "lie.npz").write_bytes(b"PK\x03\x04" + b"\0" * 100)
     np.savez(tmp_path / "deep.npz", vertices=np.zeros((3, 3)), info=np.array("[" * DEEP + "]" * DEEP))
     for name, fragment in [("pickle.npz", "Python objects"), ("bomb.npz", "unpacks to"),
