@@ -114,7 +114,7 @@ def test_loading_hostile_model_files_reports_and_changes_nothing(populated, tmp_
     (dict(size=0.0), "size"),
     (dict(size=-1.0), "size"),
     (dict(size=float("nan")), "size"),
-    (dict(dim=4, use_slice=True, slice_theta=float("nan")), "theta"),
+    (dict(dim=4, use_slice=True, slice_theta=float("nan")), "slice angle must be finite"),
 ])
 def test_add_polytope_with_bad_values_reports_and_changes_nothing(populated, props, fragment):
     settings = dict(dim=3, widths="3", p="1", seed=0)
