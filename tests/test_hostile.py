@@ -92,6 +92,7 @@ def work(tmp_path):
     output files with known content."""
     save_model(polytope_network(3, [np.eye(3)], [1]), tmp_path / "model.json")
     save_model(polytope_network(2, [np.eye(2)], [1]), tmp_path / "model2.json")
+    save_model(polytope_network(3, [np.random.default_rng(0).normal(size=(3000, 3))], [1]), tmp_path / "big.json")
     (tmp_path / "desc.json").write_text(json.dumps({
         "format": "neuralpoly.boolean", "version": 1, "dim": 3, "mode": "hard",
         "solid": {"box": {"lo": [-0.5, -0.5, -0.5], "hi": [0.5, 0.5, 0.5]}}}))
@@ -239,7 +240,9 @@ OPTION_CASES = [
     (GEN + ["--widths", "nan"], "width"),
     (GEN + ["--widths", "4,,2"], "width"),
     (GEN + ["--widths", ""], "width"),
-    (GEN + ["--widths", "20000"], "would need about"),
+    (GEN + ["--widths", "20000"], "exact extraction of 20,000 neurons"),
+    (GEN + ["--widths", "20000", "--p", "2", "--resolution", "4"], "training (20000;2) in 3D (60,000 weights"),
+    (["extract", "{w}/big.json", "--out", "{w}/out.obj"], "exact extraction of 3,000 neurons"),
     (GEN + ["--widths", "2000,2000"], "would need about"),
     (GEN + ["--widths", "4", "--restarts", "100000000"], "would need about"),
     (GEN + ["--widths", "4", "--dim", "0"], "dim"),
