@@ -474,6 +474,14 @@ def test_budget_override_applies_to_every_estimate(small_budget, tmp_path):
     data = Dataset(x, np.zeros(10000, dtype=np.int64), x[:10], np.zeros(10, dtype=np.int64), 10, "zeros")
     with pytest.raises(MemoryBudgetError, match="classifier"):
         train_classifier(data, (512, 512))
+    from neuralpoly_core.levelset.api import extract_level_set
+    from neuralpoly_core.network.activations import Activation
+    from neuralpoly_core.network.model import Layer, Network, Output
+    rng = np.random.default_rng(0)
+    relu = Network(3, [Layer(rng.normal(size=(300, 3)), 0.3 * rng.normal(size=300), Activation("relu"))],
+                   Output("linear", rng.normal(size=(1, 300)), np.zeros(1)))
+    with pytest.raises(MemoryBudgetError, match="exact extraction \\(layer 1: .* cells.*--method marching"):
+        extract_level_set(relu, 0.0, (-1, 1), method="exact")
     big = tmp_path / "big.stl"
     big.write_bytes(_stl(20000, 20000))
     with pytest.raises(MemoryBudgetError, match="reading STL file big.stl"):
