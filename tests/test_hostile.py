@@ -162,6 +162,41 @@ def test_cli_refuses_hostile_files(capsys, work, command, hostile):
     assert bad.name in err
 
 
+_B = {"format": "neuralpoly.boolean", "version": 1, "dim": 3}
+_BOX = {"box": {"lo": [0, 0, 0], "hi": [1, 1, 1]}}
+DESCRIPTIONS = [   # (description, fragment)
+    (dict(_B, dim=10 ** 9, solid=_BOX), "'dim' must be 2 or 3"),
+    (dict(_B, dim="3", solid=_BOX), "'dim' must be 2 or 3"),
+    (dict(_B, mode="weird", solid=_BOX), "'mode' must be"),
+    (dict(_B, version=99, solid=_BOX), "version 99"),
+    (dict(_B), "no 'solid'"),
+    (dict(_B, solid=_BOX, extra=1), "unknown keys"),
+    (dict(_B, solid={"box": {"lo": [1, 1, 1], "hi": [0, 0, 0]}}), "box is empty"),
+    (dict(_B, solid={"box": {"lo": ["a", 0, 0], "hi": [1, 1, 1]}}), "list of numbers"),
+    (dict(_B, solid={"box": {"lo": [0, 0], "hi": [1, 1]}}), "3 coordinates"),
+    (dict(_B, solid={"halfspace": {"normal": [0, 0, 0], "offset": 1}}), "non-zero normal"),
+    (dict(_B, solid={"mesh": {"vertices": [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], "faces": [[0, 1, 99]]}}),
+     "bad face"),
+    (dict(_B, solid={"union": []}), "non-empty list"),
+    (dict(_B, solid={"union": 5}), "non-empty list"),
+    (dict(_B, solid={"blob": 1}), "unknown solid kind 'blob'"),
+    (dict(_B, solid=[1]), "exactly one key"),
+    (dict(_B, mode="soft", sharpness=-1, solid=_BOX), "sharpness must be > 0"),
+    (dict(_B, domain=[1, -1], solid=_BOX), "domain must be a finite, non-empty box"),
+    (dict(_B, domain="x", solid=_BOX), "domain must be numbers"),
+    (dict(_B, mode="soft", domain=[-1, 1], solid=_BOX), "'domain' applies to mode 'hard' only"),
+    (dict(_B, solid=json.loads('{"union": [' * 31 + json.dumps(_BOX) + "]}" * 31)), "nested more than 64"),
+]
+
+
+@pytest.mark.parametrize("desc, fragment", DESCRIPTIONS, ids=[f for _, f in DESCRIPTIONS])
+def test_cli_refuses_bad_boolean_descriptions(capsys, work, desc, fragment):
+    (work / "bad_desc.json").write_text(json.dumps(desc))
+    err = assert_refused(capsys, work, fill(["boolean", "{w}/bad_desc.json", "--out", "{w}/out.obj",
+                                             "--model-out", "{w}/model_out.json"], work), fragment)
+    assert "bad_desc.json" in err
+
+
 NPY_FILES = {   # name -> (bytes, fragment)
     "pickle.npy": (None, "Python objects"),
     "short.npy": (None, "declares an array of shape (1000000000000, 2, 2)"),
