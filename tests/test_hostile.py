@@ -351,6 +351,7 @@ OPTION_CASES = [
     (FOLD + ["--from", "0,0", "--to", "1,1", "--layers", "99"], "layer"),
     (FOLD + ["--from", "0,0", "--to", "1,1", "--threshold", "nan"], "finite"),
     (FOLD + ["--paths", "{w}/paths.txt"], ".json or .npy"),
+    (FOLD + ["--from", "0,0", "--to", "1,1", "--samples", "1000000000000"], "samples must be a whole number in 2.."),
     # gallery
     (GAL + ["--figure", "99"], "figure"),
     (GAL + ["--figure", "-1"], "figure"),
@@ -362,6 +363,8 @@ OPTION_CASES = [
     # experiment
     (EXP + ["--width", "0"], "width"),
     (EXP + ["--width", "-4"], "width"),
+    (EXP + ["--width", "100000000"], "width must be a whole number in 1.."),
+    (EXP + ["--depths", "1000"], "depth must be a whole number in 1.."),
     (EXP + ["--depths", "0"], "depth"),
     (EXP + ["--depths", "x"], "depth"),
     (EXP + ["--epochs", "0"], "epochs"),

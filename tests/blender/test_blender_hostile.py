@@ -163,3 +163,35 @@ def test_saving_a_model_to_bad_places_reports_and_leaves_files(populated, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert (tmp_path / "old.json").read_text() == "old"
     assert np.all([not p.name.endswith(".tmp") for p in tmp_path.iterdir()])
+
+
+@pytest.mark.parametrize("props, fragment", [
+    (dict(level=float("nan")), "level"),
+    (dict(level=float("inf")), "level"),
+    (dict(use_bbox=True, bbox_min=(1.0, 1.0, 1.0), bbox_max=(-1.0, -1.0, -1.0)), "box"),
+    (dict(use_bbox=True, bbox_min=(float("nan"), 0.0, 0.0)), "box"),
+    (dict(levelset_method="MARCHING", grid_resolution=0), "resolution"),
+    (dict(levelset_method="MARCHING", grid_resolution=100_000), "resolution"),
+])
+def test_load_level_set_with_bad_values_reports_and_changes_nothing(populated, tmp_path, props, fragment):
+    from neuralpoly_core.network.model import polytope_network
+    from neuralpoly_core.network.modelfile import save_model
+    path = save_model(polytope_network(3, [np.eye(3)], [1]), tmp_path / "octahedron.json")
+    refused(bpy.ops.neuralpoly.load_level_set, fragment, filepath=str(path), **props)
+
+
+@pytest.mark.parametrize("props, fragment", [
+    (dict(blobs=0), "blobs"),
+    (dict(blobs=-3), "blobs"),
+    (dict(blobs=100_000_000), "blobs"),
+    (dict(blob_radius=0.0), "radius"),
+    (dict(blob_radius=float("nan")), "radius"),
+    (dict(heightmap_size=-1.0), "size"),
+    (dict(heightmap_resolution=0), "resolution"),
+    (dict(heightmap_resolution=10_000_000), "resolution"),
+    (dict(blob_height=float("nan")), "height"),     # (Blender clamps inf to FLT_MAX itself)
+    (dict(period=0), "period"),
+    (dict(keyframe_step=0), "key"),
+])
+def test_add_heightmap_with_bad_values_reports_and_changes_nothing(populated, props, fragment):
+    refused(bpy.ops.neuralpoly.add_heightmap, fragment, **props)
