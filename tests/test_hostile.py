@@ -358,6 +358,8 @@ OPTION_CASES = [
     (GAL + ["--figure", "x"], "invalid int"),
     (GAL + ["--restarts", "0"], ">= 1"),
     (GAL + ["--format", "xyz"], "invalid choice"),
+    (GAL + ["--device", "tpu"], "invalid choice"),
+    (GAL + ["--seed", "1.5"], "invalid int"),
     (["gallery", "--out", "{w}/out.obj", "--figure", "2"], "exists"),
     (["gallery"], "required"),
     # experiment
