@@ -70,6 +70,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_bool, check_callable, check_float, check_int
+from ..budget import check_memory, format_bytes
 from ..errors import ExtractionError
 from ..mesh.polymesh import PolyMesh
 from ..mesh.topology import is_watertight, merge_coplanar_groups
@@ -284,6 +285,7 @@ class _ExactExtractor:
         for j in range(width):
             S = np.nonzero(cand.view[:, j])[0]
             if len(S):
+                self._check_growth(li, Z, cand)
                 parents = cx.cut(Z.view[j], zscale[j], self.plane_offset[li] + j, cells=S,
                                  carry=Z, carry_row=j)
                 if len(parents):
@@ -299,6 +301,13 @@ class _ExactExtractor:
                 if len(sel) >= max(opts.mid_min, opts.mid_frac * state.last_pass):
                     self._prune_pass(li, sel, state, j + 1)
                     state.last_pass = int(cx.alive.view.sum())
+
+    def _check_growth(self, li: int, Z: GrowCols, cand: Grow) -> None:
+        """Refuse before the complex's arrays grow past the budget: a cut can double them."""
+        cx = self.cx
+        held = sum(a.a.nbytes for a in (Z, cand, cx.X, cx.rec, cx.cells, cx.alive))
+        check_memory(3 * held, f"exact extraction (layer {li + 1}: {cx.n_cells:,} cells, {format_bytes(held)} "
+                               "so far)", "use --method marching, a smaller box or a network with fewer neurons")
 
     def _prune_pass(self, li: int, sel: np.ndarray, state: _LayerCut, j_next: int):
         """Bound the cells ``sel`` mid-layer; drop those that cannot meet the level set and

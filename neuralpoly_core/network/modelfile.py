@@ -90,7 +90,14 @@ def save_model(net: Network, path, meta: dict | None = None, placement: Placemen
 
 
 def load_model(path) -> Network:
-    """Read and validate a model file; errors name the file and the problem."""
+    """Read and validate a model file; errors name the file and the problem.
+
+    Raises
+    ------
+    ModelFormatError
+        The file is missing, not a plain file, over the size limit, empty, not UTF-8, not
+        JSON, nested too deeply, holds NaN/Infinity, or is not a valid ``neuralpoly.model``.
+    """
     return load_model_with_meta(path)[0]
 
 
