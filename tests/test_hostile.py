@@ -450,6 +450,19 @@ def test_load_model_raises_model_format_error(tmp_path, name):
     assert MESSAGES[name] in str(info.value) and path.name in str(info.value)
 
 
+def test_json_files_have_their_own_size_limit(tmp_path, small_budget):
+    big = tmp_path / "big.json"
+    with open(big, "wb") as fh:            # sparse
+        fh.truncate(fileio.MAX_JSON_BYTES + 1)
+    for reader in (load_model, read_json):
+        with pytest.raises(NeuralPolyError, match="over the limit of 256.0 MB"):
+            reader(big)
+    model = tmp_path / "model.json"         # parsing it would need 20 x its text: over 1 MB
+    save_model(polytope_network(3, [np.ones((3000, 3))], [1]), model)
+    with pytest.raises(MemoryBudgetError, match="reading model file model.json"):
+        load_model(model)
+
+
 def test_parse_json_depth_limit_is_exact_and_never_recursion_error():
     ok = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
     assert parse_json(ok, "x") is not None
