@@ -541,6 +541,14 @@ def test_budget_override_applies_to_every_estimate(small_budget, tmp_path):
         read_stl(big)
 
 
+def test_training_on_a_gpu_is_held_to_its_free_memory(monkeypatch):
+    """On CUDA the GPU's free memory bounds training too (here: a GPU with 1 MB free, faked)."""
+    from neuralpoly_core.training import polytope, train_polytope
+    monkeypatch.setattr(polytope, "device_free_memory", lambda dev: 1 << 20)
+    with pytest.raises(MemoryBudgetError, match=r"of GPU memory, over the 1.0 MB free .*--device cpu"):
+        train_polytope(3, "(8,8;1)")
+
+
 def test_environment_variable_sets_the_budget(tmp_path):
     (tmp_path / "out.obj").write_text(OLD)
     r = subprocess.run([sys.executable, "-m", "neuralpoly_core", "generate", "--widths", "4",
