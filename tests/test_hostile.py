@@ -450,6 +450,19 @@ def test_load_model_raises_model_format_error(tmp_path, name):
     assert MESSAGES[name] in str(info.value) and path.name in str(info.value)
 
 
+def test_json_files_have_their_own_size_limit(tmp_path, small_budget):
+    big = tmp_path / "big.json"
+    with open(big, "wb") as fh:            # sparse
+        fh.truncate(fileio.MAX_JSON_BYTES + 1)
+    for reader in (load_model, read_json):
+        with pytest.raises(NeuralPolyError, match="over the limit of 256.0 MB"):
+            reader(big)
+    model = tmp_path / "model.json"         # parsing it would need 20 x its text: over 1 MB
+    save_model(polytope_network(3, [np.ones((3000, 3))], [1]), model)
+    with pytest.raises(MemoryBudgetError, match="reading model file model.json"):
+        load_model(model)
+
+
 def test_parse_json_depth_limit_is_exact_and_never_recursion_error():
     ok = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
     assert parse_json(ok, "x") is not None
@@ -526,6 +539,14 @@ def test_budget_override_applies_to_every_estimate(small_budget, tmp_path):
     big.write_bytes(_stl(20000, 20000))
     with pytest.raises(MemoryBudgetError, match="reading STL file big.stl"):
         read_stl(big)
+
+
+def test_training_on_a_gpu_is_held_to_its_free_memory(monkeypatch):
+    """On CUDA the GPU's free memory bounds training too (here: a GPU with 1 MB free, faked)."""
+    from neuralpoly_core.training import polytope, train_polytope
+    monkeypatch.setattr(polytope, "device_free_memory", lambda dev: 1 << 20)
+    with pytest.raises(MemoryBudgetError, match=r"of GPU memory, over the 1.0 MB free .*--device cpu"):
+        train_polytope(3, "(8,8;1)")
 
 
 def test_environment_variable_sets_the_budget(tmp_path):
