@@ -17,6 +17,7 @@ from neuralpoly_core.jobs import read_mesh_npz, run_job
 from neuralpoly_core.mesh.files import read_ply
 from neuralpoly_core.network.modelfile import model_to_json
 from neuralpoly_core.regions import all_bounds, enumerate_regions, region_colors, region_mesh
+from neuralpoly_core.regions.display import format_count
 from test_cli import last_json, run
 
 RELU = Activation("relu")
@@ -267,3 +268,14 @@ def test_ply_face_properties_round_trip(tmp_path, binary):
     with pytest.raises(NeuralPolyError, match="plain new name"):
         write_ply(mesh, tmp_path / "bad.ply", face_properties={"region_id": pop})
     assert not (tmp_path / "bad.ply").exists()
+
+
+def test_bounds_of_huge_widths_print_at_once(capsys):
+    # 2 x 10^8 units: 2^N has 60 million digits; the exact bounds stay exact, 2^N goes scientific
+    code, out, err = run(capsys, "bounds", "--dim", 3, "--widths", "100000000,100000000", "--json")
+    assert code == 0, err
+    out = last_json(out)
+    assert out["patterns"] == "1.3577e+60205999"
+    n = 10 ** 8
+    assert int(out["serra"]) == sum(math.comb(n, a) * math.comb(n, b) for a in range(4) for b in range(min(3, n - a) + 1))
+    assert format_count(10 ** 2000) == "1.0000e+2000" and format_count(2 ** 60, grouped=True) == f"{2 ** 60:,}"

@@ -166,6 +166,7 @@ def cmd_regions(args) -> int:
 
 def cmd_bounds(args) -> int:
     from ..regions import BOUND_NAMES, all_bounds
+    from ..regions.display import format_count
     bounds = all_bounds(args.dim, args.widths, maxout=args.maxout)
     if args.json:
         print(json.dumps(bounds_summary(bounds)))
@@ -174,5 +175,5 @@ def cmd_bounds(args) -> int:
     for key, name in BOUND_NAMES.items():
         if key in bounds:
             value = bounds[key]
-            print(f"  {key:20s} {'-' if value is None else format(value, ',')}   {name}")
+            print(f"  {key:20s} {'-' if value is None else format_count(value, grouped=True)}   {name}")
     return 0

@@ -10,23 +10,46 @@ from __future__ import annotations
 
 import colorsys
 
+import math
+
 import numpy as np
 
 from .._checks import check_float
 from ..errors import NeuralPolyError
 from ..mesh.polymesh import PolyMesh
 
-__all__ = ["region_colors", "region_mesh", "face_data", "popcounts", "plot_regions_png", "bounds_summary"]
+__all__ = ["region_colors", "region_mesh", "face_data", "popcounts", "plot_regions_png", "bounds_summary",
+           "format_count"]
 
 _GOLDEN = 0.6180339887498949
 #: Integers above this print as strings in JSON (2^53: what a double, and so JavaScript, holds exactly).
 _EXACT_JSON = 2 ** 53
 
 
+#: Integers with more decimal digits than this are written in scientific notation (Python refuses to
+#: print integers over 4,300 digits, and 2^N for N = 10^8 units has 30 million).
+_MAX_DIGITS = 1000
+
+
+def format_count(value: int, grouped: bool = False) -> str:
+    """An exact integer as text: its decimal digits (``grouped``: with thousands separators), or
+    ``'d.dddde+K'`` when it has more than 1,000 digits (then rounded to five significant digits)."""
+    if value.bit_length() * 0.30103 <= _MAX_DIGITS:
+        return format(value, ",") if grouped else str(value)
+    shift = value.bit_length() - 64
+    log10 = math.log10(value >> shift) + shift * math.log10(2.0)
+    exponent = math.floor(log10)
+    mantissa = round(10 ** (log10 - exponent), 4)
+    if mantissa >= 10.0:                            # 9.99996... rounds up to the next power of ten
+        mantissa, exponent = mantissa / 10.0, exponent + 1
+    return f"{mantissa:.4f}e+{exponent}"
+
+
 def bounds_summary(bounds: dict) -> dict:
     """:func:`~neuralpoly_core.regions.all_bounds` made JSON-safe: integers above 2^53 become
-    their decimal strings (JSON readers that parse numbers as doubles would round them)."""
-    return {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) and abs(v) > _EXACT_JSON else v)
+    their decimal strings (JSON readers that parse numbers as doubles would round them), or
+    :func:`format_count`'s scientific notation beyond 1,000 digits."""
+    return {k: (format_count(v) if isinstance(v, int) and not isinstance(v, bool) and abs(v) > _EXACT_JSON else v)
             for k, v in bounds.items()}
 
 
