@@ -26,6 +26,7 @@ import numpy as np
 
 from . import blender_mesh, model_store
 from .neuralpoly_core.errors import NeuralPolyError
+from .neuralpoly_core.fileio import parse_json
 from .neuralpoly_core.jobs import read_mesh_npz
 from .neuralpoly_core.network.modelfile import model_to_json
 from .neuralpoly_core.regions import region_colors
@@ -48,8 +49,8 @@ def facts_of(obj: bpy.types.Object | None) -> dict | None:
     if obj is None or FACTS not in obj.keys():
         return None
     try:
-        d = json.loads(obj[FACTS])
-    except (TypeError, ValueError):
+        d = parse_json(obj[FACTS], "stored region facts")
+    except (NeuralPolyError, TypeError):
         return None
     return d if isinstance(d, dict) else None
 
