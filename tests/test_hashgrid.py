@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from neuralpoly_core.errors import ExtractionError, ModelFormatError
+from neuralpoly_core.levelset import extract_level_set
+from neuralpoly_core.levelset.exact import extract_level_set_exact
 from neuralpoly_core.levelset.marching import value_and_gradient
 from neuralpoly_core.network.encoding import HashGridEncoding, grid_resolutions
 from neuralpoly_core.network.model import Activation, Layer, Network, Output
@@ -203,3 +205,93 @@ def test_spec_text_round_trip_and_errors():
                      ("hashgrid:res=64-4", "max resolution"), ("relu:8x32", "not a hash-grid spec")]:
         with pytest.raises(NeuralPolyError, match=msg):
             parse_hashgrid_spec(bad)
+
+
+# -- exact extraction of simplex hash grids ---------------------------------------------------------
+def sampled_encoding(res, fn, dim=3, table_size=4096):
+    """One feature per level: ``fn`` sampled at the level's grid vertices (the box [-1, 1]^dim)."""
+    enc = HashGridEncoding(list(res), 1, table_size, [[-1.0] * dim, [1.0] * dim], "simplex")
+    for l, n in enumerate(enc.resolutions):
+        idx = grid_vertices(n, dim)
+        enc.tables[l][enc.index(l, idx), 0] = fn(-1 + 2 * idx / n)
+    return enc
+
+
+def ball_net(res, dim=3, table_size=4096):
+    """f = mean over levels of relu(I_l + 0.3) - 0.3, I_l the level's interpolant of |x|^2 - 0.36:
+    near the level set every relu is active and f is the mean of the interpolants."""
+    enc = sampled_encoding(res, lambda X: (X ** 2).sum(-1) - 0.36, dim, table_size)
+    L = len(res)
+    return Network(dim, [Layer(np.eye(L), np.full(L, 0.3), Activation("relu"))],
+                   Output("linear", np.full((1, L), 1.0 / L), [-0.3]), enc)
+
+
+@pytest.mark.parametrize("res", [[4], [3, 4], [4, 6, 9]])
+def test_exact_level_set_of_a_sampled_ball(res):
+    net = ball_net(res)
+    m = extract_level_set(net, 0.0, (-1, 1), method="exact")
+    info = m.info
+    assert info["closed"] and info["watertight"] and info["degenerate_cells"] == 0
+    assert m.euler_characteristic == 2
+    assert info["max_level_error"] < 1e-12
+    assert np.abs(net(m.vertices)).max() < 1e-12
+    # every face is planar
+    for face in m.faces[:200]:
+        P = m.vertices[face]
+        assert np.linalg.svd(P - P.mean(0), compute_uv=False)[-1] < 1e-12
+    # one level: the level set of a piecewise-linear interpolant on the Kuhn tetrahedra crosses
+    # each tetrahedron at most once (a triangle or a quadrilateral)
+    if res == [4]:
+        assert info["faces"] == 120
+    grid = [s for s in info["layers"] if "grid_level" in s]
+    assert [s["resolution"] for s in grid] == res
+
+
+def test_exact_matches_marching_cubes_of_the_same_net():
+    from neuralpoly_core.mesh.distance import distance_to_mesh, sample_surface
+    net = ball_net([4, 6, 9])
+    ex = extract_level_set(net, 0.0, (-1, 1), method="exact")
+    mc = extract_level_set(net, 0.0, (-1, 1), method="marching", resolution=96)
+    # two-way Hausdorff on samples: within about one marching-cubes cell (2/96 = 0.021)
+    h1 = distance_to_mesh(sample_surface(mc, 4000), ex).max()
+    h2 = distance_to_mesh(sample_surface(ex, 4000), mc).max()
+    assert max(h1, h2) < 0.02
+    assert np.abs(net(ex.vertices)).max() < 1e-12
+
+
+def test_a_sampled_plane_is_one_planar_face():
+    a, b = np.array([0.3, -0.5, 0.8]), 0.1
+    enc = sampled_encoding([3, 5], lambda X: X @ a + b)
+    net = Network(3, [Layer([[0.5, 0.5]], None, Activation("identity"))], Output("sum"), enc)
+    m = extract_level_set(net, 0.0, (-1, 1), method="exact", merge_coplanar=True)
+    assert m.info["max_level_error"] < 1e-14
+    assert m.n_faces == 1
+    assert np.abs(m.vertices @ a + b).max() < 1e-14
+    capped = extract_level_set(net, 0.0, (-1, 1), method="exact", merge_coplanar=True, cap=True)
+    assert capped.info["closed"] and capped.euler_characteristic == 2
+
+
+def test_exact_in_2d_and_pruning_does_not_change_the_curve():
+    net = ball_net([3, 5, 8], dim=2)
+    pruned = extract_level_set(net, 0.0, (-1, 1), method="exact")
+    full = extract_level_set_exact(net, 0.0, (-1, 1), prune=False)
+    assert pruned.info["max_level_error"] < 1e-12
+    assert pruned.n_faces == full.n_faces
+    assert np.allclose(np.sort(pruned.vertices, axis=0), np.sort(full.vertices, axis=0), atol=1e-12)
+
+
+def test_exact_refuses_a_box_outside_the_encoding():
+    with pytest.raises(ExtractionError, match="outside the hash-grid encoding's box"):
+        extract_level_set(ball_net([4]), 0.0, (-1.5, 1), method="exact")
+    with pytest.raises(ExtractionError, match="method='trilinear'"):
+        extract_level_set(random_net("trilinear"), 0.0, (-1, 1), method="exact")
+
+
+def test_random_simplex_net_has_exact_watertight_level_sets():
+    net = random_net("simplex", seed=7, res=(2, 3, 5), widths=(8, 8))
+    c = float(np.median(net(np.random.default_rng(0).uniform(-1, 1, (2000, 3)))))
+    m = extract_level_set(net, c, (-1, 1), method="exact", cap=True)
+    assert m.info["watertight"] and m.info["degenerate_cells"] == 0
+    assert m.info["max_level_error"] < 1e-11 * max(1.0, m.info["level_scale"])
+    free = extract_level_set_exact(net, c, (-1, 1), cap=True, prune=False)
+    assert free.n_faces == m.n_faces and free.n_vertices == m.n_vertices

@@ -79,6 +79,7 @@ from .arrays import Grow, GrowCols
 from .bounds import LevelPruner
 from .box import check_request, parse_bbox
 from .complex import TOLERANCE, CellComplex
+from .gridcuts import GridCuts, check_grid_box, grid_plane_keys
 from .surface import emit_surface
 
 __all__ = ["TOLERANCE", "ExactOptions", "extract_level_set_exact", "default_workers"]
@@ -178,11 +179,14 @@ class _ExactExtractor:
             offs.append(offs[-1] + l.width)
         self.plane_offset = offs[:-1]           # plane of neuron j of layer l: offset[l] + j
         self.n_kinked = sum(l.width for l, k in zip(net.layers, self.kinked) if k)
-        # planes: one per neuron, then the level
-        self.cx = CellComplex(lo, hi, offs[-1] + 1, self.tol)
+        # planes: one per neuron, then the level, then the hash grid's facet planes
+        n_grid = 0 if net.encoding is None else len(grid_plane_keys(net, lo, hi))
+        self.cx = CellComplex(lo, hi, offs[-1] + 1 + n_grid, self.tol)
         self.pruner = LevelPruner(net, self.level, lo, hi, self.tol, cap=self.cap, flip=self.flip,
                                   symbolic=options.symbolic, backward=options.backward,
                                   chunk=options.chunk)
+        self.grid = None if net.encoding is None else GridCuts(
+            self.cx, net, offs[-1] + 1, self.level, self.pruner.margin, self.cap, self.flip)
         self.done = 0               # neurons cut so far (for progress)
         self.layer_stats = []
         self.pruned_mid = 0
@@ -207,7 +211,11 @@ class _ExactExtractor:
         cx = self.cx
         layers = self.net.layers
         Z = None
+        if self.grid is not None:       # the encoding is affine on every cell from here on
+            self.layer_stats.extend(self.grid.run(self.prune, self.reporter))
         for li, layer in enumerate(layers):
+            if cx.n_cells == 0:
+                break
             self.reporter.check()
             n_before = cx.n_cells
             Z, zscale, zmin, zmax = self._start_layer(li, Z)
@@ -232,7 +240,10 @@ class _ExactExtractor:
         cx = self.cx
         layer = self.net.layers[li]
         Wl, bl = layer.weight, layer.bias
-        if li == 0:
+        if li == 0 and self.net.encoding is not None:
+            Zv = Wl @ self.net.first_input(cx.points).T
+            hmax = np.maximum(*np.abs(self.net.encoding.feature_ranges()))
+        elif li == 0:
             Zv = Wl @ cx.points.T
             hmax = np.maximum(np.abs(self.lo), np.abs(self.hi))
         else:
@@ -397,6 +408,8 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
     if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < 1e-3):
         raise ExtractionError(f"tolerance must be a number in [0, 1e-3), got {tolerance!r}")
     lo, hi = parse_bbox(bbox, net.dim)
+    if net.encoding is not None:
+        check_grid_box(net, lo, hi)
     if workers is None:
         workers = default_workers()
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:

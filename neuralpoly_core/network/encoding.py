@@ -192,6 +192,11 @@ class HashGridEncoding:
             jac = jac.reshape(shape + (self.n_outputs, self.dim))
         return out, jac
 
+    def level_features(self, l: int, X) -> np.ndarray:
+        """Level ``l``'s features at points ``X`` (n, d): shape (n, features)."""
+        X = np.asarray(X, dtype=np.float64)
+        return (self._simplex if self.is_piecewise_linear else self._multilinear)(l, X, False)[0]
+
     def _multilinear(self, l, X, jacobian):
         _, c, t = self._cell(l, X)
         table = self.tables[l]
@@ -232,43 +237,51 @@ class HashGridEncoding:
         return vals, grads
 
     # -- the planes of the simplices -------------------------------------------------------
-    def planes(self, lo=None, hi=None) -> np.ndarray:
-        """Every facet plane of every level's Kuhn simplices that meets the open box ``[lo, hi]``
-        (default: the encoding's box), as rows ``(a, b)`` of ``a . x + b = 0`` in x, each once
-        (planes shared by several levels are listed once). Axis planes ``g_i = k`` first, then
-        the diagonal planes ``g_i - g_j = k`` (i < j)."""
+    def plane_families(self, l: int, lo=None, hi=None) -> list[tuple[np.ndarray, np.ndarray, list]]:
+        """The facet planes of level ``l``'s Kuhn simplices that cross the open box ``[lo, hi]``
+        (default: the encoding's box), by family of parallel planes: ``(a, t, keys)`` with the
+        planes ``a . x = t_k`` (``t`` ascending) and a key per plane that is the same for the
+        same plane of any level (``('axis', i, k/N)`` for ``g_i = k``, ``('diagonal', i, j,
+        k/N)`` for ``g_i - g_j = k``, as exact fractions). In normalised coordinates
+        ``u = (x - lo) / (hi - lo)`` the families are the same for every level."""
+        from fractions import Fraction
         lo = self.lo if lo is None else np.asarray(lo, dtype=np.float64)
         hi = self.hi if hi is None else np.asarray(hi, dtype=np.float64)
-        d = self.dim
+        d, n, ext = self.dim, self.resolutions[l], self.hi - self.lo
+        ulo, uhi = (lo - self.lo) / ext * n, (hi - self.lo) / ext * n       # grid coordinates
+        out = []
+        for i in range(d):
+            a = np.zeros(d)
+            a[i] = 1.0 / ext[i]                      # u_i = a . x - lo_i / ext_i
+            ks = np.arange(int(math.floor(ulo[i] + 1e-9)) + 1, int(math.ceil(uhi[i] - 1e-9)))
+            out.append((a, ks / n + self.lo[i] / ext[i], [("axis", i, Fraction(int(k), n)) for k in ks]))
+        for i in range(d):
+            for j in range(i + 1, d):
+                a = np.zeros(d)
+                a[i], a[j] = 1.0 / ext[i], -1.0 / ext[j]
+                ks = np.arange(int(math.floor(ulo[i] - uhi[j] + 1e-9)) + 1, int(math.ceil(uhi[i] - ulo[j] - 1e-9)))
+                out.append((a, ks / n + self.lo[i] / ext[i] - self.lo[j] / ext[j],
+                            [("diagonal", i, j, Fraction(int(k), n)) for k in ks]))
+        return out
+
+    def planes(self, lo=None, hi=None) -> np.ndarray:
+        """Every facet plane of every level's simplices crossing the open box, each once, as
+        rows ``(a, -t)`` of ``a . x - t = 0`` (see :meth:`plane_families`)."""
         seen, rows = set(), []
-        ext = self.hi - self.lo
-        for kind in ("axis", "diagonal"):
-            for n in self.resolutions:
-                s = n / ext                                            # g_i = s_i (x_i - lo_i)
-                glo, ghi = s * (lo - self.lo), s * (hi - self.lo)
-                pairs = [(i, None) for i in range(d)] if kind == "axis" else \
-                    [(i, j) for i in range(d) for j in range(i + 1, d)]
-                for i, j in pairs:
-                    if j is None:
-                        ks = range(int(math.floor(glo[i] + 1e-9)) + 1, int(math.ceil(ghi[i] - 1e-9)))
-                    else:
-                        # g_i - g_j over the box lies in [glo_i - ghi_j, ghi_i - glo_j]
-                        ks = range(int(math.floor(glo[i] - ghi[j] + 1e-9)) + 1, int(math.ceil(ghi[i] - glo[j] - 1e-9)))
-                    for k in ks:
-                        a = np.zeros(d)
-                        a[i] = s[i]
-                        b = -s[i] * self.lo[i] - k
-                        if j is not None:
-                            a[j] = -s[j]
-                            b += s[j] * self.lo[j]
-                        # a plane is (a, b) up to a positive factor: normalise by |a|
-                        nrm = np.linalg.norm(a)
-                        key = tuple(np.round(np.append(a, b) / nrm, 12))
-                        if key in seen:
-                            continue
+        for l in range(self.levels):
+            for a, t, keys in self.plane_families(l, lo, hi):
+                for tk, key in zip(t, keys):
+                    if key not in seen:
                         seen.add(key)
-                        rows.append(np.append(a, b))
-        return np.array(rows).reshape(-1, d + 1)
+                        rows.append(np.append(a, -tk))
+        return np.array(rows).reshape(-1, self.dim + 1)
+
+    def feature_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per output feature, the smallest and largest table entry of its level (every
+        interpolated value is a convex combination of entries, so it lies in between)."""
+        mn = np.concatenate([t.min(axis=0) for t in self.tables])
+        mx = np.concatenate([t.max(axis=0) for t in self.tables])
+        return mn, mx
 
     # -- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -1,0 +1,166 @@
+"""The first stage of exact extraction for networks with a simplex hash-grid encoding.
+
+A ``simplex`` :class:`~neuralpoly_core.network.encoding.HashGridEncoding` is affine on every
+Kuhn simplex of every level, and the simplices' facets lie on global planes (``g_i = k`` and
+``g_i - g_j = k`` per level, :meth:`~neuralpoly_core.network.encoding.HashGridEncoding.plane_families`).
+:class:`GridCuts` cuts the box's complex by these planes, level by level from the coarsest, before
+any neuron: afterwards every cell lies in one simplex of every level, so the encoded features, and
+with them the first layer's pre-activations, are affine on every cell, and the extractor goes on
+neuron by neuron as for a plain ReLU network (the features at the vertices come from evaluating
+the encoding there, which is exact).
+
+Pruning between levels: after the planes of levels ``0 .. l`` are cut, the features of those
+levels are affine on each cell (their exact ranges are the ranges at the cell's vertices), and
+every feature of a finer level lies between the smallest and the largest entry of its table
+(interpolation is a convex combination). The first layer's pre-activations are bounded by the
+sum of the two, then by interval arithmetic through the rest of the network
+(:func:`~neuralpoly_core.levelset.bounds.interval_bounds`); a cell whose bound misses the level
+(by the pruner's margin) is dropped before the finer levels cut it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ExtractionError
+from ..network.model import Network
+from .bounds import interval_bounds
+
+__all__ = ["GridCuts", "check_grid_box", "grid_plane_keys"]
+
+
+def check_grid_box(net: Network, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Exact extraction of an encoded network needs the box inside the encoding's box (the
+    encoding clamps outside it, which bends its pieces along other planes)."""
+    enc = net.encoding
+    slack = 1e-12 * float(np.abs(np.concatenate([enc.lo, enc.hi])).max() + 1.0)
+    if np.any(lo < enc.lo - slack) or np.any(hi > enc.hi + slack):
+        raise ExtractionError(
+            f"the box [{lo.tolist()}, {hi.tolist()}] reaches outside the hash-grid encoding's box "
+            f"[{enc.lo.tolist()}, {enc.hi.tolist()}]; extract inside the encoding's box")
+
+
+def grid_plane_keys(net: Network, lo, hi) -> list:
+    """Every distinct facet plane of the encoding crossing the box, in cutting order (level by
+    level, coarsest first; planes of a coarser level are not cut again)."""
+    seen, keys = set(), []
+    for l in range(net.encoding.levels):
+        for _a, _t, ks in net.encoding.plane_families(l, lo, hi):
+            for k in ks:
+                if k not in seen:
+                    seen.add(k)
+                    keys.append(k)
+    return keys
+
+
+class GridCuts:
+    """Cuts a :class:`~neuralpoly_core.levelset.complex.CellComplex` by the facet planes of a
+    simplex hash-grid encoding (see the module docstring).
+
+    Parameters
+    ----------
+    cx : CellComplex
+        The box's complex (uncut).
+    net : Network
+        A network with a ``simplex`` encoding.
+    first_plane : int
+        The plane number of the first grid plane (the rest follow in :func:`grid_plane_keys`
+        order).
+    level, margin : float
+        The level set and the pruning margin (of :class:`~neuralpoly_core.levelset.bounds.LevelPruner`).
+    cap, flip : bool
+        Keep the cells inside the solid that touch the box (caps); the solid is ``f > level``.
+    """
+
+    def __init__(self, cx, net: Network, first_plane: int, level: float, margin: float, cap: bool, flip: bool):
+        self.cx, self.net, self.enc = cx, net, net.encoding
+        self.first_plane = int(first_plane)
+        self.level, self.margin, self.cap, self.flip = float(level), float(margin), cap, flip
+        self.plane_of = {k: first_plane + i for i, k in enumerate(grid_plane_keys(net, cx.lo, cx.hi))}
+        self.done = set()
+        self.stats = []
+        self.fmin, self.fmax = self.enc.feature_ranges()
+
+    def run(self, prune: bool, reporter=None) -> list[dict]:
+        """Cut every level (pruning after each when ``prune``); returns per-level facts."""
+        cx, enc = self.cx, self.enc
+        for l in range(enc.levels):
+            if reporter is not None:
+                reporter.check()
+                reporter(0.0, f"hash-grid level {l + 1} of {enc.levels}")
+            planes = 0
+            for a, t, keys in enc.plane_families(l, cx.lo, cx.hi):
+                todo = [(tk, self.plane_of[k]) for tk, k in zip(t, keys) if k not in self.done]
+                self.done.update(keys)
+                planes += len(todo)
+                if todo:
+                    self._cut_family(a, todo)
+            n_cut = cx.n_cells
+            if prune and cx.n_cells:
+                self._prune(l)
+            self.stats.append({"grid_level": l, "resolution": enc.resolutions[l], "planes": planes,
+                               "cells": int(n_cut), "kept": int(cx.n_cells)})
+            if cx.n_cells == 0:
+                break
+        return self.stats
+
+    def _ranges(self, s, sel):
+        cvv, off, _cnt = self.cx.cell_vertices(sel)
+        v = s[cvv]
+        return np.minimum.reduceat(v, off), np.maximum.reduceat(v, off)
+
+    def _cut_family(self, a: np.ndarray, todo: list):
+        """Cut by the parallel planes ``a . x = t`` of ``todo`` (``(t, plane)`` pairs)."""
+        cx = self.cx
+        s = cx.points @ a
+        live = cx.live_cells()
+        if not len(live):
+            return
+        smin = np.full(cx.n_cells, np.inf)
+        smax = np.full(cx.n_cells, -np.inf)
+        smin[live], smax[live] = self._ranges(s, live)
+        base = float(np.abs(a) @ np.maximum(np.abs(cx.lo), np.abs(cx.hi)))
+        for t, plane in todo:
+            scale = base + abs(t)
+            eps = cx.tol * scale
+            S = np.nonzero((smin < t - eps) & (smax > t + eps))[0]
+            if not len(S):
+                continue
+            nv0, nc0 = cx.X.n, cx.n_cells
+            parents = cx.cut(s - t, scale, plane, cells=S)
+            if cx.X.n > nv0:
+                s = np.concatenate([s, cx.points[nv0:] @ a])
+            if len(parents):
+                grow = cx.n_cells - len(smin)
+                smin = np.concatenate([smin, np.full(grow, np.inf)])
+                smax = np.concatenate([smax, np.full(grow, -np.inf)])
+                sel = np.concatenate([parents, np.arange(nc0, cx.n_cells)])
+                smin[sel], smax[sel] = self._ranges(s, sel)
+
+    def _prune(self, l: int):
+        """Drop the cells whose bound of f misses the level (see the module docstring)."""
+        cx, enc, net = self.cx, self.enc, self.net
+        live = np.arange(cx.n_cells)
+        cvv, off, _cnt = cx.cell_vertices(live)
+        W, b = net.layers[0].weight, net.layers[0].bias
+        nf = (l + 1) * enc.features                    # features of levels 0..l: affine on the cells
+        F = np.concatenate([enc.level_features(k, cx.points) for k in range(l + 1)], axis=1)
+        Zc = W[:, :nf] @ F.T                          # (width, n_vertices)
+        zmin, zmax = cx.value_ranges(Zc, cvv, off)
+        Wf = W[:, nf:]
+        mid = Wf @ (0.5 * (self.fmin[nf:] + self.fmax[nf:]))
+        rad = np.abs(Wf) @ (0.5 * (self.fmax[nf:] - self.fmin[nf:]))
+        if b is not None:
+            mid = mid + b
+        slack = cx.tol * (np.abs(W) @ np.maximum(np.abs(self.fmin), np.abs(self.fmax)) + (0 if b is None else np.abs(b)))
+        zlo = zmin + (mid - rad - slack)[None, :]
+        zhi = zmax + (mid + rad + slack)[None, :]
+        _inter, flo, fhi = interval_bounds(net, 0, zlo, zhi)
+        c, m = self.level, self.margin
+        keep = (flo <= c + m) & (fhi >= c - m)
+        if self.cap:
+            inside = (fhi < c - m) if not self.flip else (flo > c + m)
+            if inside.any():
+                keep |= inside & cx.on_box(live)
+        if not keep.all():
+            cx.compact(keep)
