@@ -11,8 +11,9 @@ the encoding there, which is exact).
 
 Pruning between levels: after the planes of levels ``0 .. l`` are cut, the features of those
 levels are affine on each cell (their exact ranges are the ranges at the cell's vertices), and
-every feature of a finer level lies between the smallest and the largest entry of its table
-(interpolation is a convex combination). The first layer's pre-activations are bounded by the
+every feature of a finer level lies between the smallest and the largest table entry at the
+grid vertices of the cubes that the cell's bounding box meets (interpolation is a convex
+combination of the corners of the cube; cells larger than 6 cubes per axis use the whole table). The first layer's pre-activations are bounded by the
 sum of the two, then by interval arithmetic through the rest of the network
 (:func:`~neuralpoly_core.levelset.bounds.interval_bounds`); a cell whose bound misses the level
 (by the pruner's margin) is dropped before the finer levels cut it.
@@ -137,6 +138,35 @@ class GridCuts:
                 sel = np.concatenate([parents, np.arange(nc0, cx.n_cells)])
                 smin[sel], smax[sel] = self._ranges(s, sel)
 
+    def _fine_ranges(self, l: int, bmin: np.ndarray, bmax: np.ndarray, most: int = 6):
+        """Per cell, bounds of every feature of the levels finer than ``l``: the extremes of the
+        table entries at the grid vertices of the cubes the cell's bounding box meets (at most
+        ``most`` per axis; larger boxes take the extremes of the whole table)."""
+        enc = self.enc
+        n = len(bmin)
+        nf = (l + 1) * enc.features
+        lo_f = np.broadcast_to(self.fmin[nf:], (n, len(self.fmin) - nf)).copy()
+        hi_f = np.broadcast_to(self.fmax[nf:], (n, len(self.fmax) - nf)).copy()
+        d = enc.dim
+        for k in range(l + 1, enc.levels):
+            N = enc.resolutions[k]
+            g0 = np.floor(enc.grid_coordinates(k, bmin)).astype(np.int64)
+            g1 = np.ceil(enc.grid_coordinates(k, bmax)).astype(np.int64)
+            span = g1 - g0 + 1
+            small = np.nonzero(span.max(axis=1) <= most)[0]
+            if not len(small):
+                continue
+            K = int(span[small].max())
+            offs = np.stack(np.meshgrid(*[np.arange(K)] * d, indexing="ij"), -1).reshape(-1, d)
+            # vertex indices clamped to each cell's own range (repeats do not change extremes)
+            V = np.minimum(g0[small, None, :] + offs[None, :, :], g1[small, None, :])
+            V = np.clip(V, 0, N)
+            vals = enc.tables[k][enc.index(k, V.reshape(-1, d))].reshape(len(small), len(offs), enc.features)
+            sl = slice((k - l - 1) * enc.features, (k - l) * enc.features)
+            lo_f[small, sl] = vals.min(axis=1)
+            hi_f[small, sl] = vals.max(axis=1)
+        return lo_f, hi_f
+
     def _prune(self, l: int):
         """Drop the cells whose bound of f misses the level (see the module docstring)."""
         cx, enc, net = self.cx, self.enc, self.net
@@ -148,13 +178,15 @@ class GridCuts:
         Zc = W[:, :nf] @ F.T                          # (width, n_vertices)
         zmin, zmax = cx.value_ranges(Zc, cvv, off)
         Wf = W[:, nf:]
-        mid = Wf @ (0.5 * (self.fmin[nf:] + self.fmax[nf:]))
-        rad = np.abs(Wf) @ (0.5 * (self.fmax[nf:] - self.fmin[nf:]))
+        _cen, bmin, bmax = cx.geometry(cvv, off, _cnt)
+        lo_f, hi_f = self._fine_ranges(l, bmin, bmax)          # (cells, finer features)
+        mid = (0.5 * (lo_f + hi_f)) @ Wf.T
+        rad = (0.5 * (hi_f - lo_f)) @ np.abs(Wf).T
         if b is not None:
             mid = mid + b
         slack = cx.tol * (np.abs(W) @ np.maximum(np.abs(self.fmin), np.abs(self.fmax)) + (0 if b is None else np.abs(b)))
-        zlo = zmin + (mid - rad - slack)[None, :]
-        zhi = zmax + (mid + rad + slack)[None, :]
+        zlo = zmin + mid - rad - slack
+        zhi = zmax + mid + rad + slack
         _inter, flo, fhi = interval_bounds(net, 0, zlo, zhi)
         c, m = self.level, self.margin
         keep = (flo <= c + m) & (fhi >= c - m)
