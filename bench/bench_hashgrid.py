@@ -56,9 +56,13 @@ def main():
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mc", type=int, default=128)
+    ap.add_argument("--model-out", default=None)
     a = ap.parse_args()
     spec = parse_hashgrid_spec(a.spec)
     net, steps, loss = fit(spec, a.seconds, a.seed)
+    if a.model_out:
+        from neuralpoly_core.network.modelfile import save_model
+        save_model(net, a.model_out, meta={"spec": spec.text, "shape": "torus R=0.5 r=0.2"})
     X = np.random.default_rng(1).uniform(-1, 1, (100_000, 3))
     t = time.perf_counter()
     net(X)
@@ -66,7 +70,7 @@ def main():
     S = np.random.default_rng(2).uniform(-1, 1, (20000, 3))
     facts = {"spec": spec.text, "steps": steps, "loss": round(loss, 5), "eval_100k_s": round(eval_s, 3),
              "mean_abs_sdf_error": float(np.mean(np.abs(net(S) - torus_sdf(S))))}
-    method = "exact" if spec.interpolation == "simplex" else "marching"
+    method = "exact" if spec.interpolation == "simplex" else "trilinear"
     t = time.perf_counter()
     m = extract_level_set(net, 0.0, (-1, 1), method=method, resolution=a.mc)
     i = m.info
@@ -74,7 +78,9 @@ def main():
                   "faces": i["faces"], "max_level_error": i["max_level_error"], "closed": i["closed"],
                   "euler": m.euler_characteristic if m.n_faces else None,
                   "grid_cells": [(s["cells"], s["kept"]) for s in i.get("layers", []) if "grid_level" in s]})
-    if method == "exact":
+    if method == "trilinear":
+        facts["flatness_error"] = i["flatness_error"]
+    if True:
         t = time.perf_counter()
         mc = extract_level_set(net, 0.0, (-1, 1), method="marching", resolution=a.mc)
         facts.update({"mc_seconds": round(time.perf_counter() - t, 2), "mc_vertices": mc.info["vertices"]})

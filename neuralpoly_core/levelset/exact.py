@@ -79,7 +79,7 @@ from .arrays import Grow, GrowCols
 from .bounds import LevelPruner
 from .box import check_request, parse_bbox
 from .complex import TOLERANCE, CellComplex
-from .gridcuts import GridCuts, check_grid_box, grid_plane_keys
+from .gridcuts import GridCuts, check_grid_box, flatness_error, grid_plane_keys
 from .surface import emit_surface
 
 __all__ = ["TOLERANCE", "ExactOptions", "extract_level_set_exact", "default_workers"]
@@ -180,7 +180,9 @@ class _ExactExtractor:
         self.plane_offset = offs[:-1]           # plane of neuron j of layer l: offset[l] + j
         self.n_kinked = sum(l.width for l, k in zip(net.layers, self.kinked) if k)
         # planes: one per neuron, then the level, then the hash grid's facet planes
-        n_grid = 0 if net.encoding is None else len(grid_plane_keys(net, lo, hi))
+        n_grid = 0 if net.encoding is None else len(grid_plane_keys(net, lo, hi, net.encoding.is_piecewise_linear))
+        self.trilinear = net.encoding is not None and not net.encoding.is_piecewise_linear
+        self.flatness = None
         self.cx = CellComplex(lo, hi, offs[-1] + 1 + n_grid, self.tol)
         self.pruner = LevelPruner(net, self.level, lo, hi, self.tol, cap=self.cap, flip=self.flip,
                                   symbolic=options.symbolic, backward=options.backward,
@@ -213,6 +215,8 @@ class _ExactExtractor:
         Z = None
         if self.grid is not None:       # the encoding is affine on every cell from here on
             self.layer_stats.extend(self.grid.run(self.prune, self.reporter))
+            if self.trilinear and self.net.dim == 3:
+                self.flatness = self._flatness()
         for li, layer in enumerate(layers):
             if cx.n_cells == 0:
                 break
@@ -267,6 +271,15 @@ class _ExactExtractor:
                 self.pruner.renumber(used)
                 zmin, zmax = zmin[keep], zmax[keep]
         return Z, zscale, zmin, zmax
+
+    def _flatness(self) -> float:
+        """Kim's flatness error on the trilinear cells (boxes) that f = level may cross."""
+        cx = self.cx
+        cvv, off, cnt = cx.cell_vertices(np.arange(cx.n_cells))
+        _cen, bmin, bmax = cx.geometry(cvv, off, cnt)
+        fv = self.net(cx.points)[cvv] - self.level
+        crossed = (np.minimum.reduceat(fv, off) < 0) & (np.maximum.reduceat(fv, off) > 0)
+        return flatness_error(self.net, bmin[crossed], bmax[crossed])
 
     def _cut_layer(self, li: int, Z: GrowCols, zscale, zmin, zmax):
         """Cut the cells by every neuron of layer ``li`` in turn, pruning mid-layer."""
@@ -358,8 +371,10 @@ class _ExactExtractor:
 
     def _info(self, mesh, t0, stats, fscale):
         capfaces = stats["cap_faces"]
+        if self.trilinear:
+            mesh.info.update({"method": "trilinear", "flatness_error": self.flatness})
         mesh.info.update({
-            "method": "exact", "level": self.level, "vertices": mesh.n_vertices,
+            "method": "exact" if not self.trilinear else "trilinear", "level": self.level, "vertices": mesh.n_vertices,
             "faces": mesh.n_faces, "regions_crossed": int(stats["regions_crossed"]),
             "cap_faces": int(capfaces), "seconds": time.perf_counter() - t0,
             "level_scale": float(fscale), "cells_max": int(self.cx.cells_max),
@@ -376,7 +391,7 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
                             inside: str = "below", merge_coplanar: bool = False,
                             tolerance: float = TOLERANCE, progress=None, cancel=None,
                             prune: bool = True, workers: int | None = None,
-                            options: ExactOptions | None = None) -> PolyMesh:
+                            options: ExactOptions | None = None, trilinear: bool = False) -> PolyMesh:
     """Exact level set ``f = level`` of a piecewise-linear network in a box.
 
     See the module docstring for the method, the tolerance policy and the output. Parameters
@@ -395,6 +410,12 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
     options : ExactOptions, optional
         Tuning knobs (block size, bounds used, mid-layer pruning); the mesh does not depend
         on them.
+    trilinear : bool
+        Kim 2024's method for a ``trilinear`` hash grid (an approximation): the complex is cut by
+        the grid's cube faces of every level, then neuron by neuron as if f were affine on each
+        trilinear cell (new vertices interpolated linearly; Thm 4.5: nearly so for an
+        eikonal-trained SDF). ``info["flatness_error"]`` is the paper's flatness MAE on the cells
+        the surface crosses, ``info["max_level_error"]`` the true ``|f(v) - c|``.
 
     Raises
     ------
@@ -404,7 +425,15 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
         If ``cancel()`` returned True or ``progress`` returned False.
     """
     check_request(net, level, inside)
-    net.require_piecewise_linear("use method='marching'")
+    if trilinear:
+        if net.encoding is None or net.encoding.is_piecewise_linear:
+            raise ExtractionError("method='trilinear' is for networks with a trilinear hash-grid encoding; "
+                                  "use method='exact'")
+        plain = Network(net.encoding.n_outputs, net.layers, net.output)     # the MLP alone
+        plain.require_piecewise_linear("use method='marching'")
+        options = ExactOptions(symbolic=False) if options is None else options
+    else:
+        net.require_piecewise_linear("use method='marching'")
     if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < 1e-3):
         raise ExtractionError(f"tolerance must be a number in [0, 1e-3), got {tolerance!r}")
     lo, hi = parse_bbox(bbox, net.dim)

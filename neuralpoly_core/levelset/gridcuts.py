@@ -27,7 +27,25 @@ from ..errors import ExtractionError
 from ..network.model import Network
 from .bounds import interval_bounds
 
-__all__ = ["GridCuts", "check_grid_box", "grid_plane_keys"]
+__all__ = ["GridCuts", "check_grid_box", "grid_plane_keys", "flatness_error"]
+
+
+def flatness_error(net: Network, bmin: np.ndarray, bmax: np.ndarray) -> float:
+    """Kim 2024's flatness error of f on boxes (``bmin``, ``bmax``: (n, 3)): f is affine on a box
+    exactly when its corner values ``t_i`` (corner ``i`` has bit ``a`` set on axis ``a``) satisfy
+    ``t_i + t_(7-i) = t_0 + t_7`` (i = 1, 2, 3: opposite vertices) and ``t_1 + t_2 + t_4 =
+    2 t_0 + t_7``, ``t_3 + t_5 + t_6 = t_0 + 2 t_7`` (the two diagonal groups; with ``t_0 = t_7 =
+    0`` these are the paper's five identities). Returns the mean over the boxes of
+    ``(|o_1| + |o_2| + |o_3|) / 6 + (|g_1| + |g_2|) / 4`` (the paper's MAE), in units of f."""
+    if len(bmin) == 0:
+        return 0.0
+    bits = (np.arange(8)[:, None] >> np.arange(3)[None, :]) & 1
+    C = np.where(bits[None, :, :] == 1, bmax[:, None, :], bmin[:, None, :])
+    t = net(C.reshape(-1, 3)).reshape(-1, 8)
+    opp = sum(np.abs(t[:, i] + t[:, 7 - i] - t[:, 0] - t[:, 7]) for i in (1, 2, 3))
+    g1 = np.abs(t[:, 1] + t[:, 2] + t[:, 4] - 2 * t[:, 0] - t[:, 7])
+    g2 = np.abs(t[:, 3] + t[:, 5] + t[:, 6] - t[:, 0] - 2 * t[:, 7])
+    return float(np.mean(opp / 6 + (g1 + g2) / 4))
 
 
 def check_grid_box(net: Network, lo: np.ndarray, hi: np.ndarray) -> None:
@@ -41,12 +59,12 @@ def check_grid_box(net: Network, lo: np.ndarray, hi: np.ndarray) -> None:
             f"[{enc.lo.tolist()}, {enc.hi.tolist()}]; extract inside the encoding's box")
 
 
-def grid_plane_keys(net: Network, lo, hi) -> list:
+def grid_plane_keys(net: Network, lo, hi, diagonal: bool = True) -> list:
     """Every distinct facet plane of the encoding crossing the box, in cutting order (level by
     level, coarsest first; planes of a coarser level are not cut again)."""
     seen, keys = set(), []
     for l in range(net.encoding.levels):
-        for _a, _t, ks in net.encoding.plane_families(l, lo, hi):
+        for _a, _t, ks in net.encoding.plane_families(l, lo, hi, diagonal):
             for k in ks:
                 if k not in seen:
                     seen.add(k)
@@ -75,9 +93,12 @@ class GridCuts:
 
     def __init__(self, cx, net: Network, first_plane: int, level: float, margin: float, cap: bool, flip: bool):
         self.cx, self.net, self.enc = cx, net, net.encoding
+        # a trilinear grid is cut along its cubes' faces only (Kim 2024's initial complex)
+        self.diagonal = self.enc.is_piecewise_linear
         self.first_plane = int(first_plane)
         self.level, self.margin, self.cap, self.flip = float(level), float(margin), cap, flip
-        self.plane_of = {k: first_plane + i for i, k in enumerate(grid_plane_keys(net, cx.lo, cx.hi))}
+        self.plane_of = {k: first_plane + i for i, k in
+                         enumerate(grid_plane_keys(net, cx.lo, cx.hi, self.diagonal))}
         self.done = set()
         self.stats = []
         self.fmin, self.fmax = self.enc.feature_ranges()
@@ -90,7 +111,7 @@ class GridCuts:
                 reporter.check()
                 reporter(0.0, f"hash-grid level {l + 1} of {enc.levels}")
             planes = 0
-            for a, t, keys in enc.plane_families(l, cx.lo, cx.hi):
+            for a, t, keys in enc.plane_families(l, cx.lo, cx.hi, self.diagonal):
                 todo = [(tk, self.plane_of[k]) for tk, k in zip(t, keys) if k not in self.done]
                 self.done.update(keys)
                 planes += len(todo)

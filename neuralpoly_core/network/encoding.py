@@ -237,13 +237,14 @@ class HashGridEncoding:
         return vals, grads
 
     # -- the planes of the simplices -------------------------------------------------------
-    def plane_families(self, l: int, lo=None, hi=None) -> list[tuple[np.ndarray, np.ndarray, list]]:
+    def plane_families(self, l: int, lo=None, hi=None, diagonal: bool = True) -> list[tuple[np.ndarray, np.ndarray, list]]:
         """The facet planes of level ``l``'s Kuhn simplices that cross the open box ``[lo, hi]``
         (default: the encoding's box), by family of parallel planes: ``(a, t, keys)`` with the
         planes ``a . x = t_k`` (``t`` ascending) and a key per plane that is the same for the
         same plane of any level (``('axis', i, k/N)`` for ``g_i = k``, ``('diagonal', i, j,
         k/N)`` for ``g_i - g_j = k``, as exact fractions). In normalised coordinates
-        ``u = (x - lo) / (hi - lo)`` the families are the same for every level."""
+        ``u = (x - lo) / (hi - lo)`` the families are the same for every level. ``diagonal=False``:
+        the axis planes only (the faces of the grid's cubes, the cells of trilinear interpolation)."""
         from fractions import Fraction
         lo = self.lo if lo is None else np.asarray(lo, dtype=np.float64)
         hi = self.hi if hi is None else np.asarray(hi, dtype=np.float64)
@@ -255,7 +256,7 @@ class HashGridEncoding:
             a[i] = 1.0 / ext[i]                      # u_i = a . x - lo_i / ext_i
             ks = np.arange(int(math.floor(ulo[i] + 1e-9)) + 1, int(math.ceil(uhi[i] - 1e-9)))
             out.append((a, ks / n + self.lo[i] / ext[i], [("axis", i, Fraction(int(k), n)) for k in ks]))
-        for i in range(d):
+        for i in range(d if diagonal else 0):
             for j in range(i + 1, d):
                 a = np.zeros(d)
                 a[i], a[j] = 1.0 / ext[i], -1.0 / ext[j]
