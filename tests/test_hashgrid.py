@@ -295,3 +295,36 @@ def test_random_simplex_net_has_exact_watertight_level_sets():
     assert m.info["max_level_error"] < 1e-11 * max(1.0, m.info["level_scale"])
     free = extract_level_set_exact(net, c, (-1, 1), cap=True, prune=False)
     assert free.n_faces == m.n_faces and free.n_vertices == m.n_vertices
+
+
+# -- trilinear grids: Kim 2024's approximation ---------------------------------------------------
+def test_trilinear_method_on_an_affine_function_is_flat_and_exact():
+    a, b = np.array([0.3, -0.5, 0.8]), 0.1
+    enc = sampled_encoding([3, 5], lambda X: X @ a + b)
+    enc.interpolation = "trilinear"
+    net = Network(3, [Layer([[0.5, 0.5]], None, Activation("identity"))], Output("sum"), enc)
+    for cells in ("kuhn", "cubes"):
+        m = extract_level_set(net, 0.0, (-1, 1), method="trilinear", cap=True) if cells == "kuhn" else \
+            extract_level_set_exact(net, 0.0, (-1, 1), cap=True, trilinear=True, trilinear_cells=cells)
+        assert m.info["method"] == "trilinear"
+        assert m.info["flatness_error"] < 1e-14
+        assert m.info["max_level_error"] < 1e-14 and m.info["watertight"]
+
+
+def test_trilinear_method_on_a_sampled_ball():
+    enc = sampled_encoding([4, 6, 9], lambda X: np.sqrt((X ** 2).sum(-1)) - 0.6)
+    enc.interpolation = "trilinear"
+    net = Network(3, [Layer(np.eye(3), np.full(3, 0.3), Activation("relu"))],
+                  Output("linear", np.full((1, 3), 1 / 3), [-0.3]), enc)
+    for cells in ("kuhn", "cubes"):
+        m = extract_level_set_exact(net, 0.0, (-1, 1), trilinear=True, trilinear_cells=cells)
+        i = m.info
+        assert i["closed"] and i["watertight"] and m.euler_characteristic == 2
+        # the distance is not trilinear: the cells are not flat, the vertices not exactly on f = 0
+        assert 1e-4 < i["flatness_error"] < 0.05
+        assert i["max_level_error"] < 0.05
+    # vertices on the grid's cube edges are exact (trilinear is linear along them) ...
+    cubes = extract_level_set_exact(net, 0.0, (-1, 1), trilinear=True, trilinear_cells="cubes")
+    assert cubes.info["max_level_error"] < 1e-12
+    with pytest.raises(ExtractionError, match="trilinear hash-grid encoding"):
+        extract_level_set(ball_net([4]), 0.0, (-1, 1), method="trilinear")

@@ -161,7 +161,7 @@ class _ExactExtractor:
 
     def __init__(self, net: Network, level: float, lo, hi, cap: bool, inside: str,
                  tolerance: float, reporter: Reporter, prune: bool, workers: int,
-                 options: ExactOptions):
+                 options: ExactOptions, trilinear_cells: str = "kuhn"):
         self.net = net
         self.level = float(level)
         self.lo, self.hi = lo, hi
@@ -180,15 +180,16 @@ class _ExactExtractor:
         self.plane_offset = offs[:-1]           # plane of neuron j of layer l: offset[l] + j
         self.n_kinked = sum(l.width for l, k in zip(net.layers, self.kinked) if k)
         # planes: one per neuron, then the level, then the hash grid's facet planes
-        n_grid = 0 if net.encoding is None else len(grid_plane_keys(net, lo, hi, net.encoding.is_piecewise_linear))
         self.trilinear = net.encoding is not None and not net.encoding.is_piecewise_linear
+        diagonal = not self.trilinear or trilinear_cells == "kuhn"
+        n_grid = 0 if net.encoding is None else len(grid_plane_keys(net, lo, hi, diagonal))
         self.flatness = None
         self.cx = CellComplex(lo, hi, offs[-1] + 1 + n_grid, self.tol)
         self.pruner = LevelPruner(net, self.level, lo, hi, self.tol, cap=self.cap, flip=self.flip,
                                   symbolic=options.symbolic, backward=options.backward,
                                   chunk=options.chunk)
         self.grid = None if net.encoding is None else GridCuts(
-            self.cx, net, offs[-1] + 1, self.level, self.pruner.margin, self.cap, self.flip)
+            self.cx, net, offs[-1] + 1, self.level, self.pruner.margin, self.cap, self.flip, diagonal)
         self.done = 0               # neurons cut so far (for progress)
         self.layer_stats = []
         self.pruned_mid = 0
@@ -273,7 +274,8 @@ class _ExactExtractor:
         return Z, zscale, zmin, zmax
 
     def _flatness(self) -> float:
-        """Kim's flatness error on the trilinear cells (boxes) that f = level may cross."""
+        """Kim's flatness error on the bounding boxes of the cells that f = level crosses (the
+        trilinear cells themselves with ``trilinear_cells='cubes'``)."""
         cx = self.cx
         cvv, off, cnt = cx.cell_vertices(np.arange(cx.n_cells))
         _cen, bmin, bmax = cx.geometry(cvv, off, cnt)
@@ -391,7 +393,8 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
                             inside: str = "below", merge_coplanar: bool = False,
                             tolerance: float = TOLERANCE, progress=None, cancel=None,
                             prune: bool = True, workers: int | None = None,
-                            options: ExactOptions | None = None, trilinear: bool = False) -> PolyMesh:
+                            options: ExactOptions | None = None, trilinear: bool = False,
+                            trilinear_cells: str = "kuhn") -> PolyMesh:
     """Exact level set ``f = level`` of a piecewise-linear network in a box.
 
     See the module docstring for the method, the tolerance policy and the output. Parameters
@@ -416,6 +419,13 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
         trilinear cell (new vertices interpolated linearly; Thm 4.5: nearly so for an
         eikonal-trained SDF). ``info["flatness_error"]`` is the paper's flatness MAE on the cells
         the surface crosses, ``info["max_level_error"]`` the true ``|f(v) - c|``.
+    trilinear_cells : {'kuhn', 'cubes'}
+        ``'cubes'``: Kim's initial complex, the cube faces only; a cell whose corner signs no
+        plane can produce (f far from flat there) stays uncut and leaves a hole
+        (``info["degenerate_cells"]``). ``'kuhn'`` (default) also cuts the Kuhn diagonals, so
+        every cell is a piece of a tetrahedron, where the vertex values always define one
+        affine function: the surface is watertight, the level set of the piecewise-linear
+        interpolant of f's values at the grid-cut vertices.
 
     Raises
     ------
@@ -450,8 +460,10 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
     reporter = Reporter(check_callable(progress, "progress", error=ExtractionError),
                         check_callable(cancel, "cancel", error=ExtractionError),
                         what="level-set extraction")
+    if trilinear_cells not in ("kuhn", "cubes"):
+        raise ExtractionError(f"trilinear_cells must be 'kuhn' or 'cubes', got {trilinear_cells!r}")
     ex = _ExactExtractor(net, level, lo, hi, cap, inside, tolerance, reporter, prune, int(workers),
-                         options)
+                         options, trilinear_cells)
     mesh = ex.run()
     if merge_coplanar and net.dim == 3 and mesh.n_faces:
         mesh = _merged(mesh, net, level)

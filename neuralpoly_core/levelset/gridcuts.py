@@ -89,12 +89,16 @@ class GridCuts:
         The level set and the pruning margin (of :class:`~neuralpoly_core.levelset.bounds.LevelPruner`).
     cap, flip : bool
         Keep the cells inside the solid that touch the box (caps); the solid is ``f > level``.
+    diagonal : bool
+        Cut the diagonal planes too (always for simplex grids); False cuts the grid's cube faces
+        only (the trilinear cells).
     """
 
-    def __init__(self, cx, net: Network, first_plane: int, level: float, margin: float, cap: bool, flip: bool):
+    def __init__(self, cx, net: Network, first_plane: int, level: float, margin: float, cap: bool, flip: bool,
+                 diagonal: bool = True):
         self.cx, self.net, self.enc = cx, net, net.encoding
-        # a trilinear grid is cut along its cubes' faces only (Kim 2024's initial complex)
-        self.diagonal = self.enc.is_piecewise_linear
+        # diagonal=False: the cubes' faces only (Kim 2024's initial complex for trilinear grids)
+        self.diagonal = bool(diagonal)
         self.first_plane = int(first_plane)
         self.level, self.margin, self.cap, self.flip = float(level), float(margin), cap, flip
         self.plane_of = {k: first_plane + i for i, k in
