@@ -328,3 +328,12 @@ def test_trilinear_method_on_a_sampled_ball():
     assert cubes.info["max_level_error"] < 1e-12
     with pytest.raises(ExtractionError, match="trilinear hash-grid encoding"):
         extract_level_set(ball_net([4]), 0.0, (-1, 1), method="trilinear")
+
+
+def test_exact_in_a_smaller_box_off_the_grid():
+    net = ball_net([4, 6])
+    m = extract_level_set(net, 0.0, [[-0.55, 0.55], [-0.7, 0.61], [-0.33, 0.9]], method="exact", cap=True)
+    assert m.info["closed"] and m.info["watertight"] and m.euler_characteristic == 2
+    assert m.info["max_level_error"] < 1e-12
+    lo, hi = np.array([-0.55, -0.7, -0.33]), np.array([0.55, 0.61, 0.9])
+    assert np.all(m.vertices >= lo - 1e-12) and np.all(m.vertices <= hi + 1e-12)
