@@ -100,12 +100,20 @@ def test_planes_of_one_level():
     P = enc.planes()
     # inner axis planes 3 per axis, diagonal planes g_i - g_j = k for k = -3..3 per pair
     assert P.shape == (3 * 3 + 3 * 7, 4)
-    X = np.random.default_rng(4).uniform(-1, 1, (3000, 3))
-    g = (X + 1) * 2
-    # any segment that crosses no plane stays in one simplex: the encoding is affine on it
-    S = np.sign(X @ P[:, :3].T + P[:, 3])
-    assert set(np.unique(np.abs(S))) == {1.0}
-    assert g.shape == X.shape
+    enc2 = HashGridEncoding([2, 4], 1, 4096, BOX3, "simplex")
+    assert enc2.planes().shape == P.shape          # level 2's planes are among level 4's
+    # two points on the same side of every plane lie in one simplex: the encoding is affine
+    # on the segment between them (its midpoint value is the mean)
+    enc.tables[0][:, 0] = np.random.default_rng(4).normal(size=enc.rows(0))
+    X = np.random.default_rng(5).uniform(-1, 1, (20000, 3))
+    S = X @ P[:, :3].T + P[:, 3] > 0
+    _, first, inv = np.unique(S, axis=0, return_index=True, return_inverse=True)
+    p, q = X[first[inv.ravel()]], X
+    mid = enc(0.5 * (p + q))[:, 0]
+    assert np.abs(mid - 0.5 * (enc(p)[:, 0] + enc(q)[:, 0])).max() < 1e-12
+    # and not across planes: a pair in different simplices generally is not
+    r = np.roll(X, 1, axis=0)
+    assert np.abs(enc(0.5 * (X + r))[:, 0] - 0.5 * (enc(X)[:, 0] + enc(r)[:, 0])).max() > 1e-3
 
 
 # -- the model format ------------------------------------------------------------------------
