@@ -345,3 +345,16 @@ def test_exact_in_a_smaller_box_off_the_grid():
     assert m.info["max_level_error"] < 1e-12
     lo, hi = np.array([-0.55, -0.7, -0.33]), np.array([0.55, 0.61, 0.9])
     assert np.all(m.vertices >= lo - 1e-12) and np.all(m.vertices <= hi + 1e-12)
+
+
+def test_methods_that_read_the_first_layer_as_affine_refuse_encodings():
+    from neuralpoly_core.errors import NeuralPolyError
+    from neuralpoly_core.folding.api import fold_paths
+    from neuralpoly_core.regions.formulation import check_countable
+    net = random_net("simplex")
+    with pytest.raises(NeuralPolyError, match="hash-grid encoding"):
+        check_countable(net)
+    with pytest.raises(ExtractionError, match="without an input encoding"):
+        fold_paths(net, np.zeros((1, 3)), np.ones((1, 3)) * 0.5)
+    with pytest.raises(ExtractionError, match="cannot be restricted"):
+        net.restrict(np.eye(3)[:, :2])

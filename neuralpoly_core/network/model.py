@@ -277,6 +277,15 @@ class Network:
             raise ExtractionError(issue)
         return float(self.degree)
 
+    def require_plain_input(self, what: str) -> None:
+        """Raise :class:`~neuralpoly_core.errors.ExtractionError` when the network has an input
+        encoding: ``what`` (an LP or MILP over the first layer, exact path crossings) reads the
+        first layer as an affine map of the coordinates, which an encoding is not."""
+        if self.encoding is not None:
+            raise ExtractionError(f"{what} takes networks without an input encoding; this one has a "
+                                  f"{self.encoding.interpolation} hash-grid encoding (its first layer reads "
+                                  "encoded features, not coordinates)")
+
     def require_piecewise_linear(self, alternative: str) -> None:
         """Raise :class:`~neuralpoly_core.errors.ExtractionError` with
         :meth:`piecewise_linear_issue` unless every activation is piecewise linear."""
