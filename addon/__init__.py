@@ -23,7 +23,7 @@ from bpy.props import PointerProperty
 
 from . import (api, general_operators, heightmap_objects, model_store, operators, progress_ui, properties, ui,
                worker_client)
-from . import folding_objects, folding_operators
+from . import folding_objects, folding_operators, regions_operators
 from . import neuralpoly_core
 
 __all__ = ["api", "neuralpoly_core", "register", "unregister"]
@@ -32,7 +32,7 @@ _classes = (
     (model_store.NeuralPolyBias, model_store.NeuralPolyObjectProperties, properties.NeuralPolySettings,
      properties.GeneralSettings)
     + operators.classes + general_operators.classes + ui.classes
-    + folding_operators.classes
+    + folding_operators.classes + regions_operators.classes
 )
 
 
@@ -70,6 +70,7 @@ def register() -> None:
     folding_objects.register()
     bpy.types.VIEW3D_MT_mesh_add.append(_menu_add)
     bpy.types.VIEW3D_MT_mesh_add.append(_menu_add_heightmap)
+    bpy.types.VIEW3D_MT_mesh_add.append(regions_operators.menu_add)
     bpy.types.VIEW3D_MT_object.append(_menu_boolean)
     bpy.types.VIEW3D_MT_object.append(_menu_lowpoly)
     bpy.types.TOPBAR_MT_file_import.append(_menu_import)
@@ -82,6 +83,7 @@ def unregister() -> None:
     bpy.types.TOPBAR_MT_file_import.remove(_menu_import)
     bpy.types.VIEW3D_MT_object.remove(_menu_lowpoly)
     bpy.types.VIEW3D_MT_object.remove(_menu_boolean)
+    bpy.types.VIEW3D_MT_mesh_add.remove(regions_operators.menu_add)
     bpy.types.VIEW3D_MT_mesh_add.remove(_menu_add_heightmap)
     bpy.types.VIEW3D_MT_mesh_add.remove(_menu_add)
     progress_ui.unregister()

@@ -38,6 +38,7 @@ from . import lowpoly_objects
 from .folding_objects import measure as measure_folding, remeasure as remeasure_folding
 from .levelset_objects import LevelSetSettings
 from .lowpoly_objects import LowPolySettings
+from .regions_objects import plan_show_regions, show_regions
 from .model_store import Kind
 from .neuralpoly_core.errors import ExtractionError, NeuralPolyError
 from .neuralpoly_core.fileio import atomic_write_text
@@ -59,7 +60,7 @@ __all__ = [
     "LevelSetSettings", "insert_level_set", "load_level_set", "reextract_level_set",
     "add_boolean", "add_heightmap", "Kind",
     "Plan", "run_plan", "plan_model_file", "plan_level_set", "plan_load_level_set", "plan_reextract_level_set",
-    "plan_boolean", "measure_folding", "remeasure_folding",
+    "plan_boolean", "measure_folding", "remeasure_folding", "show_regions", "plan_show_regions",
     "LowPolySettings", "plan_lowpoly", "add_lowpoly",
 ]
 

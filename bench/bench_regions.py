@@ -12,13 +12,15 @@ head), the box [-1, 1]^n0:
    nets;
 2. 3 inputs, 8x32 (regioncam has no 3-D): count and median time (the goal is under 5 s).
 
-Writes the rows as JSON (``--out``) and prints them.
+Writes the rows (median wall and CPU seconds, the machine's load average) as JSON (``--out``)
+and prints them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -45,12 +47,14 @@ def he_net(dim, depth, width, seed=0):
 
 
 def timed(fn, repeat):
-    walls, out = [], None
+    """Median wall and CPU seconds of ``repeat`` calls, and the last result."""
+    walls, cpus, out = [], [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         walls.append(time.perf_counter() - t0)
-    return statistics.median(walls), out
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus), out
 
 
 def regioncam_count(net):
@@ -78,19 +82,23 @@ def main(argv=None):
     rows = []
     for depth, width in NETS_2D:
         net = he_net(2, depth, width, args.seed)
-        t, T = timed(lambda: enumerate_regions(net), args.repeat)
-        row = {"dim": 2, "net": f"{depth}x{width}", "regions": T.count, "pieces": T.pieces, "seconds": round(t, 4)}
+        t, c, T = timed(lambda: enumerate_regions(net), args.repeat)
+        row = {"dim": 2, "net": f"{depth}x{width}", "regions": T.count, "pieces": T.pieces, "seconds": round(t, 4),
+               "cpu_seconds": round(c, 4)}
         if have_rc:
-            trc, nrc = timed(lambda: regioncam_count(net), args.repeat)
-            row.update(regioncam_regions=nrc, regioncam_seconds=round(trc, 5), ratio=round(t / trc, 2))
+            trc, crc, nrc = timed(lambda: regioncam_count(net), args.repeat)
+            row.update(regioncam_regions=nrc, regioncam_seconds=round(trc, 5), regioncam_cpu_seconds=round(crc, 5),
+                       ratio=round(t / trc, 2))
         rows.append(row)
         print(json.dumps(row), flush=True)
     net = he_net(3, 8, 32, args.seed)
-    t, T = timed(lambda: enumerate_regions(net), args.repeat_3d)
-    row = {"dim": 3, "net": "8x32", "regions": T.count, "pieces": T.pieces, "seconds": round(t, 3)}
+    t, c, T = timed(lambda: enumerate_regions(net), args.repeat_3d)
+    row = {"dim": 3, "net": "8x32", "regions": T.count, "pieces": T.pieces, "seconds": round(t, 3),
+           "cpu_seconds": round(c, 3)}
     rows.append(row)
     print(json.dumps(row), flush=True)
     result = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
+              "load_average": [round(x, 2) for x in os.getloadavg()],
               "numpy": np.__version__, "seed": args.seed, "repeat": args.repeat, "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")

@@ -20,12 +20,15 @@ from pathlib import Path
 from .errors import NeuralPolyError
 
 __all__ = ["atomic_open", "atomic_write_text", "read_limited", "read_json", "parse_json", "read_npy", "read_npz",
-           "MAX_FILE_BYTES", "MAX_JSON_DEPTH"]
+           "MAX_FILE_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_BYTES"]
 
 #: Largest file the readers take (bytes); ``read_limited(..., max_bytes=)`` overrides it.
 MAX_FILE_BYTES = 2 << 30
 #: Deepest nesting of JSON arrays and objects the readers take (a model file needs 4).
 MAX_JSON_DEPTH = 64
+#: Largest JSON file :func:`read_json` takes by default: parsed JSON takes up to ~20 times its
+#: text in Python objects (``[]`` is 3 bytes of text, 56 of list), so 256 MB stays under ~5 GB.
+MAX_JSON_BYTES = 256 << 20
 
 
 @contextmanager
@@ -149,8 +152,9 @@ def parse_json(text: str | bytes, what: str = "JSON", max_depth: int = MAX_JSON_
 
 
 def read_json(path, what: str = "JSON file", max_bytes: int | None = None, max_depth: int = MAX_JSON_DEPTH):
-    """:func:`read_limited` then :func:`parse_json`; messages name the file."""
-    data = read_limited(path, what, max_bytes)
+    """:func:`read_limited` (at most ``max_bytes``, default :data:`MAX_JSON_BYTES`) then
+    :func:`parse_json`; messages name the file."""
+    data = read_limited(path, what, MAX_JSON_BYTES if max_bytes is None else max_bytes)
     return parse_json(data, f"{what} {Path(path).name}", max_depth)
 
 

@@ -22,7 +22,8 @@ Run one with :func:`run_job`; add one with the :func:`job` decorator, e.g.::
         return {"regions": n}
 
 The jobs now: ``train`` (neural polytopes, batched, with torch), ``fit_sdf`` (a network fitted
-to a mesh, its low-poly mesh) and ``extract_level_set``
+to a mesh, its low-poly mesh), ``count_regions`` (linear regions, :mod:`neuralpoly_core.regions`)
+and ``extract_level_set``
 (a network's level set f = c in a box, as a mesh file). The Blender add-on's worker process
 answers requests by running these (``addon/worker.py``).
 """
@@ -51,7 +52,7 @@ from .reporting import Reporter
 from .summary import summarize
 
 __all__ = ["Job", "JOBS", "job", "run_job", "job_names", "write_mesh_npz", "read_mesh_npz", "plain",
-           "TRAIN_OPTIONS", "LEVEL_SET_OPTIONS", "FIT_SDF_OPTIONS"]
+           "TRAIN_OPTIONS", "LEVEL_SET_OPTIONS", "FIT_SDF_OPTIONS", "REGION_OPTIONS"]
 
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
@@ -284,3 +285,49 @@ def _fit_sdf(arguments: dict, progress: Progress, cancel: Cancel) -> dict:
     path = write_mesh_npz(out, _output_path(arguments))
     return {"mesh": str(path), "model": model_to_json(fit.network, fit.meta(), indent=None, placement=fit.placement),
             "summary": plain(summary)}
+#: Arguments of a ``count_regions`` job besides ``model`` and ``output``.
+REGION_OPTIONS = ("bbox", "method", "origin", "basis", "max_regions", "time_limit", "shrink")
+
+
+@job("count_regions", "The linear regions of a network in a box: the count, and (exact) the regions as an .npz mesh")
+def _count_regions(arguments: dict, progress: Progress, cancel: Cancel) -> dict:
+    """Arguments: ``model`` (neuralpoly.model JSON text or object), ``bbox`` (``[lo, hi]``,
+    default ``[-1, 1]``), ``method`` (``'exact'``, the default, or ``'milp'``), ``origin`` /
+    ``basis`` (a slice, exact only), ``max_regions``, ``time_limit`` (milp), ``shrink`` (the
+    mesh's cells moved that fraction towards their centroids, default 0), ``output`` (the .npz).
+
+    Result: ``{"summary": {regions, pieces, dim, seconds, method, complete, lower_bound, ...},
+    "bounds": all_bounds (huge integers as strings) or None, "mesh": path or None}``. The mesh
+    (:func:`~neuralpoly_core.regions.region_mesh`, 2-D or 3-D exact counts only) carries
+    ``region_ids`` per face and ``region_patterns`` per region; a 1-D count has ``breakpoints``
+    in the summary instead.
+    """
+    from .regions import bounds_of, bounds_summary, count_regions, region_mesh
+    options = _options(arguments, REGION_OPTIONS + ("output",), ("model",), "count_regions")
+    model = arguments["model"]
+    if not isinstance(model, (str, dict)):
+        raise ModelFormatError("the model of a region job must be neuralpoly.model JSON (text or object)")
+    net, _ = model_from_json(model if isinstance(model, str) else json.dumps(model))
+    method = options.pop("method", "exact")
+    shrink = options.pop("shrink", 0.0)
+    options.pop("output", None)
+    bbox = options.pop("bbox", (-1.0, 1.0))
+    for key in ("origin", "basis"):
+        if key in options:
+            options[key] = np.asarray(options[key], dtype=np.float64)
+    count = count_regions(net, np.asarray(bbox, dtype=np.float64), method=method,
+                          progress=lambda f, m="": progress(f, m or "Counting linear regions"), cancel=cancel, **options)
+    summary = plain(count.to_dict())
+    summary.setdefault("pieces", None)
+    tess, path = count.tessellation, None
+    if tess is not None:
+        summary.update(dim=tess.dim, pieces=tess.pieces)
+        if tess.dim == 1:
+            summary["breakpoints"] = tess.breakpoints.tolist()
+        else:
+            path = str(write_mesh_npz(region_mesh(tess, shrink), _output_path(arguments)))
+    try:
+        bounds = bounds_summary(bounds_of(net))
+    except NeuralPolyError:
+        bounds = None
+    return {"summary": summary, "bounds": bounds, "mesh": path}

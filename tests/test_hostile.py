@@ -92,6 +92,7 @@ def work(tmp_path):
     output files with known content."""
     save_model(polytope_network(3, [np.eye(3)], [1]), tmp_path / "model.json")
     save_model(polytope_network(2, [np.eye(2)], [1]), tmp_path / "model2.json")
+    save_model(polytope_network(3, [np.random.default_rng(0).normal(size=(3000, 3))], [1]), tmp_path / "big.json")
     (tmp_path / "desc.json").write_text(json.dumps({
         "format": "neuralpoly.boolean", "version": 1, "dim": 3, "mode": "hard",
         "solid": {"box": {"lo": [-0.5, -0.5, -0.5], "hi": [0.5, 0.5, 0.5]}}}))
@@ -102,8 +103,13 @@ def work(tmp_path):
 
 
 def listing(folder: Path) -> dict:
-    return {p.name: (p.read_bytes() if p.is_file() and not p.is_fifo() else None)
-            for p in folder.iterdir()}
+    """Name -> content of every entry (size and mtime for the huge sparse file, None for others)."""
+    def content(p: Path):
+        if not p.is_file() or p.is_fifo():
+            return None
+        st = p.stat()
+        return (st.st_size, st.st_mtime_ns) if st.st_size > 1 << 24 else p.read_bytes()
+    return {p.name: content(p) for p in folder.iterdir()}
 
 
 def run_cli(capsys, argv):
@@ -154,6 +160,41 @@ def test_cli_refuses_hostile_files(capsys, work, command, hostile):
         fragment = ".json or .npy"         # refused by its name before it is looked at
     err = assert_refused(capsys, work, fill(FILE_COMMANDS[command], work, bad), fragment)
     assert bad.name in err
+
+
+_B = {"format": "neuralpoly.boolean", "version": 1, "dim": 3}
+_BOX = {"box": {"lo": [0, 0, 0], "hi": [1, 1, 1]}}
+DESCRIPTIONS = [   # (description, fragment)
+    (dict(_B, dim=10 ** 9, solid=_BOX), "'dim' must be 2 or 3"),
+    (dict(_B, dim="3", solid=_BOX), "'dim' must be 2 or 3"),
+    (dict(_B, mode="weird", solid=_BOX), "'mode' must be"),
+    (dict(_B, version=99, solid=_BOX), "version 99"),
+    (dict(_B), "no 'solid'"),
+    (dict(_B, solid=_BOX, extra=1), "unknown keys"),
+    (dict(_B, solid={"box": {"lo": [1, 1, 1], "hi": [0, 0, 0]}}), "box is empty"),
+    (dict(_B, solid={"box": {"lo": ["a", 0, 0], "hi": [1, 1, 1]}}), "list of numbers"),
+    (dict(_B, solid={"box": {"lo": [0, 0], "hi": [1, 1]}}), "3 coordinates"),
+    (dict(_B, solid={"halfspace": {"normal": [0, 0, 0], "offset": 1}}), "non-zero normal"),
+    (dict(_B, solid={"mesh": {"vertices": [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], "faces": [[0, 1, 99]]}}),
+     "bad face"),
+    (dict(_B, solid={"union": []}), "non-empty list"),
+    (dict(_B, solid={"union": 5}), "non-empty list"),
+    (dict(_B, solid={"blob": 1}), "unknown solid kind 'blob'"),
+    (dict(_B, solid=[1]), "exactly one key"),
+    (dict(_B, mode="soft", sharpness=-1, solid=_BOX), "sharpness must be > 0"),
+    (dict(_B, domain=[1, -1], solid=_BOX), "domain must be a finite, non-empty box"),
+    (dict(_B, domain="x", solid=_BOX), "domain must be numbers"),
+    (dict(_B, mode="soft", domain=[-1, 1], solid=_BOX), "'domain' applies to mode 'hard' only"),
+    (dict(_B, solid=json.loads('{"union": [' * 31 + json.dumps(_BOX) + "]}" * 31)), "nested more than 64"),
+]
+
+
+@pytest.mark.parametrize("desc, fragment", DESCRIPTIONS, ids=[f for _, f in DESCRIPTIONS])
+def test_cli_refuses_bad_boolean_descriptions(capsys, work, desc, fragment):
+    (work / "bad_desc.json").write_text(json.dumps(desc))
+    err = assert_refused(capsys, work, fill(["boolean", "{w}/bad_desc.json", "--out", "{w}/out.obj",
+                                             "--model-out", "{w}/model_out.json"], work), fragment)
+    assert "bad_desc.json" in err
 
 
 NPY_FILES = {   # name -> (bytes, fragment)
@@ -234,7 +275,9 @@ OPTION_CASES = [
     (GEN + ["--widths", "nan"], "width"),
     (GEN + ["--widths", "4,,2"], "width"),
     (GEN + ["--widths", ""], "width"),
-    (GEN + ["--widths", "20000"], "would need about"),
+    (GEN + ["--widths", "20000"], "exact extraction of 20,000 neurons"),
+    (GEN + ["--widths", "20000", "--p", "2", "--resolution", "4"], "training (20000;2) in 3D (60,000 weights"),
+    (["extract", "{w}/big.json", "--out", "{w}/out.obj"], "exact extraction of 3,000 neurons"),
     (GEN + ["--widths", "2000,2000"], "would need about"),
     (GEN + ["--widths", "4", "--restarts", "100000000"], "would need about"),
     (GEN + ["--widths", "4", "--dim", "0"], "dim"),
@@ -308,17 +351,22 @@ OPTION_CASES = [
     (FOLD + ["--from", "0,0", "--to", "1,1", "--layers", "99"], "layer"),
     (FOLD + ["--from", "0,0", "--to", "1,1", "--threshold", "nan"], "finite"),
     (FOLD + ["--paths", "{w}/paths.txt"], ".json or .npy"),
+    (FOLD + ["--from", "0,0", "--to", "1,1", "--samples", "1000000000000"], "samples must be a whole number in 2.."),
     # gallery
     (GAL + ["--figure", "99"], "figure"),
     (GAL + ["--figure", "-1"], "figure"),
     (GAL + ["--figure", "x"], "invalid int"),
     (GAL + ["--restarts", "0"], ">= 1"),
     (GAL + ["--format", "xyz"], "invalid choice"),
+    (GAL + ["--device", "tpu"], "invalid choice"),
+    (GAL + ["--seed", "1.5"], "invalid int"),
     (["gallery", "--out", "{w}/out.obj", "--figure", "2"], "exists"),
     (["gallery"], "required"),
     # experiment
     (EXP + ["--width", "0"], "width"),
     (EXP + ["--width", "-4"], "width"),
+    (EXP + ["--width", "100000000"], "width must be a whole number in 1.."),
+    (EXP + ["--depths", "1000"], "depth must be a whole number in 1.."),
     (EXP + ["--depths", "0"], "depth"),
     (EXP + ["--depths", "x"], "depth"),
     (EXP + ["--epochs", "0"], "epochs"),
@@ -402,6 +450,19 @@ def test_load_model_raises_model_format_error(tmp_path, name):
     assert MESSAGES[name] in str(info.value) and path.name in str(info.value)
 
 
+def test_json_files_have_their_own_size_limit(tmp_path, small_budget):
+    big = tmp_path / "big.json"
+    with open(big, "wb") as fh:            # sparse
+        fh.truncate(fileio.MAX_JSON_BYTES + 1)
+    for reader in (load_model, read_json):
+        with pytest.raises(NeuralPolyError, match="over the limit of 256.0 MB"):
+            reader(big)
+    model = tmp_path / "model.json"         # parsing it would need 20 x its text: over 1 MB
+    save_model(polytope_network(3, [np.ones((3000, 3))], [1]), model)
+    with pytest.raises(MemoryBudgetError, match="reading model file model.json"):
+        load_model(model)
+
+
 def test_parse_json_depth_limit_is_exact_and_never_recursion_error():
     ok = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
     assert parse_json(ok, "x") is not None
@@ -412,16 +473,16 @@ def test_parse_json_depth_limit_is_exact_and_never_recursion_error():
         model_from_json("[" * DEEP + "]" * DEEP)
 
 
-def test_read_mesh_npz_refuses_pickles_bombs_and_lies(tmp_path):
+def test_read_mesh_npz_refuses_pickles_bombs_and_lies(tmp_path, monkeypatch):
     import zipfile
+
+    monkeypatch.setattr(fileio, "MAX_FILE_BYTES", 1 << 22)       # the same check at a 4 MB limit
 
     from neuralpoly_core.jobs import read_mesh_npz
     np.savez(tmp_path / "pickle.npz", vertices=np.array([{}], dtype=object), info=np.array("{}"))
     with zipfile.ZipFile(tmp_path / "bomb.npz", "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        with zf.open("vertices.npy", "w", force_zip64=True) as fh:      # 3 GB of zeros, a few MB packed
-            block = b"\0" * (1 << 24)
-            for _ in range((fileio.MAX_FILE_BYTES >> 24) + 2):
-                fh.write(block)
+        with zf.open("vertices.npy", "w", force_zip64=True) as fh:      # 8 MB of zeros, 8 kB packed
+            fh.write(b"\0" * (2 * fileio.MAX_FILE_BYTES))
     (tmp_path / "lie.npz").write_bytes(b"PK\x03\x04" + b"\0" * 100)
     np.savez(tmp_path / "deep.npz", vertices=np.zeros((3, 3)), info=np.array("[" * DEEP + "]" * DEEP))
     for name, fragment in [("pickle.npz", "Python objects"), ("bomb.npz", "unpacks to"),
@@ -466,10 +527,26 @@ def test_budget_override_applies_to_every_estimate(small_budget, tmp_path):
     data = Dataset(x, np.zeros(10000, dtype=np.int64), x[:10], np.zeros(10, dtype=np.int64), 10, "zeros")
     with pytest.raises(MemoryBudgetError, match="classifier"):
         train_classifier(data, (512, 512))
+    from neuralpoly_core.levelset.api import extract_level_set
+    from neuralpoly_core.network.activations import Activation
+    from neuralpoly_core.network.model import Layer, Network, Output
+    rng = np.random.default_rng(0)
+    relu = Network(3, [Layer(rng.normal(size=(300, 3)), 0.3 * rng.normal(size=300), Activation("relu"))],
+                   Output("linear", rng.normal(size=(1, 300)), np.zeros(1)))
+    with pytest.raises(MemoryBudgetError, match="exact extraction \\(layer 1: .* cells.*--method marching"):
+        extract_level_set(relu, 0.0, (-1, 1), method="exact")
     big = tmp_path / "big.stl"
     big.write_bytes(_stl(20000, 20000))
     with pytest.raises(MemoryBudgetError, match="reading STL file big.stl"):
         read_stl(big)
+
+
+def test_training_on_a_gpu_is_held_to_its_free_memory(monkeypatch):
+    """On CUDA the GPU's free memory bounds training too (here: a GPU with 1 MB free, faked)."""
+    from neuralpoly_core.training import polytope, train_polytope
+    monkeypatch.setattr(polytope, "device_free_memory", lambda dev: 1 << 20)
+    with pytest.raises(MemoryBudgetError, match=r"of GPU memory, over the 1.0 MB free .*--device cpu"):
+        train_polytope(3, "(8,8;1)")
 
 
 def test_environment_variable_sets_the_budget(tmp_path):

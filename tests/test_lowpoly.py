@@ -172,6 +172,11 @@ def test_fits_are_reproducible_by_seed():
     a, b, c = (fit_mesh_sdf(mesh, "relu:2x8", steps=60, seed=s, n_samples=3000, batch=256) for s in (2, 2, 3))
     np.testing.assert_array_equal(a.network.layers[1].weight, b.network.layers[1].weight)
     assert not np.array_equal(a.network.layers[1].weight, c.network.layers[1].weight)
+    timed = fit_mesh_sdf(mesh, "relu:2x8", seconds=1.0, seed=2, n_samples=3000, batch=256)
+    if not timed.facts["stopped_early"]:                        # a time budget fixes a step count
+        again = fit_mesh_sdf(mesh, "relu:2x8", steps=timed.facts["steps"], seed=2, n_samples=3000, batch=256)
+        np.testing.assert_array_equal(timed.network.layers[1].weight, again.network.layers[1].weight)
+        assert timed.facts["steps"] % 4 == 0
 
 
 @needs_torch

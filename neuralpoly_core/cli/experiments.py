@@ -70,6 +70,29 @@ def _folding_digits() -> ModuleType:
     return folding_digits
 
 
+def _regions_digits_options(p: argparse.ArgumentParser) -> None:
+    from ..experiments.regions_digits import DEFAULTS as D
+    p.add_argument("--first-widths", type=lambda text: int_list(text, 1), default=list(D["first_widths"]),
+                   help="first-layer widths n1 of the networks (n1; TOTAL - n1) (default "
+                        + ",".join(map(str, D["first_widths"])) + ")")
+    p.add_argument("--total", type=positive_int, default=D["total"], help=f"hidden units in all (default {D['total']})")
+    p.add_argument("--networks-per-width", type=positive_int, default=D["networks_per_width"],
+                   help=f"networks (seeds) per n1 (default {D['networks_per_width']})")
+    p.add_argument("--epochs", type=positive_int, default=D["epochs"], help=f"training epochs (default {D['epochs']})")
+    p.add_argument("--time-limit", type=finite_float, default=D["time_limit"],
+                   help=f"seconds of MILP counting per network (default {D['time_limit']:g}); a stopped count is a lower bound")
+    p.add_argument("--max-regions", type=positive_int, default=D["max_regions"],
+                   help=f"region limit per network (default {D['max_regions']})")
+    p.add_argument("--samples", type=int, default=D["samples"],
+                   help=f"random points of the sampled lower bound (default {D['samples']})")
+    p.add_argument("--no-png", action="store_true", help="no PNG picture")
+
+
+def _regions_digits() -> ModuleType:
+    from ..experiments import regions_digits
+    return regions_digits
+
+
 EXPERIMENTS: dict[str, Experiment] = {
     "folding-digits": Experiment(
         _folding_digits, "space folding (Phi) of digit classifiers against depth and accuracy",
@@ -79,6 +102,12 @@ EXPERIMENTS: dict[str, Experiment] = {
     "folding-known": Experiment(
         _folding_known, "the tent map and CantorNet as model files: chi against the closed form 1 - L/(2^L - 1)",
         _folding_known_options, lambda a: dict(levels=a.levels, paths=a.paths)),
+    "regions-digits": Experiment(
+        _regions_digits, "linear regions of digit classifiers (MILP counts) against the bounds and training error",
+        _regions_digits_options,
+        lambda a: dict(first_widths=a.first_widths, total=a.total, networks_per_width=a.networks_per_width,
+                       epochs=a.epochs, time_limit=a.time_limit, max_regions=a.max_regions, samples=a.samples,
+                       png=not a.no_png)),
 }
 
 

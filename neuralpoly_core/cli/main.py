@@ -8,6 +8,8 @@ gallery    train and extract every network of one or more paper figures
 boolean    build a network from a JSON description of solids (boolean algebra of neurons)
 info       describe a model file
 fit        fit a network to a mesh's signed distance, extract a low-poly mesh
+regions    count a model's linear regions (exact or MILP), as a mesh or a picture
+bounds     the known bounds on the linear regions of an architecture
 
 Each command lives in a module of this package with a ``register(subparsers)`` function that
 adds its parser and sets ``run``; :data:`COMMAND_MODULES` lists them in the order of ``--help``.
@@ -20,7 +22,7 @@ import argparse
 import sys
 
 from ..errors import Cancelled, NeuralPolyError
-from . import booleans, experiments, folding, lowpoly, models, polytopes
+from . import booleans, experiments, folding, lowpoly, models, polytopes, regions
 
 __all__ = ["main", "build_parser", "EXIT_ERROR", "EXIT_CANCELLED", "COMMAND_MODULES"]
 
@@ -28,7 +30,7 @@ EXIT_ERROR = 2
 EXIT_CANCELLED = 130
 
 #: The modules whose ``register`` adds commands, in the order ``--help`` lists them.
-COMMAND_MODULES = (polytopes, booleans, models, folding, experiments, lowpoly)
+COMMAND_MODULES = (polytopes, booleans, models, folding, regions, experiments, lowpoly)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -74,6 +74,9 @@ def cmd_generate(args) -> int:
     if args.method == "radial" or (args.method == "auto" and not arch.piecewise_linear):
         from ..polytope.radial import check_radial_memory
         check_radial_memory(min(dim, 3), sum(arch.widths), args.resolution or 32)     # before training
+    elif dim > 2:
+        from ..polytope.exact import check_exact_memory
+        check_exact_memory(sum(arch.widths))                                            # before training
     bar = ProgressBar(f"training {dim}D {arch}")
     kwargs = dict(seed=args.seed, dtype=args.dtype, device=args.device, progress=bar)
     if args.restarts is not None:

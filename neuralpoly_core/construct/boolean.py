@@ -355,7 +355,10 @@ def difference(first, *others) -> Solid:
 def _domain(solid: Solid, domain) -> tuple[np.ndarray, np.ndarray]:
     d = solid.dim
     if domain is not None:
-        b = np.asarray(domain, dtype=np.float64)
+        try:
+            b = np.asarray(domain, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise NeuralPolyError(f"domain must be numbers (lo, hi) or one (lo, hi) per axis, got {domain!r}") from None
         if b.shape == (2,):
             lo, hi = np.full(d, b[0]), np.full(d, b[1])
         elif b.shape == (d, 2):

@@ -32,7 +32,7 @@ from ..training.classifier import train_classifier
 from ..training.datasets import load_digits_split
 from .regions_plot import plot_regions_digits
 
-__all__ = ["run", "DEFAULTS", "sampled_patterns"]
+__all__ = ["run", "DEFAULTS", "sampled_patterns", "format_table"]
 
 #: The defaults: 10 networks, 15 s of counting each (a few minutes in all on 2 cores).
 DEFAULTS = {"first_widths": (10, 11, 12, 13, 14), "total": 22, "networks_per_width": 2, "epochs": 60,
@@ -163,3 +163,18 @@ def run(out_dir, *, first_widths=DEFAULTS["first_widths"], total: int = DEFAULTS
     result["seconds"] = time.perf_counter() - t0
     atomic_write_text(out_dir / "regions_digits.json", json.dumps(result, indent=1) + "\n")
     return result
+
+
+def format_table(result: dict) -> str:
+    """The report as a text table: one line per network, then one per ``n1`` with the bounds."""
+    lines = ["  n1  n2  seed  train_err  regions  complete  sampled  union  seconds"]
+    for r in result["networks"]:
+        lines.append(f"{r['n1']:4d} {r['n2']:3d} {r['seed']:5d}  {r['train_error']:9.4f}  {r['regions']:7d}  "
+                     f"{'yes' if r['complete'] else 'no':>8s}  {r['sampled_regions']:7d}  {r['union_regions']:5d}  "
+                     f"{r['count_seconds']:7.1f}")
+    lines.append("  n1  n2  regions (mean, min-max)  " + "  ".join(COMPARED))
+    for s in result["summary"]:
+        b = "  ".join(f"{s['bounds'][k]:.3g}" for k in COMPARED)
+        lines.append(f"{s['n1']:4d} {s['n2']:3d}  {s['regions_mean']:9.1f} ({s['regions_min']}-{s['regions_max']})"
+                     f"{'' if s['all_complete'] else ' (lower bound)'}  {b}")
+    return "\n".join(lines)

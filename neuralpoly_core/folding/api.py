@@ -113,6 +113,7 @@ def fold_paths(net: Network, X1, X2, *, samples: int | None = None, layers=None,
     threshold = check_threshold(threshold)
     if samples is None:
         net.require_piecewise_linear(SAMPLED_ALTERNATIVE)
+        net.require_plain_input(f"the exact folding of paths ({SAMPLED_ALTERNATIVE})")
     else:
         samples = check_int(samples, "samples", 2, 10_000_000)
     chunk = check_int(chunk, "chunk", 1)

@@ -149,6 +149,7 @@ def region_exists(net: Network, pattern, *, box=None) -> bool:
     of R^dim. See the module docstring for the rule.
     """
     net.require_piecewise_linear("the LP test needs a piecewise-linear network; give the realised patterns")
+    net.require_plain_input("the LP test of a region")
     p = as_patterns([pattern] if isinstance(pattern, str) else np.atleast_2d(pattern))[0]
     try:
         from scipy.optimize import linprog

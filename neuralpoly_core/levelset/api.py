@@ -28,9 +28,11 @@ def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, met
         The level ``c``.
     bbox : (lo, hi) or (d, 2) array
         The cube ``[lo, hi]^d`` or per-axis bounds.
-    method : {'exact', 'marching'}
+    method : {'exact', 'marching', 'trilinear'}
         ``exact`` for piecewise-linear networks (see :mod:`neuralpoly_core.levelset.exact`);
-        ``marching`` samples a grid (any network, see :mod:`neuralpoly_core.levelset.marching`).
+        ``marching`` samples a grid (any network, see :mod:`neuralpoly_core.levelset.marching`);
+        ``trilinear`` Kim 2024's approximation for trilinear hash-grid networks (the exact
+        extractor's ``trilinear=True``: planar within each trilinear cell).
     resolution : int
         Grid cells per axis for ``marching``.
     cap : bool
@@ -65,4 +67,8 @@ def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, met
     if method == "marching":
         return extract_marching(net, level, bbox, resolution, newton_steps=newton_steps, cap=cap,
                                 inside=inside, progress=progress, cancel=cancel)
-    raise ExtractionError(f"unknown method {method!r}; expected 'exact' or 'marching'")
+    if method == "trilinear":
+        return extract_level_set_exact(net, level, bbox, cap=cap, inside=inside,
+                                       merge_coplanar=merge_coplanar, progress=progress,
+                                       cancel=cancel, workers=workers, trilinear=True)
+    raise ExtractionError(f"unknown method {method!r}; expected 'exact', 'marching' or 'trilinear'")

@@ -65,6 +65,8 @@ def interval_bounds(net: Network, li: int, zlo: np.ndarray, zhi: np.ndarray):
 def magnitude_bound(net: Network, lo: np.ndarray, hi: np.ndarray) -> float:
     """An a-priori bound of |f| over the box (interval arithmetic), for pruning margins."""
     layer = net.layers[0]
+    if net.encoding is not None:           # every feature lies between its table's extremes
+        lo, hi = net.encoding.feature_ranges()
     c = 0.5 * (lo + hi)
     r = 0.5 * (hi - lo)
     mid = layer.weight @ c + (layer.bias if layer.bias is not None else 0.0)
@@ -233,6 +235,9 @@ class LevelPruner:
         # layer li's pre-activations on each cell: value z at the centroid, gradient rows J
         h = cen
         J = None
+        if self.net.encoding is not None:     # affine on each cell (cut by the grid's planes)
+            h, Je = self.net.encoding.evaluate(cen, jacobian=True)
+            J = np.ascontiguousarray(Je.transpose(2, 0, 1))
         for k in range(li + 1):
             W = layers[k].weight
             z = h @ W.T

@@ -70,6 +70,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_bool, check_callable, check_float, check_int
+from ..budget import check_memory, format_bytes
 from ..errors import ExtractionError
 from ..mesh.polymesh import PolyMesh
 from ..mesh.topology import is_watertight, merge_coplanar_groups
@@ -79,6 +80,7 @@ from .arrays import Grow, GrowCols
 from .bounds import LevelPruner
 from .box import check_request, parse_bbox
 from .complex import TOLERANCE, CellComplex
+from .gridcuts import GridCuts, check_grid_box, flatness_error, grid_plane_keys
 from .surface import emit_surface
 
 __all__ = ["TOLERANCE", "ExactOptions", "extract_level_set_exact", "default_workers", "rounding_scale"]
@@ -172,7 +174,7 @@ class _ExactExtractor:
 
     def __init__(self, net: Network, level: float, lo, hi, cap: bool, inside: str,
                  tolerance: float, reporter: Reporter, prune: bool, workers: int,
-                 options: ExactOptions):
+                 options: ExactOptions, trilinear_cells: str = "kuhn"):
         self.net = net
         self.level = float(level)
         self.lo, self.hi = lo, hi
@@ -190,11 +192,17 @@ class _ExactExtractor:
             offs.append(offs[-1] + l.width)
         self.plane_offset = offs[:-1]           # plane of neuron j of layer l: offset[l] + j
         self.n_kinked = sum(l.width for l, k in zip(net.layers, self.kinked) if k)
-        # planes: one per neuron, then the level
-        self.cx = CellComplex(lo, hi, offs[-1] + 1, self.tol)
+        # planes: one per neuron, then the level, then the hash grid's facet planes
+        self.trilinear = net.encoding is not None and not net.encoding.is_piecewise_linear
+        diagonal = not self.trilinear or trilinear_cells == "kuhn"
+        n_grid = 0 if net.encoding is None else len(grid_plane_keys(net, lo, hi, diagonal))
+        self.flatness = None
+        self.cx = CellComplex(lo, hi, offs[-1] + 1 + n_grid, self.tol)
         self.pruner = LevelPruner(net, self.level, lo, hi, self.tol, cap=self.cap, flip=self.flip,
                                   symbolic=options.symbolic, backward=options.backward,
                                   chunk=options.chunk)
+        self.grid = None if net.encoding is None else GridCuts(
+            self.cx, net, offs[-1] + 1, self.level, self.pruner.margin, self.cap, self.flip, diagonal)
         self.done = 0               # neurons cut so far (for progress)
         self.layer_stats = []
         self.pruned_mid = 0
@@ -219,7 +227,13 @@ class _ExactExtractor:
         cx = self.cx
         layers = self.net.layers
         Z = None
+        if self.grid is not None:       # the encoding is affine on every cell from here on
+            self.layer_stats.extend(self.grid.run(self.prune, self.reporter))
+            if self.trilinear and self.net.dim == 3:
+                self.flatness = self._flatness()
         for li, layer in enumerate(layers):
+            if cx.n_cells == 0:
+                break
             self.reporter.check()
             n_before = cx.n_cells
             Z, zscale, zmin, zmax = self._start_layer(li, Z)
@@ -244,7 +258,10 @@ class _ExactExtractor:
         cx = self.cx
         layer = self.net.layers[li]
         Wl, bl = layer.weight, layer.bias
-        if li == 0:
+        if li == 0 and self.net.encoding is not None:
+            Zv = Wl @ self.net.first_input(cx.points).T
+            hmax = np.maximum(*np.abs(self.net.encoding.feature_ranges()))
+        elif li == 0:
             Zv = Wl @ cx.points.T
             hmax = np.maximum(np.abs(self.lo), np.abs(self.hi))
         else:
@@ -269,6 +286,16 @@ class _ExactExtractor:
                 zmin, zmax = zmin[keep], zmax[keep]
         return Z, zscale, zmin, zmax
 
+    def _flatness(self) -> float:
+        """Kim's flatness error on the bounding boxes of the cells that f = level crosses (the
+        trilinear cells themselves with ``trilinear_cells='cubes'``)."""
+        cx = self.cx
+        cvv, off, cnt = cx.cell_vertices(np.arange(cx.n_cells))
+        _cen, bmin, bmax = cx.geometry(cvv, off, cnt)
+        fv = self.net(cx.points)[cvv] - self.level
+        crossed = (np.minimum.reduceat(fv, off) < 0) & (np.maximum.reduceat(fv, off) > 0)
+        return flatness_error(self.net, bmin[crossed], bmax[crossed])
+
     def _cut_layer(self, li: int, Z: GrowCols, zscale, zmin, zmax):
         """Cut the cells by every neuron of layer ``li`` in turn, pruning mid-layer."""
         cx = self.cx
@@ -284,6 +311,7 @@ class _ExactExtractor:
         for j in range(width):
             S = np.nonzero(cand.view[:, j])[0]
             if len(S):
+                self._check_growth(li, Z, cand)
                 parents = cx.cut(Z.view[j], zscale[j], self.plane_offset[li] + j, cells=S,
                                  carry=Z, carry_row=j)
                 if len(parents):
@@ -299,6 +327,13 @@ class _ExactExtractor:
                 if len(sel) >= max(opts.mid_min, opts.mid_frac * state.last_pass):
                     self._prune_pass(li, sel, state, j + 1)
                     state.last_pass = int(cx.alive.view.sum())
+
+    def _check_growth(self, li: int, Z: GrowCols, cand: Grow) -> None:
+        """Refuse before the complex's arrays grow past the budget: a cut can double them."""
+        cx = self.cx
+        held = sum(a.a.nbytes for a in (Z, cand, cx.X, cx.rec, cx.cells, cx.alive))
+        check_memory(3 * held, f"exact extraction (layer {li + 1}: {cx.n_cells:,} cells, {format_bytes(held)} "
+                               "so far)", "use --method marching, a smaller box or a network with fewer neurons")
 
     def _prune_pass(self, li: int, sel: np.ndarray, state: _LayerCut, j_next: int):
         """Bound the cells ``sel`` mid-layer; drop those that cannot meet the level set and
@@ -353,8 +388,10 @@ class _ExactExtractor:
 
     def _info(self, mesh, t0, stats, fscale):
         capfaces = stats["cap_faces"]
+        if self.trilinear:
+            mesh.info.update({"method": "trilinear", "flatness_error": self.flatness})
         mesh.info.update({
-            "method": "exact", "level": self.level, "vertices": mesh.n_vertices,
+            "method": "exact" if not self.trilinear else "trilinear", "level": self.level, "vertices": mesh.n_vertices,
             "faces": mesh.n_faces, "regions_crossed": int(stats["regions_crossed"]),
             "cap_faces": int(capfaces), "seconds": time.perf_counter() - t0,
             "level_scale": float(fscale), "cells_max": int(self.cx.cells_max),
@@ -371,7 +408,8 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
                             inside: str = "below", merge_coplanar: bool = False,
                             tolerance: float = TOLERANCE, progress=None, cancel=None,
                             prune: bool = True, workers: int | None = None,
-                            options: ExactOptions | None = None) -> PolyMesh:
+                            options: ExactOptions | None = None, trilinear: bool = False,
+                            trilinear_cells: str = "kuhn") -> PolyMesh:
     """Exact level set ``f = level`` of a piecewise-linear network in a box.
 
     See the module docstring for the method, the tolerance policy and the output. Parameters
@@ -390,6 +428,19 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
     options : ExactOptions, optional
         Tuning knobs (block size, bounds used, mid-layer pruning); the mesh does not depend
         on them.
+    trilinear : bool
+        Kim 2024's method for a ``trilinear`` hash grid (an approximation): the complex is cut by
+        the grid's cube faces of every level, then neuron by neuron as if f were affine on each
+        trilinear cell (new vertices interpolated linearly; Thm 4.5: nearly so for an
+        eikonal-trained SDF). ``info["flatness_error"]`` is the paper's flatness MAE on the cells
+        the surface crosses, ``info["max_level_error"]`` the true ``|f(v) - c|``.
+    trilinear_cells : {'kuhn', 'cubes'}
+        ``'cubes'``: Kim's initial complex, the cube faces only; a cell whose corner signs no
+        plane can produce (f far from flat there) stays uncut and leaves a hole
+        (``info["degenerate_cells"]``). ``'kuhn'`` (default) also cuts the Kuhn diagonals, so
+        every cell is a piece of a tetrahedron, where the vertex values always define one
+        affine function: the surface is watertight, the level set of the piecewise-linear
+        interpolant of f's values at the grid-cut vertices.
 
     Raises
     ------
@@ -399,10 +450,20 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
         If ``cancel()`` returned True or ``progress`` returned False.
     """
     check_request(net, level, inside)
-    net.require_piecewise_linear("use method='marching'")
+    if trilinear:
+        if net.encoding is None or net.encoding.is_piecewise_linear:
+            raise ExtractionError("method='trilinear' is for networks with a trilinear hash-grid encoding; "
+                                  "use method='exact'")
+        plain = Network(net.encoding.n_outputs, net.layers, net.output)     # the MLP alone
+        plain.require_piecewise_linear("use method='marching'")
+        options = ExactOptions(symbolic=False) if options is None else options
+    else:
+        net.require_piecewise_linear("use method='marching'")
     if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < 1e-3):
         raise ExtractionError(f"tolerance must be a number in [0, 1e-3), got {tolerance!r}")
     lo, hi = parse_bbox(bbox, net.dim)
+    if net.encoding is not None:
+        check_grid_box(net, lo, hi)
     if workers is None:
         workers = default_workers()
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
@@ -414,8 +475,10 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
     reporter = Reporter(check_callable(progress, "progress", error=ExtractionError),
                         check_callable(cancel, "cancel", error=ExtractionError),
                         what="level-set extraction")
+    if trilinear_cells not in ("kuhn", "cubes"):
+        raise ExtractionError(f"trilinear_cells must be 'kuhn' or 'cubes', got {trilinear_cells!r}")
     ex = _ExactExtractor(net, level, lo, hi, cap, inside, tolerance, reporter, prune, int(workers),
-                         options)
+                         options, trilinear_cells)
     mesh = ex.run()
     if merge_coplanar and net.dim == 3 and mesh.n_faces:
         mesh = _merged(mesh, net, level)

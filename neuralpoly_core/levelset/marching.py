@@ -49,9 +49,13 @@ def value_and_gradient(net: Network, X: np.ndarray) -> tuple[np.ndarray, np.ndar
     """``f(X)`` and its gradient ``(N, dim)`` by back-propagation (numpy, float64).
 
     Where an activation has no derivative (``relu`` and ``|x|^p`` at 0) the one-sided value
-    0 is used; ``|x|^p`` with p < 1 has its derivative capped at 1e12 near 0.
+    0 is used; ``|x|^p`` with p < 1 has its derivative capped at 1e12 near 0. A hash-grid
+    encoding contributes its one-sided Jacobian inside each grid cell.
     """
     X = np.asarray(X, dtype=np.float64)
+    J = None
+    if net.encoding is not None:            # h = enc(X); its Jacobian closes the chain
+        X, J = net.encoding.evaluate(X, jacobian=True)
     zs, hs = [], [X]
     h = X
     for layer in net.layers:
@@ -71,6 +75,8 @@ def value_and_gradient(net: Network, X: np.ndarray) -> tuple[np.ndarray, np.ndar
     for layer, z in zip(reversed(net.layers), reversed(zs)):
         g = g * layer.activation.derivative(z)
         g = g @ layer.weight
+    if J is not None:
+        g = np.einsum("...k,...kd->...d", g, J)
     return f, g
 
 

@@ -614,7 +614,7 @@ def region_patterns(cx: CellComplex, net: Network, cell_ids: np.ndarray) -> np.n
                      + np.bincount(lc, weights=X[R[:, 1], k], minlength=len(cell_ids)))
     cen /= np.maximum(cnt, 1)[:, None]
     pats = []
-    h = cen
+    h = net.first_input(cen)
     for layer in net.layers:
         z = layer.preactivation(h)
         pats.append(z > 0)

@@ -248,7 +248,7 @@ _PLY_TYPES = {
 }
 
 
-def write_ply(mesh: PolyMesh, path, *, binary: bool = True) -> Path:
+def write_ply(mesh: PolyMesh, path, *, binary: bool = True, face_properties: dict | None = None) -> Path:
     """Write a PLY file with n-gon faces and an int ``region_id`` per face.
 
     Vertices are ``double`` x, y, z; faces are ``vertex_indices`` lists (count ``uchar``,
@@ -261,9 +261,13 @@ def write_ply(mesh: PolyMesh, path, *, binary: bool = True) -> Path:
     ----------
     binary : bool, default True
         ``binary_little_endian`` (exact doubles) or ``ascii`` (17 significant digits).
+    face_properties : dict, optional
+        More ``int`` face properties after ``region_id``: name -> (F,) integers (e.g. the
+        ``popcount`` of each region's activation pattern).
     """
     path = Path(path)
     V = _check_mesh(mesh)
+    extra = _face_columns(mesh, face_properties)
     _check_folder(path)
     count_type = "uchar" if mesh.face_sizes.max() <= 255 else "uint"
     header = ("ply\n"
@@ -274,37 +278,54 @@ def write_ply(mesh: PolyMesh, path, *, binary: bool = True) -> Path:
               f"element face {mesh.n_faces}\n"
               f"property list {count_type} int vertex_indices\n"
               "property int region_id\n"
-              "end_header\n")
+              + "".join(f"property int {k}\n" for k in extra)
+              + "end_header\n")
     if binary:
         with atomic_open(path, "wb") as fh:
             fh.write(header.encode("ascii"))
             fh.write(np.ascontiguousarray(V, dtype="<f8").tobytes())
-            fh.write(_ply_binary_faces(mesh, 1 if count_type == "uchar" else 4))
+            fh.write(_ply_binary_faces(mesh, 1 if count_type == "uchar" else 4, extra))
     else:
         with atomic_open(path, "w") as fh:
             fh.write(header)
             fh.write(_fmt_rows("%.17g %.17g %.17g\n", V))
-            fh.write(_ply_ascii_faces(mesh))
+            fh.write(_ply_ascii_faces(mesh, extra))
     return path
 
 
-def _ply_ascii_faces(mesh: PolyMesh) -> str:
+def _face_columns(mesh: PolyMesh, face_properties) -> dict:
+    out = {}
+    for k, v in (face_properties or {}).items():
+        v = np.asarray(v)
+        if not isinstance(k, str) or not k.isidentifier() or k in ("region_id", "vertex_indices"):
+            raise NeuralPolyError(f"a PLY face property needs a plain new name, got {k!r}")
+        if v.shape != (mesh.n_faces,) or not np.issubdtype(v.dtype, np.integer):
+            raise NeuralPolyError(f"the face property {k!r} needs one integer per face ({mesh.n_faces}), "
+                                  f"got shape {v.shape} of {v.dtype}")
+        out[k] = v.astype(np.int64)
+    return out
+
+
+def _ply_ascii_faces(mesh: PolyMesh, extra: dict | None = None) -> str:
     sizes = mesh.face_sizes
+    cols = np.stack([_regions(mesh)] + list((extra or {}).values()), axis=1)
     if np.all(sizes == sizes[0]):
         rows = np.concatenate([np.full((mesh.n_faces, 1), sizes[0]),
-                               mesh.corners.reshape(-1, int(sizes[0])), _regions(mesh)[:, None]], axis=1)
+                               mesh.corners.reshape(-1, int(sizes[0])), cols], axis=1)
         return _fmt_rows(" ".join(["%d"] * rows.shape[1]) + "\n", rows)
     corners = mesh.corners.tolist()
     out = []
-    for s, n, r in zip(mesh.face_starts.tolist(), sizes.tolist(), _regions(mesh).tolist()):
-        out.append(f"{n} " + " ".join(map(str, corners[s:s + n])) + f" {r}")
+    for s, n, r in zip(mesh.face_starts.tolist(), sizes.tolist(), cols.tolist()):
+        out.append(f"{n} " + " ".join(map(str, corners[s:s + n])) + " " + " ".join(map(str, r)))
     return "\n".join(out) + "\n"
 
 
-def _ply_binary_faces(mesh: PolyMesh, count_bytes: int) -> bytes:
-    """Face records ``count, indices (int32), region_id (int32)`` packed little-endian."""
+def _ply_binary_faces(mesh: PolyMesh, count_bytes: int, extra: dict | None = None) -> bytes:
+    """Face records ``count, indices (int32), region_id (int32), extra (int32 each)`` packed
+    little-endian."""
     sizes = mesh.face_sizes
-    rec_len = count_bytes + 4 * sizes + 4
+    cols = [_regions(mesh)] + list((extra or {}).values())
+    rec_len = count_bytes + 4 * sizes + 4 * len(cols)
     offsets = np.concatenate([[0], np.cumsum(rec_len)[:-1]])
     buf = np.zeros(int(rec_len.sum()), dtype=np.uint8)
     counts = sizes.astype("<u1" if count_bytes == 1 else "<u4").view(np.uint8).reshape(-1, count_bytes)
@@ -314,8 +335,9 @@ def _ply_binary_faces(mesh: PolyMesh, count_bytes: int) -> bytes:
     corner_pos = offsets[face_of] + count_bytes + 4 * k
     idx = mesh.corners.astype("<i4").view(np.uint8).reshape(-1, 4)
     buf[corner_pos[:, None] + np.arange(4)] = idx
-    reg_pos = offsets + count_bytes + 4 * sizes
-    buf[reg_pos[:, None] + np.arange(4)] = _regions(mesh).astype("<i4").view(np.uint8).reshape(-1, 4)
+    for j, col in enumerate(cols):
+        pos = offsets + count_bytes + 4 * sizes + 4 * j
+        buf[pos[:, None] + np.arange(4)] = col.astype("<i4").view(np.uint8).reshape(-1, 4)
     return buf.tobytes()
 
 
@@ -595,11 +617,11 @@ def export_mesh(mesh: PolyMesh, path, format: str | None = None, **options) -> P
     format : {'obj', 'stl', 'ply'}, optional
         Defaults to the suffix of ``path`` (case-insensitive).
     **options
-        Passed on: ``name`` for OBJ, ``binary`` for PLY.
+        Passed on: ``name`` for OBJ, ``binary`` and ``face_properties`` for PLY.
     """
     path = Path(path)
     fmt = _format_of(path, format)
-    allowed = {"obj": {"name"}, "stl": set(), "ply": {"binary"}}[fmt]
+    allowed = {"obj": {"name"}, "stl": set(), "ply": {"binary", "face_properties"}}[fmt]
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise NeuralPolyError(f"{fmt.upper()} export does not take the option(s) {unknown}"

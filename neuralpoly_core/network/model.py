@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ExtractionError, ModelFormatError
 from .activations import ACTIVATIONS, Activation
+from .encoding import HashGridEncoding
 
 __all__ = ["Network", "Layer", "Output", "Activation", "polytope_network", "ACTIVATIONS", "OUTPUTS"]
 
@@ -152,11 +153,15 @@ class Network:
         width of layer ``l - 1`` (or ``dim``).
     output : Output
         Output head (default: sum of the last layer).
+    encoding : HashGridEncoding, optional
+        An input encoding (:mod:`~neuralpoly_core.network.encoding`) applied before the first
+        layer, which then reads its ``n_outputs`` features instead of the ``dim`` coordinates.
     """
 
     dim: int
     layers: list[Layer]
     output: Output = field(default_factory=Output)
+    encoding: HashGridEncoding | None = None
 
     def __post_init__(self):
         if isinstance(self.dim, bool) or not isinstance(self.dim, (int, np.integer)) or self.dim < 1:
@@ -165,11 +170,17 @@ class Network:
         if not self.layers:
             raise ModelFormatError("a network needs at least one layer")
         n_in = self.dim
+        first = "input dimension"
+        if self.encoding is not None:
+            if self.encoding.dim != self.dim:
+                raise ModelFormatError(f"the encoding's box has {self.encoding.dim} axes, expected {self.dim}")
+            n_in = self.encoding.n_outputs
+            first = "encoding's levels * features"
         for i, layer in enumerate(self.layers):
             if layer.weight.shape[1] != n_in:
                 raise ModelFormatError(
                     f"layer {i} weight has {layer.weight.shape[1]} columns, expected {n_in} "
-                    f"(the {'input dimension' if i == 0 else f'width of layer {i - 1}'})")
+                    f"(the {first if i == 0 else f'width of layer {i - 1}'})")
             n_in = layer.width
         if self.output.name == "linear" and self.output.weight.shape[1] != n_in:
             raise ModelFormatError(
@@ -202,10 +213,16 @@ class Network:
         """Why exact extraction cannot take this network, or None when it can.
 
         The one rule of every exact method: each activation piecewise linear and elementwise
-        (``relu``, ``identity``, ``|x|^1``; not yet ``maxout``). The message names the first
-        layer that is not and ends with ``alternative`` (what to use instead, e.g.
-        "use method='marching'").
+        (``relu``, ``identity``, ``|x|^1``; not yet ``maxout``), and an encoding, if any, with
+        ``simplex`` interpolation (a ``trilinear`` hash grid is smooth inside its cells). The
+        message names the first layer that is not and ends with ``alternative`` (what to use
+        instead, e.g. "use method='marching'").
         """
+        if self.encoding is not None and not self.encoding.is_piecewise_linear:
+            return (f"the hash-grid encoding uses {self.encoding.interpolation} interpolation, which is not "
+                    "piecewise linear (it is smooth inside each grid cell); exact extraction needs "
+                    "interpolation 'simplex'; for a trilinear grid use method='trilinear' (Kim 2024: planar "
+                    f"within each trilinear cell, approximate) ({alternative})")
         for i, layer in enumerate(self.layers):
             act = layer.activation
             if not act.piecewise_linear:
@@ -237,6 +254,8 @@ class Network:
         head, every activation homogeneous (``abs_pow``, ``relu``, ``identity``). The message
         names the first offending layer and ends with ``alternative``.
         """
+        if self.encoding is not None:
+            return f"the network has a hash-grid encoding, so f is not positively homogeneous ({alternative})"
         for i, layer in enumerate(self.layers):
             if layer.bias is not None and np.any(layer.bias):
                 return (f"layer {i} has a nonzero bias, so f is not positively homogeneous and f = 1 "
@@ -257,6 +276,15 @@ class Network:
         if issue is not None:
             raise ExtractionError(issue)
         return float(self.degree)
+
+    def require_plain_input(self, what: str) -> None:
+        """Raise :class:`~neuralpoly_core.errors.ExtractionError` when the network has an input
+        encoding: ``what`` (an LP or MILP over the first layer, exact path crossings) reads the
+        first layer as an affine map of the coordinates, which an encoding is not."""
+        if self.encoding is not None:
+            raise ExtractionError(f"{what} takes networks without an input encoding; this one has a "
+                                  f"{self.encoding.interpolation} hash-grid encoding (its first layer reads "
+                                  "encoded features, not coordinates)")
 
     def require_piecewise_linear(self, alternative: str) -> None:
         """Raise :class:`~neuralpoly_core.errors.ExtractionError` with
@@ -282,7 +310,7 @@ class Network:
         Defined for bias-free networks whose activations are all homogeneous
         (``abs_pow``, ``relu``, ``identity``): the product of the layer degrees.
         """
-        if not self.is_bias_free:
+        if not self.is_bias_free or self.encoding is not None:
             return None
         deg = 1.0
         for layer in self.layers:
@@ -297,7 +325,11 @@ class Network:
         X = np.asarray(X, dtype=np.float64)
         if X.shape[-1] != self.dim:
             raise ValueError(f"points must have {self.dim} coordinates, got shape {X.shape}")
-        return X
+        return X if self.encoding is None else self.encoding(X)
+
+    def first_input(self, X) -> np.ndarray:
+        """What the first layer reads at points ``X``: the coordinates, or the encoded features."""
+        return self._check_input(X)
 
     def __call__(self, X) -> np.ndarray:
         return self.evaluate(X)
@@ -338,6 +370,8 @@ class Network:
         slices of d > 3 polytopes. Bias-free networks stay bias-free (the subspace passes
         through the origin).
         """
+        if self.encoding is not None:
+            raise ExtractionError("a network with a hash-grid encoding cannot be restricted to a subspace")
         B = np.asarray(basis, dtype=np.float64)
         if B.ndim != 2 or B.shape[0] != self.dim:
             raise ValueError(f"basis must have shape ({self.dim}, k), got {B.shape}")
@@ -350,11 +384,12 @@ class Network:
 
     # -- serialisation ----------------------------------------------------------------
     def to_dict(self) -> dict:
-        """The ``neuralpoly.model`` dictionary (see README, "Model files")."""
-        return {
-            "format": "neuralpoly.model",
-            "version": 1,
-            "dim": self.dim,
+        """The ``neuralpoly.model`` dictionary (see README, "Model files"); an encoding, if
+        any, comes before the layers."""
+        d = {"format": "neuralpoly.model", "version": 1, "dim": self.dim}
+        if self.encoding is not None:
+            d["encoding"] = self.encoding.to_dict()
+        return d | {
             "layers": [
                 {"weight": l.weight.tolist(),
                  "bias": None if l.bias is None else l.bias.tolist(),
@@ -373,7 +408,7 @@ class Network:
                 f"not a neuralpoly model: 'format' is {d.get('format')!r}, expected 'neuralpoly.model'")
         if d.get("version") != 1:
             raise ModelFormatError(f"unsupported model version {d.get('version')!r}; this reads version 1")
-        unknown = set(d) - {"format", "version", "dim", "layers", "output", "meta"}
+        unknown = set(d) - {"format", "version", "dim", "encoding", "layers", "output", "meta"}
         if unknown:
             raise ModelFormatError(f"model has unknown keys {sorted(unknown)}")
         dim = d.get("dim")
@@ -406,14 +441,16 @@ class Network:
         if unknown:
             raise ModelFormatError(f"output has unknown keys {sorted(unknown)}")
         output = Output(od["name"], od.get("weight"), od.get("bias"))
-        return cls(dim, layers, output)
+        encoding = None if d.get("encoding") is None else HashGridEncoding.from_dict(d["encoding"])
+        return cls(dim, layers, output, encoding)
 
     def copy(self) -> "Network":
         return Network.from_dict(self.to_dict())
 
     def __repr__(self) -> str:
         acts = ",".join(l.activation.label for l in self.layers)
-        return f"Network(dim={self.dim}, widths={self.widths}, activations={acts}, output={self.output.name})"
+        enc = "" if self.encoding is None else f"encoding={self.encoding!r}, "
+        return f"Network(dim={self.dim}, {enc}widths={self.widths}, activations={acts}, output={self.output.name})"
 
 
 def polytope_network(dim: int, weights, ps) -> Network:

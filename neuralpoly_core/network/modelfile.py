@@ -16,8 +16,9 @@ import json
 import math
 from pathlib import Path
 
+from ..budget import check_memory
 from ..errors import ModelFormatError, NeuralPolyError
-from ..fileio import atomic_write_text, parse_json, read_limited
+from ..fileio import MAX_JSON_BYTES, atomic_write_text, parse_json, read_limited
 from .model import Network
 from .placement import Placement
 
@@ -90,7 +91,14 @@ def save_model(net: Network, path, meta: dict | None = None, placement: Placemen
 
 
 def load_model(path) -> Network:
-    """Read and validate a model file; errors name the file and the problem."""
+    """Read and validate a model file; errors name the file and the problem.
+
+    Raises
+    ------
+    ModelFormatError
+        The file is missing, not a plain file, over the size limit, empty, not UTF-8, not
+        JSON, nested too deeply, holds NaN/Infinity, or is not a valid ``neuralpoly.model``.
+    """
     return load_model_with_meta(path)[0]
 
 
@@ -108,11 +116,12 @@ def load_model_placed(path) -> tuple[Network, dict, Placement | None]:
     """
     path = Path(path)
     try:
-        text = read_limited(path, "model file")
+        text = read_limited(path, "model file", MAX_JSON_BYTES)
     except NeuralPolyError as e:
         raise ModelFormatError(str(e)) from None
     if not text.strip():
         raise ModelFormatError(f"model file {str(path)!r} is empty")
+    check_memory(20 * len(text), f"reading model file {path.name}", "use a smaller model file")
     try:
         return model_from_json_placed(text)
     except ModelFormatError as e:

@@ -37,6 +37,7 @@ from itertools import chain
 import numpy as np
 
 from .._checks import check_float
+from ..budget import check_memory
 from ..errors import ExtractionError
 from ..mesh.polymesh import PolyMesh
 from ..mesh.graph import connected_components, trace_loop
@@ -44,7 +45,7 @@ from ..mesh.topology import drop_unused_vertices, flatten_faces, remove_straight
 from ..network.model import Network
 from .slicing import slice_network
 
-__all__ = ["extract_polytope_exact", "max_level_error", "exact_extraction_issue"]
+__all__ = ["extract_polytope_exact", "max_level_error", "exact_extraction_issue", "check_exact_memory"]
 
 #: f at least this fraction of max |f| on the cube surface counts as positive.
 POSITIVE_FLOOR = 1e-10
@@ -518,6 +519,20 @@ def _extract_2d(net: Network, tol: float, basis) -> PolyMesh:
 # Public API
 # ---------------------------------------------------------------------------------------
 
+def check_exact_memory(n_neurons: int) -> None:
+    """Refuse a 3-D exact extraction of ``n_neurons`` neurons that would not fit in the budget.
+
+    ``n`` planes through the origin in general position cut the sphere into ``n (n - 1) + 2``
+    cells, each a face with a row of ``n`` pre-activations and signs in the subdivision and the
+    assembly: measured 1.75 GB for one layer of 300 neurons (89,702 faces), about
+    ``64 n + 2000`` bytes per face.
+    """
+    faces = n_neurons * (n_neurons - 1) + 6
+    check_memory(faces * (64 * n_neurons + 2000),
+                 f"exact extraction of {n_neurons:,} neurons (up to about {faces:,} faces)",
+                 "use radial extraction (--method radial) or a network with fewer neurons")
+
+
 def extract_polytope_exact(net: Network, *, basis=None, tol: float = 1e-12) -> PolyMesh:
     """The level set f = 1 of a bias-free piecewise-linear network, exactly.
 
@@ -559,6 +574,7 @@ def extract_polytope_exact(net: Network, *, basis=None, tol: float = 1e-12) -> P
     tol = check_float(tol, "tol", 0.0, 1e-3, hi_open=True, error=ExtractionError)
     work, B = slice_network(net, basis)
     if work.dim == 3:
+        check_exact_memory(work.n_neurons)
         V, faces, S = _subdivide_3d(work, tol)
         return _assemble_3d(work, V, faces, S, tol, B)
     if work.dim == 2:

@@ -121,7 +121,7 @@ def serra_bound(dim: int, widths) -> int:
     dim, widths = _check(dim, widths)
     states = {dim: 1}                               # cap m -> summed weight of the prefixes
     for n in widths:
-        comb = [math.comb(n, j) for j in range(n + 1)]
+        comb = [math.comb(n, j) for j in range(min(dim, n) + 1)]   # j <= m <= dim
         new: dict[int, int] = {}
         for m, weight in states.items():
             for j in range(min(m, n) + 1):

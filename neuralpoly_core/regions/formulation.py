@@ -47,6 +47,9 @@ _ALWAYS = "always"                     # a dead indicator that is identically 1
 
 def check_countable(net) -> None:
     """Refuse a network whose linear regions the formulation cannot model, naming the layer."""
+    if getattr(net, "encoding", None) is not None:
+        raise NeuralPolyError("counting regions takes networks without an input encoding; this one has a "
+                              "hash-grid encoding (its first layer reads encoded features, not coordinates)")
     for i, layer in enumerate(net.layers):
         act = layer.activation
         if not act.piecewise_linear:

@@ -86,6 +86,9 @@ class RegionTessellation:
         self._mesh = None
         self.pieces = self._count_pieces()
 
+    def __repr__(self) -> str:
+        return f"RegionTessellation(dim={self.dim}, regions={self.count}, pieces={self.pieces}, seconds={self.seconds:.3g})"
+
     # -- construction --------------------------------------------------------------------
     @classmethod
     def from_complex(cls, net, cx, codes, slices, origin, basis, lo, hi, t0, max_regions=None):
@@ -110,7 +113,7 @@ class RegionTessellation:
     def _lists(self):
         """Each region's vertex ids (CSR: ids, offsets, counts), made on first use."""
         if callable(self._region_vertices):
-            self._region_vertices = self._region_vertices()
+            self._region_vertices = self._region_vertices(np.arange(self.count))
         return self._region_vertices
 
     def centroids(self) -> np.ndarray:
@@ -206,7 +209,9 @@ class RegionTessellation:
         cen = self.centroids()
         d = X[rv] - cen[own]
         ang = np.arctan2(d[:, 1], d[:, 0])
-        order = np.lexsort((ang, own))
+        rank = np.empty(len(ang), dtype=np.int64)
+        rank[np.argsort(ang)] = np.arange(len(ang))
+        order = np.argsort(own * len(ang) + rank)          # by region, then by angle
         used, inv = np.unique(rv, return_inverse=True)
         V = np.zeros((len(used), 3))
         V[:, :2] = X[used]
@@ -214,46 +219,53 @@ class RegionTessellation:
         return mesh, np.arange(self.count)
 
     # -- pieces --------------------------------------------------------------------------
+    def _subset_lists(self, regions: np.ndarray):
+        """The vertex ids of the regions ``regions`` (CSR in their order), without making every
+        region's list when they are made on demand."""
+        if callable(self._region_vertices):
+            return self._region_vertices(regions)
+        rv, roff, rcnt = self._lists()
+        cnt = rcnt[regions]
+        off = np.cumsum(cnt) - cnt
+        idx = np.repeat(roff[regions] - off, cnt) + np.arange(int(cnt.sum()))
+        return rv[idx], off, cnt
+
     def _sharing_pairs(self, regions=None):
         """Pairs ``(i, j)``, ``i < j``, of regions (of ``regions``, ascending ids; default all)
-        sharing at least ``dim`` vertices, and how many they share."""
+        sharing at least ``dim`` vertices, how many they share, and a function giving the
+        vertex ids of a region of a pair."""
         from scipy import sparse
         regions = np.arange(self.count) if regions is None else regions
         if len(regions) < 2:
-            return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
-        rv, roff, rcnt = self._lists()
-        cnt = rcnt[regions]
+            return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64), None
+        rv, off, cnt = self._subset_lists(regions)
         own = np.repeat(np.arange(len(regions)), cnt)
-        st = roff[regions]
-        idx = np.repeat(st - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
-        M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, rv[idx])),
-                              shape=(len(regions), len(self._X)))
+        M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, rv)), shape=(len(regions), len(self._X)))
         S = sparse.triu(M @ M.T, k=1).tocoo()
         keep = S.data >= self.dim
         pairs = np.stack([regions[S.row[keep]], regions[S.col[keep]]], axis=1).astype(np.int64)
-        return pairs, S.data[keep]
+        local = {int(r): i for i, r in enumerate(regions)}
+
+        def verts(r):
+            i = local[r]
+            return rv[off[i]:off[i] + cnt[i]]
+        return pairs, S.data[keep], verts
 
     def adjacent_pairs(self) -> np.ndarray:
         """Pairs ``(i, j)``, ``i < j``, of regions that share a facet (share ``dim``
         vertices; in 3-D three that are not collinear), (P, 2). In a conforming tessellation
         every corner of a shared facet is a vertex of both regions. In 3-D the collinearity
         test loops over the pairs in Python (seconds for 100,000 regions)."""
-        pairs, shared = self._sharing_pairs()
+        pairs, _shared, verts = self._sharing_pairs()
         if self.dim == 3 and len(pairs):
-            pairs = pairs[self._not_collinear(pairs, shared)]
+            pairs = pairs[self._not_collinear(pairs, verts)]
         return pairs
 
-    def _not_collinear(self, pairs, shared):
+    def _not_collinear(self, pairs, verts):
         """3-D: the pairs whose shared vertices span a plane (three on one line are an edge)."""
         ok = np.ones(len(pairs), dtype=bool)
-        rv, roff, rcnt = self._lists()
-        sets = {}
-        for i in range(len(pairs)):
-            a, b = (int(x) for x in pairs[i])
-            for r in (a, b):
-                if r not in sets:
-                    sets[r] = set(rv[roff[r]:roff[r] + rcnt[r]].tolist())
-            P = self._X[sorted(sets[a] & sets[b])]
+        for i, (a, b) in enumerate(pairs.tolist()):
+            P = self._X[np.intersect1d(verts(a), verts(b))]
             s = np.linalg.svd(P - P[0], compute_uv=False)
             ok[i] = len(s) > 1 and s[1] > 1e-9 * max(s[0], 1e-300)
         return ok
@@ -277,10 +289,10 @@ class RegionTessellation:
         cand = np.sort(order[size[chain] > 1])
         if len(cand) < 2:
             return self.count
-        pairs, shared = self._sharing_pairs(cand)
+        pairs, _shared, verts = self._sharing_pairs(cand)
         a, b = pairs[:, 0], pairs[:, 1]
         same = np.abs(g[a] - g[b]) @ ext + np.abs(o[a] - o[b]) <= tol
         if self.dim == 3 and same.any():
-            same[same] = self._not_collinear(pairs[same], shared[same])
+            same[same] = self._not_collinear(pairs[same], verts)
         G = coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(self.count, self.count))
         return int(connected_components(G, directed=False)[0])

@@ -109,7 +109,7 @@ def build(net, cx, codes, slices, origin, basis, lo, hi, max_regions=None) -> di
     """The keyword arguments of :class:`RegionTessellation` (but ``seconds``)."""
     n = cx.n_cells
     X = cx.points.copy()
-    codes = codes.copy()
+    codes = np.asarray(codes, dtype=np.int16)        # changed in place: pattern_codes() makes a fresh one
     kinked, maxout, ident = _column_kinds(net, slices)
     cen = _record_centroids(cx, X)
     mixed = (codes == _MIXED) & kinked[None, :]
@@ -123,7 +123,7 @@ def build(net, cx, codes, slices, origin, basis, lo, hi, max_regions=None) -> di
         rcen = _centroids(X, *rvert)
     else:
         cell_region, rcodes, rcen = np.arange(n), codes, cen
-        rvert = lambda: cx.cell_vertices(np.arange(n))      # noqa: E731 (made on first use)
+        rvert = cx.cell_vertices                       # regions are cells: their lists on demand
     R = len(rcodes)
     if max_regions is not None and R > max_regions:
         raise NeuralPolyError(f"the network has {R:,} regions in the box, more than max_regions = {max_regions:,}")

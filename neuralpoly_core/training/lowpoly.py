@@ -10,10 +10,13 @@ trains, every step on a fresh batch of them, with three losses:
 * **eikonal**: ``| |grad f| - 1 |`` on the same points (a distance has unit gradient);
 * **normal**: ``1 - cos(grad f, n)`` on surface points with the input's face normals.
 
-float32, Adam, a per-step learning-rate schedule (linear warm-up, cosine decay), batches drawn
-by a numpy generator seeded with ``seed``: the same seed, step count and device give the same
-weights. With a time budget (``seconds``) and no ``steps``, the warm-up's speed fixes the step
-count (reported as ``facts['steps']``; pass it as ``steps`` to reproduce the weights).
+float32, Adam, a per-step learning-rate schedule (linear warm-up over :data:`WARMUP` steps, the
+peak until a quarter of the steps, cosine decay to the end), batches drawn by a numpy generator
+seeded with ``seed``: the same seed, step count and device give the same weights. With a time
+budget (``seconds``) and no ``steps``, the step reached after a quarter of the budget, times 4,
+is the step count (reported as ``facts['steps']``; pass it as ``steps`` to reproduce the
+weights). Should the machine slow down so that the budget is exceeded by 10 %, training stops
+there (``facts['stopped_early']``; those weights are not reproducible by step count).
 
 A fit **collapses** when ``f`` has one sign on the whole box (no surface): it is detected on a
 grid and the fit restarts with the next seed (``facts['restarts']``).
@@ -139,11 +142,15 @@ def sign_changes(net: Network, box=BOX, n: int = 24) -> bool:
     return bool(v.min() < 0 < v.max())
 
 
-def _lr(step: int, total: int, peak: float) -> float:
-    """Linear warm-up over :data:`WARMUP` steps, then cosine decay to 1 % of the peak at ``total``."""
+def _lr(step: int, total: int | None, peak: float) -> float:
+    """Linear warm-up over :data:`WARMUP` steps, the peak until ``total // 4``, then cosine
+    decay to 1 % of the peak at ``total`` (None: not known yet, the peak)."""
     if step < WARMUP:
         return peak * (step + 1) / WARMUP
-    t = (step - WARMUP) / max(1, total - WARMUP)
+    hold = max(WARMUP, (total or 0) // 4)
+    if total is None or step < hold:
+        return peak
+    t = (step - hold) / max(1, total - hold)
     return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
@@ -172,18 +179,13 @@ def _train_once(torch, spec, data, seed, steps, seconds, dev, lr, batch, report)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     total = steps if steps is not None else None
     t0 = time.perf_counter()
-    step, loss, parts = 0, float("nan"), {}
+    step, loss, parts, stopped = 0, float("nan"), {}, False
     ns = max(1, batch // 4)
-    t10 = t0
     while total is None or step < total:
-        if step == 10:
-            t10 = time.perf_counter()
-        if total is None and step == WARMUP:            # speed of steps 10-50 (the first are slower)
-            now = time.perf_counter()
-            per = (now - t10) / (WARMUP - 10)
-            total = max(WARMUP + 1, WARMUP + int((seconds - (now - t0)) / per * 0.98))
+        if total is None and step >= WARMUP and time.perf_counter() - t0 >= seconds / 4:
+            total = 4 * step                  # a quarter of the budget at the peak: the speed is known
         for group in opt.param_groups:
-            group["lr"] = _lr(step, total or 10 ** 9, lr)
+            group["lr"] = _lr(step, total, lr)
         i, j = rng.integers(0, len(X), batch), rng.integers(0, len(S), ns)
         lt, p = _losses(torch, model, X[i], Y[i], S[j], N[j])
         opt.zero_grad()
@@ -197,9 +199,10 @@ def _train_once(torch, spec, data, seed, steps, seconds, dev, lr, batch, report)
         elapsed = time.perf_counter() - t0
         frac = step / total if total else min(elapsed / seconds, 0.99) if seconds else 0.0
         report(min(frac, 1.0), f"fitting {spec.text}: step {step}" + (f"/{total}" if total else ""))
-        if seconds is not None and steps is None and elapsed > 1.05 * seconds:
-            break                             # the machine slowed down: stop at the budget
-    return model, {"steps": step, "planned_steps": total, "loss": loss, "losses": parts,
+        if seconds is not None and steps is None and elapsed > 1.1 * seconds:
+            stopped = True                    # the machine slowed down: stop at the budget
+            break
+    return model, {"steps": step, "planned_steps": total, "stopped_early": stopped, "loss": loss, "losses": parts,
                    "train_seconds": time.perf_counter() - t0}
 
 

@@ -47,7 +47,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .._checks import check_callable, check_choice, check_float, check_int
-from ..budget import check_memory
+from ..budget import MemoryBudgetError, check_memory, format_bytes
 from ..errors import NeuralPolyError
 from ..network.architecture import ArchType, check_dim
 from ..network.model import Network, polytope_network
@@ -55,7 +55,7 @@ from ..reporting import Reporter
 from .batch import CHUNK_ELEMENTS, PolytopeBatch
 from .optimizers import adam, adam_bytes, diverged_error, lm_bytes, newton_lm
 from .sampling import METHODS, sphere_points
-from .torch_access import require_torch, resolve_device, resolve_dtype, torch_threads
+from .torch_access import device_free_memory, require_torch, resolve_device, resolve_dtype, torch_threads
 
 __all__ = ["TrainResult", "train_polytope", "train_sweep", "default_n_points", "OPTIMIZERS", "DEFAULT_TOL"]
 
@@ -297,7 +297,7 @@ def train_sweep(specs: Iterable, *, seed: int = 0, restarts: int = 8, n_points: 
     unique = list(dict.fromkeys(specs))
     chunks = _plan_chunks(unique, n_points, restarts, opt)
     for ch in chunks:
-        _check_chunk_memory(ch, restarts, opt, 4 if dtype_name == "float32" else 8)
+        _check_chunk_memory(ch, restarts, opt, 4 if dtype_name == "float32" else 8, dev)
     report = Reporter(progress, cancel, what="training", interval=0.05)
     report(0.0, "training", force=True)
     parts = iter(report.parts(w for ch in chunks for w in ch["weights"]))
@@ -344,8 +344,9 @@ def _plan_chunks(unique, n_points: int | None, restarts: int, opt: str) -> list[
     return chunks
 
 
-def _check_chunk_memory(ch, restarts: int, opt: str, itemsize: int) -> None:
-    """Refuse a chunk whose training would need more memory than the budget (before any work)."""
+def _check_chunk_memory(ch, restarts: int, opt: str, itemsize: int, dev) -> None:
+    """Refuse a chunk whose training would need more memory than the budget, or than the GPU
+    has free (before any work)."""
     S, P, ws = len(ch["part"]), ch["P"], sum(ch["widths"])
     if opt == "adam":
         need = adam_bytes(S * restarts, P, ch["M"], ws, itemsize)
@@ -355,10 +356,14 @@ def _check_chunk_memory(ch, restarts: int, opt: str, itemsize: int) -> None:
                    lm_bytes(S * min(POLISH_TOP, restarts), P, ch["M"], ws, itemsize, newton))
     need += 2 * ch["M"] * ch["dim"] * itemsize           # the training points, fine and coarse
     types = ", ".join(str(a) for _, a in ch["part"])
-    check_memory(need, f"training {types} in {ch['dim']}D ({P:,} weights, {restarts} restart(s), {ch['M']:,} "
-                       f"points, optimizer {opt})",
-                 "lower the widths (--widths), the restarts (--restarts) or the training points (n_points)"
-                 + ("; optimizer='adam' needs no P x P matrices" if opt == "lm" else ""))
+    what = f"training {types} in {ch['dim']}D ({P:,} weights, {restarts} restart(s), {ch['M']:,} points, optimizer {opt})"
+    lower = ("lower the widths (--widths), the restarts (--restarts) or the training points (n_points)"
+             + ("; optimizer='adam' needs no P x P matrices" if opt == "lm" else ""))
+    free = device_free_memory(dev)
+    if free is not None and need > 0.9 * free:
+        raise MemoryBudgetError(f"{what} would need about {format_bytes(need)} of GPU memory, over the "
+                                f"{format_bytes(free)} free on {dev}; {lower} (or train with --device cpu)")
+    check_memory(need, what, lower)
 
 
 def _train_chunk(ch, *, restarts, seed, sampling, tdtype, dev, opt, max_steps, tol, lr, reports) -> dict:

@@ -15,7 +15,8 @@ import sys
 from .._checks import check_int
 from ..errors import NeuralPolyError
 
-__all__ = ["torch_available", "require_torch", "resolve_device", "resolve_dtype", "torch_threads"]
+__all__ = ["torch_available", "require_torch", "resolve_device", "resolve_dtype", "torch_threads",
+           "device_free_memory"]
 
 
 def torch_available() -> bool:
@@ -78,6 +79,14 @@ def resolve_device(device: str):
                 f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
         return dev
     raise NeuralPolyError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+
+
+def device_free_memory(dev) -> int | None:
+    """Free bytes of a CUDA device (``torch.cuda.mem_get_info``); None for the CPU (the memory
+    budget of :mod:`neuralpoly_core.budget` applies there)."""
+    if getattr(dev, "type", "cpu") != "cuda":
+        return None
+    return int(require_torch().cuda.mem_get_info(dev)[0])
 
 
 def resolve_dtype(dtype):
