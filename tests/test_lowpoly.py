@@ -125,7 +125,9 @@ def test_net_specs():
     from neuralpoly_core.training.lowpoly import parse_net_spec
     s = parse_net_spec("relu:8x32")
     assert (s.kind, s.depth, s.width, s.text) == ("relu", 8, 32, "relu:8x32")
-    with pytest.raises(NeuralPolyError, match="not available"):
+    h = parse_net_spec("hashgrid:simplex,levels=4,res=4-32,mlp=2x16")
+    assert (h.kind, h.levels, h.min_resolution, h.max_resolution, h.depth, h.width) == ("hashgrid", 4, 4, 32, 2, 16)
+    with pytest.raises(NeuralPolyError, match="hash-grid"):
         parse_net_spec("hashgrid:8x2")
     for bad in ("relu:8", "tanh:2x3", "relu:0x4", 5):
         with pytest.raises(NeuralPolyError):
@@ -163,6 +165,21 @@ def test_a_fitted_sphere_lands_where_the_input_was(sphere_fit):
     r = np.linalg.norm(out.vertices - CENTER, axis=1)             # world coordinates
     assert np.all(np.abs(r - RADIUS) < 0.1 * RADIUS) and np.mean(np.abs(r - RADIUS)) < 0.01 * RADIUS
     assert (summary["vertices"], summary["faces"]) == (out.n_vertices, out.n_faces)
+
+
+@needs_torch
+@pytest.mark.parametrize("interpolation, method", [("simplex", "exact"), ("trilinear", "trilinear")])
+def test_a_hash_grid_fit_extracts_a_closed_surface_where_the_input_was(interpolation, method):
+    from neuralpoly_core.training.lowpoly import fit_and_extract
+    mesh = icosphere(RADIUS, 8, center=CENTER)
+    spec = f"hashgrid:{interpolation},levels=2,features=2,table=10,res=4-8,mlp=1x16"
+    fit, out, summary = fit_and_extract(mesh, spec, steps=600, seed=0, samples=20_000, method=method)
+    assert fit.network.encoding is not None and fit.network.encoding.interpolation == interpolation
+    assert out.is_closed_manifold() and out.euler_characteristic == 2
+    if method == "exact":                                        # simplex grids: exactly piecewise linear
+        assert summary["max_level_error"] < 1e-9
+    r = np.linalg.norm(out.vertices - CENTER, axis=1)
+    assert np.mean(np.abs(r - RADIUS)) < 0.05 * RADIUS
 
 
 @needs_torch
@@ -222,7 +239,7 @@ def test_cli_fit(tmp_path, capsys):
     assert main(["fit", str(tmp_path / "missing.obj"), "--steps", "5"]) == 2
     assert main(["fit", str(src), "--steps", "5", "--out", str(tmp_path / "no" / "x.obj")]) == 2
     err = capsys.readouterr().err
-    assert "time budget" in err and "not available" in err and "does not exist" in err
+    assert "time budget" in err and "hash-grid" in err and "does not exist" in err
     assert not (tmp_path / "x.obj").exists()
 
 

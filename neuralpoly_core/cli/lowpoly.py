@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import NeuralPolyError
+from ..training.lowpoly import EXTRACTION_METHODS
 from .options import check_outputs, finite_float, positive_int, write_mesh
 
 __all__ = ["register"]
@@ -23,7 +24,7 @@ def register(sub) -> None:
     f.add_argument("--steps", type=positive_int, default=None, help="training steps (reproducible with --seed)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
-    f.add_argument("--method", choices=["exact", "marching"], default="exact")
+    f.add_argument("--method", choices=list(EXTRACTION_METHODS), default="exact")
     f.add_argument("--resolution", type=positive_int, default=128, help="marching: grid cells per axis")
     f.add_argument("--samples", type=positive_int, default=200_000,
                    help="area-weighted samples each way for Chamfer/Hausdorff (default 200000)")

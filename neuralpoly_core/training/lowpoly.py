@@ -22,8 +22,10 @@ A fit **collapses** when ``f`` has one sign on the whole box (no surface): it is
 grid and the fit restarts with the next seed (``facts['restarts']``).
 
 Networks are named by a spec (:func:`parse_net_spec`): ``relu:DEPTHxWIDTH`` (ReLU MLP with
-biases and a linear head, e.g. ``relu:8x32``); ``hashgrid:...`` is reserved for the
-hash-grid encoding and not available in this build.
+biases and a linear head, e.g. ``relu:8x32``) or ``hashgrid:...`` (a multi-resolution hash-grid
+encoding and a small ReLU MLP, :func:`~neuralpoly_core.training.hashgrid_torch.parse_hashgrid_spec`,
+e.g. ``hashgrid:simplex,levels=4,res=4-32,mlp=2x32``). Simplex grids extract exactly
+(``method='exact'``); trilinear grids by Kim's method (``method='trilinear'``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from ..mesh.sdf import mesh_problems, training_samples
 from ..network.model import Network
 from ..network.placement import Placement
 from ..reporting import Reporter
+from .hashgrid_torch import HashGridSpec, parse_hashgrid_spec
 from .sdf import relu_mlp, torch_to_network
 from .torch_access import require_torch, resolve_device, torch_threads
 
@@ -55,6 +58,9 @@ __all__ = ["NetSpec", "parse_net_spec", "FitResult", "fit_mesh_sdf", "extract_fi
 CLAMP = 0.1
 #: The network's box.
 BOX = (-1.0, 1.0)
+#: How a fitted network's surface is extracted: exact (ReLU MLPs, simplex hash grids), marching
+#: cubes, or Kim's trilinear method (trilinear hash grids).
+EXTRACTION_METHODS = ("exact", "marching", "trilinear")
 #: Warm-up steps (linear learning-rate ramp; also what a time budget is calibrated on).
 WARMUP = 50
 #: Loss weights: SDF (points and surface), eikonal, normal alignment.
@@ -78,20 +84,20 @@ class NetSpec:
         return torch_to_network(torch, module, 3)
 
 
-def parse_net_spec(text) -> NetSpec:
-    """``'relu:8x32'`` -> ReLU MLP of 8 hidden layers of 32 units (``relu:DEPTHxWIDTH``).
+def parse_net_spec(text) -> NetSpec | HashGridSpec:
+    """``'relu:8x32'`` -> ReLU MLP of 8 hidden layers of 32 units (``relu:DEPTHxWIDTH``);
+    ``'hashgrid:...'`` -> a hash-grid network (:func:`parse_hashgrid_spec`).
 
     Raises
     ------
     NeuralPolyError
-        Anything else; ``hashgrid:...`` says that hash-grid networks are not available yet.
+        Anything else, naming what is wrong.
     """
     if not isinstance(text, str):
         raise NeuralPolyError(f"a network spec must be text like 'relu:8x32', got {text!r}")
     kind, _, rest = text.strip().partition(":")
     if kind == "hashgrid":
-        raise NeuralPolyError("hash-grid networks ('hashgrid:...') are not available in this build "
-                              "(the encoding layer is not installed); use a ReLU MLP, e.g. relu:8x32")
+        return parse_hashgrid_spec(text)
     m = re.fullmatch(r"(\d+)x(\d+)", rest.strip())
     if kind != "relu" or m is None:
         raise NeuralPolyError(f"unknown network spec {text!r}; expected relu:DEPTHxWIDTH, e.g. relu:8x32")
@@ -107,7 +113,7 @@ class FitResult:
 
     network: Network
     placement: Placement
-    spec: NetSpec
+    spec: NetSpec | HashGridSpec
     facts: dict = field(default_factory=dict)
 
     def meta(self) -> dict:
@@ -304,7 +310,7 @@ def extract_fitted(result_or_net, placement: Placement | None = None, *, method:
         net = result_or_net
     if placement is None:
         raise NeuralPolyError("extracting a fitted network needs its placement (none in the model file?)")
-    check_choice(method, ("exact", "marching"), "extraction method")
+    check_choice(method, EXTRACTION_METHODS, "extraction method")
     mesh = extract_level_set(net, 0.0, placement.box, method=method, resolution=resolution,
                              progress=progress, cancel=cancel)
     if mesh.n_faces == 0:
@@ -328,7 +334,7 @@ def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = 
     """
     from ..mesh.sdf import surface_metrics
 
-    check_choice(method, ("exact", "marching"), "extraction method")
+    check_choice(method, EXTRACTION_METHODS, "extraction method")
     samples = check_int(samples, "samples", 1)
     report = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"), what="low-poly")
     fit_part, extract_part = report.parts([0.9, 0.1])
