@@ -83,7 +83,8 @@ from .complex import TOLERANCE, CellComplex
 from .gridcuts import GridCuts, check_grid_box, flatness_error, grid_plane_keys
 from .surface import emit_surface
 
-__all__ = ["TOLERANCE", "ExactOptions", "extract_level_set_exact", "default_workers", "rounding_scale"]
+__all__ = ["TOLERANCE", "ExactOptions", "extract_level_set_exact", "default_workers", "rounding_scale",
+           "single_threaded_blas"]
 
 
 def rounding_scale(W, b, hmax, terms=None):
@@ -142,9 +143,10 @@ def default_workers() -> int:
     return max(1, min(4, n))
 
 
-def _single_threaded_blas():
-    """Limit BLAS to one thread (threadpoolctl) while our own threads run; a no-op context
-    when threadpoolctl is not installed."""
+def single_threaded_blas():
+    """Limit BLAS to one thread (threadpoolctl) while our own threads run, or while many small
+    products would only make BLAS threads spin; a no-op context when threadpoolctl is not
+    installed."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -212,7 +214,7 @@ class _ExactExtractor:
         # BLAS runs single-threaded: its threads would oversubscribe the cores with ours, and
         # spin on the small products used here; this also makes the result independent of the
         # number of threads (blocks of cells are bounded in parallel, numpy releases the GIL)
-        with _single_threaded_blas():
+        with single_threaded_blas():
             if self.workers <= 1:
                 return self._run()
             with ThreadPoolExecutor(self.workers) as pool:

@@ -20,6 +20,8 @@ near-tie re-signing of :mod:`neuralpoly_core.levelset.cuts`. A cut only splits c
 strictly positive and a strictly negative vertex, so a hyperplane through vertices (or a box
 corner), a duplicate or parallel unit, or a dead one makes no empty or duplicate region.
 
+BLAS runs single-threaded (threadpoolctl, when installed): its products here are small.
+
 Each region's pattern is read from the unit's values at the region's vertices (``+1``/``-1``
 where all are on one side, ``0`` where the unit vanishes on the region: off), its affine map
 of ``f`` (the head's first output) by back-propagating the head through the pattern
@@ -37,7 +39,7 @@ from ..budget import check_memory
 from ..errors import NeuralPolyError
 from ..levelset.arrays import Grow, GrowCols
 from ..levelset.complex import TOLERANCE, CellComplex
-from ..levelset.exact import rounding_scale
+from ..levelset.exact import rounding_scale, single_threaded_blas
 from ..network.model import Layer, Network
 from ..reporting import Reporter
 from .formulation import check_box, check_countable
@@ -327,11 +329,12 @@ def enumerate_regions(net, bbox=(-1.0, 1.0), *, origin=None, basis=None, progres
     reporter = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"),
                         what="region enumeration", interval=0.05)
     en = _Enumerator(local, lo, hi, reporter, max_regions)
-    en.run()
-    cx = en.cx
-    widest = max(layer.rows for layer in net.layers)
-    check_memory(cx.n_cells * (6 * max(1, en.n_units) + 8 * (3 * widest + net.dim + 2 * cx.d + 8))
-                 + 8 * 8 * cx.rec.n, f"the {cx.n_cells:,} regions' patterns and affine maps",
-                 "use a smaller box, a smaller network or max_regions")
-    return RegionTessellation.from_complex(net, en.cx, en.pattern_codes(), en.slices, o, B, lo, hi, t0,
-                                           max_regions=max_regions)
+    with single_threaded_blas():          # small products: BLAS threads would only spin
+        en.run()
+        cx = en.cx
+        widest = max(layer.rows for layer in net.layers)
+        check_memory(cx.n_cells * (6 * max(1, en.n_units) + 8 * (3 * widest + net.dim + 2 * cx.d + 8))
+                     + 8 * 8 * cx.rec.n, f"the {cx.n_cells:,} regions' patterns and affine maps",
+                     "use a smaller box, a smaller network or max_regions")
+        return RegionTessellation.from_complex(net, cx, en.pattern_codes(), en.slices, o, B, lo, hi, t0,
+                                               max_regions=max_regions)
