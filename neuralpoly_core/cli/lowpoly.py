@@ -18,7 +18,8 @@ def register(sub) -> None:
     f = sub.add_parser("fit", help="fit a network to a mesh's signed distance; extract the low-poly mesh")
     f.add_argument("mesh", type=Path, help="input mesh: .obj, .stl or .ply (open or multi-part: "
                                             "inside = winding number > 1/2)")
-    f.add_argument("--net", default="relu:8x32", help="network spec, e.g. relu:8x32 (DEPTHxWIDTH)")
+    f.add_argument("--net", default="relu:8x32", help="network spec: relu:DEPTHxWIDTH (e.g. relu:8x32) or "
+                   "hashgrid:simplex|trilinear,levels=L,features=F,table=LOG2,res=MIN-MAX,mlp=DxW")
     f.add_argument("--seconds", type=finite_float, default=None, help="training time budget (default 60 "
                                                                        "unless --steps is given)")
     f.add_argument("--steps", type=positive_int, default=None, help="training steps (reproducible with --seed)")
