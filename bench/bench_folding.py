@@ -13,9 +13,7 @@ Run: ``.venv/bin/python bench/bench_folding.py [--repeat N] [--paths P]``. Print
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neuralpoly_core import Activation, Layer, Network, Output  # noqa: E402
 from neuralpoly_core.folding import fold_path, fold_paths  # noqa: E402
-
-
-def timed(fn, repeat):
-    walls, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        walls.append(time.perf_counter() - t0)
-    return statistics.median(walls), out
+from timing import timed  # noqa: E402  (bench/timing.py, beside this script)
 
 
 def deep_net(seed=0):
@@ -53,12 +43,12 @@ def main():
     net = deep_net()
     x1, x2 = -np.ones(3), np.ones(3)
     print(f"1. one path through a 3-input 8x32 ReLU net, median of {args.repeat}")
-    w, f = timed(lambda: fold_path(net, x1, x2), args.repeat)
+    w, _, f = timed(lambda: fold_path(net, x1, x2), args.repeat)
     crossings = f.regions - 1
     print(f"   exact:   {w * 1e3:7.2f} ms per path, {crossings} crossings, {w / crossings * 1e6:6.1f} us per crossing; "
           f"chi {f.chi:.4f}, r1 {f.r1}, r2 {f.r2}")
     for n in (100, 1000, 10_000):
-        w, s = timed(lambda: fold_path(net, x1, x2, samples=n), args.repeat)
+        w, _, s = timed(lambda: fold_path(net, x1, x2, samples=n), args.repeat)
         print(f"   sampled n={n:<6d} {w * 1e3:7.2f} ms, {s.regions} regions, chi {s.chi:.4f}, r2 {s.r2}")
 
     from neuralpoly_core.training.classifier import train_classifier
@@ -71,10 +61,10 @@ def main():
     X1, X2 = data.x_train[i[keep]], data.x_train[j[keep]]
     print(f"\n2. {len(X1)} paths between training digits, classifier 64-32-32-32-10 "
           f"(val. accuracy {clf.val_accuracy:.3f}), median of {args.repeat}")
-    w, fs = timed(lambda: fold_paths(clf.network, X1, X2), args.repeat)
+    w, _, fs = timed(lambda: fold_paths(clf.network, X1, X2), args.repeat)
     print(f"   exact:   {w:6.2f} s ({w / len(X1) * 1e6:6.1f} us per path, {fs.regions.mean():.1f} regions on average, "
           f"{fs.regions.sum() - len(X1)} crossings); Phi {fs.phi:.4f}, {int(fs.folded.sum())} paths fold")
-    w, ss = timed(lambda: fold_paths(clf.network, X1, X2, samples=100), args.repeat)
+    w, _, ss = timed(lambda: fold_paths(clf.network, X1, X2, samples=100), args.repeat)
     print(f"   sampled n=100: {w:6.2f} s, {ss.regions.mean():.1f} regions on average; Phi {ss.phi:.4f}, "
           f"{int(ss.folded.sum())} paths fold")
 

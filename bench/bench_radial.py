@@ -8,9 +8,7 @@ the mesh sizes, the ratio to the unrefined extraction, and the time to write eac
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,21 +16,12 @@ import numpy as np
 from neuralpoly_core import polytope_network
 from neuralpoly_core.mesh.files import export_mesh
 from neuralpoly_core.polytope.radial import extract_radial
+from timing import timed  # noqa: E402  (bench/timing.py, beside this script)
 
 
 def unit_rows(n, d, seed):
     W = np.random.default_rng(seed).normal(size=(n, d))
     return W / np.linalg.norm(W, axis=1, keepdims=True)
-
-
-def timed(fn, repeat):
-    walls, cpus, out = [], [], None
-    for _ in range(repeat):
-        w, c = time.perf_counter(), time.process_time()
-        out = fn()
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
-    return statistics.median(walls), statistics.median(cpus), out
 
 
 def main():

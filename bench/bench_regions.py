@@ -22,9 +22,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from neuralpoly_core import Activation, Layer, Network, Output  # noqa: E402
 from neuralpoly_core.fileio import atomic_write_text  # noqa: E402
 from neuralpoly_core.regions import enumerate_regions  # noqa: E402
+from timing import timed  # noqa: E402  (bench/timing.py, beside this script)
 
 NETS_2D = [(2, 16), (3, 32), (8, 32), (4, 64)]       # (depth, width)
 
@@ -44,17 +43,6 @@ def he_net(dim, depth, width, seed=0):
     layers = [Layer(rng.normal(size=(b, a)) * np.sqrt(2.0 / a), rng.uniform(-1.0, 1.0, size=b), Activation("relu"))
               for a, b in zip(dims[:-1], dims[1:])]
     return Network(dim, layers, Output("sum"))
-
-
-def timed(fn, repeat):
-    """Median wall and CPU seconds of ``repeat`` calls, and the last result."""
-    walls, cpus, out = [], [], None
-    for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return statistics.median(walls), statistics.median(cpus), out
 
 
 def regioncam_count(net):

@@ -23,7 +23,21 @@ from ..errors import NeuralPolyError
 from .polymesh import PolyMesh
 
 __all__ = ["sample_surface", "distance_to_mesh", "chamfer", "closest_on_triangles", "igl_module",
-           "checked_triangles", "sample_triangles"]
+           "checked_triangles", "sample_triangles", "checked_points"]
+
+
+def checked_points(points) -> np.ndarray:
+    """``points`` as a C-contiguous finite (n, 3) float64 array, or a NeuralPolyError naming the problem."""
+    try:
+        P = np.ascontiguousarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NeuralPolyError("points must be an (n, 3) array of numbers") from None
+    if P.ndim != 2 or P.shape[1] != 3:
+        raise NeuralPolyError(f"points must have shape (n, 3), got {P.shape}")
+    if not np.all(np.isfinite(P)):
+        raise NeuralPolyError("points contain NaN or infinite coordinates")
+    return P
+
 
 def checked_triangles(mesh, what: str):
     """(Checked) Corners ``a, b, c`` ((T, 3) each) of the triangles of a 3-D mesh with faces."""
@@ -147,15 +161,7 @@ def distance_to_mesh(points, mesh: PolyMesh) -> np.ndarray:
         For a 2-D mesh, a mesh without faces, or points that are not a finite (n, 3) array.
     """
     tri = checked_triangles(mesh, "the mesh")
-    try:
-        P = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NeuralPolyError("points must be an (n, 3) array of numbers") from None
-    if P.ndim != 2 or P.shape[1] != 3:
-        raise NeuralPolyError(f"points must have shape (n, 3), got {P.shape}")
-    if not np.all(np.isfinite(P)):
-        raise NeuralPolyError("points contain NaN or infinite coordinates")
-    return _distance(P, *tri)
+    return _distance(checked_points(points), *tri)
 
 
 def _distance(P: np.ndarray, a, b, c) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 
 from .._checks import check_float, check_int
 from ..errors import NeuralPolyError
-from .distance import checked_triangles, igl_module, sample_triangles
+from .distance import checked_points, checked_triangles, igl_module, sample_triangles
 from .polymesh import PolyMesh
 
 __all__ = ["signed_distance", "winding_number", "triangle_arrays", "surface_metrics",
@@ -43,24 +43,12 @@ def triangle_arrays(mesh: PolyMesh, what: str = "the mesh") -> tuple[np.ndarray,
     return V, F
 
 
-def _points(points) -> np.ndarray:
-    try:
-        P = np.ascontiguousarray(points, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NeuralPolyError("points must be an (n, 3) array of numbers") from None
-    if P.ndim != 2 or P.shape[1] != 3:
-        raise NeuralPolyError(f"points must have shape (n, 3), got {P.shape}")
-    if not np.all(np.isfinite(P)):
-        raise NeuralPolyError("points contain NaN or infinite coordinates")
-    return P
-
-
 def winding_number(points, mesh: PolyMesh) -> np.ndarray:
     """The generalised winding number of the mesh at each point (libigl's fast
     approximation): 1 inside a closed outward-oriented mesh, 0 outside, in between near
     holes of an open one."""
     V, F = triangle_arrays(mesh)
-    P = _points(points)
+    P = checked_points(points)
     if not len(P):
         return np.zeros(0)
     return np.asarray(igl_module().fast_winding_number(V, F, P), dtype=np.float64)
@@ -74,7 +62,7 @@ def signed_distance(points, mesh: PolyMesh, *, arrays=None) -> np.ndarray:
     triangulation).
     """
     V, F = triangle_arrays(mesh) if arrays is None else arrays
-    P = _points(points)
+    P = checked_points(points)
     if not len(P):
         return np.zeros(0)
     igl = igl_module()
