@@ -166,8 +166,7 @@ def _create_object(context, net: Network, meta: dict, mesh: PolyMesh, summary: d
                                 resolution=ex.resolution, slice_theta=ex.slice_theta, size=ex.size)
         _link(context, obj, collection)
     except BaseException:
-        bpy.data.objects.remove(obj)
-        bpy.data.meshes.remove(me)
+        blender_mesh.remove_object(obj)
         raise
     return obj
 

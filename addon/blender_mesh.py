@@ -89,6 +89,15 @@ def replace_data(obj: bpy.types.Object, me: bpy.types.Mesh) -> None:
         me.name = old_name
 
 
+def remove_object(obj: bpy.types.Object) -> None:
+    """Remove ``obj`` that an operator made and could not finish, and its mesh (if nothing else uses
+    it): what the operator added is gone again."""
+    me = obj.data
+    bpy.data.objects.remove(obj)
+    if isinstance(me, bpy.types.Mesh) and me.users == 0:
+        bpy.data.meshes.remove(me)
+
+
 def mesh_arrays(me: bpy.types.Mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertices (V, 3) float64, corners (C,) and face sizes (F,) of a Blender mesh."""
     co = np.empty(len(me.vertices) * 3, dtype=np.float32)

@@ -212,10 +212,7 @@ def plan_boolean(context, objects, *, active: bpy.types.Object | None = None, op
         try:
             _store_source(obj, desc, operation)
         except BaseException:
-            me = obj.data
-            bpy.data.objects.remove(obj)
-            if isinstance(me, bpy.types.Mesh):
-                bpy.data.meshes.remove(me)
+            blender_mesh.remove_object(obj)
             raise
         return obj
     return levelset_objects.extraction_plan(net, ls, finish, what="Neural boolean",

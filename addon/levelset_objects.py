@@ -218,8 +218,7 @@ def create_object(context, net: Network, meta: dict, ls: LevelSetSettings, mesh:
         store_settings(obj, ls, summary)
         (collection or context.collection or context.scene.collection).objects.link(obj)
     except BaseException:
-        bpy.data.objects.remove(obj)
-        bpy.data.meshes.remove(me)
+        blender_mesh.remove_object(obj)
         raise
     return obj
 

@@ -193,10 +193,7 @@ def _create(context, result: dict, ls_of, name: str, source: str) -> bpy.types.O
         obj.scale = (placement.scale,) * 3
         _store_fit(obj, facts, source)
     except BaseException:
-        me = obj.data
-        bpy.data.objects.remove(obj)
-        if isinstance(me, bpy.types.Mesh):
-            bpy.data.meshes.remove(me)
+        blender_mesh.remove_object(obj)
         raise
     return obj
 

@@ -142,8 +142,7 @@ def _build(name: str, mesh, source: bpy.types.Object, facts: dict, collection) -
         obj[FACTS] = json.dumps(facts)
         collection.objects.link(obj)
     except BaseException:
-        bpy.data.objects.remove(obj)
-        bpy.data.meshes.remove(me)
+        blender_mesh.remove_object(obj)
         raise
     return obj
 
