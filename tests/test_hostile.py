@@ -27,7 +27,8 @@ from neuralpoly_core.budget import MemoryBudgetError, set_memory_budget
 from neuralpoly_core.cli import main
 from neuralpoly_core.errors import ExtractionError, ModelFormatError, NeuralPolyError
 from neuralpoly_core.fileio import MAX_JSON_DEPTH, parse_json, read_json, read_npy, read_npz
-from neuralpoly_core.mesh.files import read_mesh, read_obj, read_ply, read_stl
+from neuralpoly_core.mesh.files import export_mesh, read_mesh, read_obj, read_ply, read_stl
+from neuralpoly_core.mesh.shapes import icosphere
 from neuralpoly_core.network.model import polytope_network
 from neuralpoly_core.network.modelfile import load_model, model_from_json, save_model
 
@@ -97,6 +98,8 @@ def work(tmp_path):
         "format": "neuralpoly.boolean", "version": 1, "dim": 3, "mode": "hard",
         "solid": {"box": {"lo": [-0.5, -0.5, -0.5], "hi": [0.5, 0.5, 0.5]}}}))
     (tmp_path / "paths.json").write_text(json.dumps([[[0, 0], [1, 1]]]))
+    export_mesh(icosphere(1.0, 2), tmp_path / "ball.obj")
+    (tmp_path / "flat.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\nf 1 2 3\nf 2 4 3\n")
     for name in ("out.obj", "out.stl", "out.ply", "model_out.json"):
         (tmp_path / name).write_text(OLD)
     return tmp_path
@@ -141,6 +144,7 @@ FILE_COMMANDS = {     # command line with {bad} for the hostile file, {w} for th
     "boolean": ["boolean", "{bad}", "--out", "{w}/out.stl", "--model-out", "{w}/model_out.json"],
     "folding model": ["folding", "{bad}", "--from", "0,0", "--to", "1,1"],
     "folding paths": ["folding", "{w}/model2.json", "--paths", "{bad}"],
+    "regions": ["regions", "{bad}", "--out", "{w}/out.ply", "--json"],
 }
 HOSTILE = list(JSON_FILES) + list(SPECIAL)
 
@@ -267,6 +271,8 @@ BOOL = ["boolean", "{w}/desc.json", "--out", "{w}/out.stl", "--model-out", "{w}/
 FOLD = ["folding", "{w}/model2.json"]
 GAL = ["gallery", "--out", "{w}/out.obj"]
 EXP = ["experiment", "folding-digits", "--out", "{w}/out.obj"]
+REG = ["regions", "{w}/model.json"]
+FIT = ["fit", "{w}/ball.obj", "--out", "{w}/out.obj"]
 OPTION_CASES = [
     # generate
     (GEN + ["--widths", "0"], "width"),
@@ -376,6 +382,43 @@ OPTION_CASES = [
     (EXP + ["--clusters", "0"], "clusters"),
     (["experiment", "folding-digits", "--out", "{w}/nowhere/deeper"], "does not exist"),
     (["experiment", "no-such-experiment"], "invalid choice"),
+    (["experiment", "regions-digits", "--out", "{w}/o", "--time-limit", "0"], "time_limit must be > 0"),
+    (["experiment", "regions-digits", "--out", "{w}/o", "--first-widths", "0"], "numbers >= 1"),
+    (["experiment", "regions-digits", "--out", "{w}/o", "--total", "-1"], ">= 1"),
+    (["experiment", "folding-known", "--out", "{w}/o", "--levels", "100"], "level must be a whole number in 1..20"),
+    # regions and bounds
+    (REG + ["--bbox", "nan", "1"], "finite"),
+    (REG + ["--bbox", "1", "-1"], "LO < HI"),
+    (REG + ["--method", "magic"], "invalid choice"),
+    (REG + ["--time-limit", "0"], "--time-limit is for --method milp"),
+    (REG + ["--max-regions", "0"], ">= 1"),
+    (REG + ["--plane", "0,0,0", "1,0,0", "2,0,0"], "linearly independent"),
+    (REG + ["--plane", "0,0", "1,0,0", "0,1,0"], "3 coordinates"),
+    (REG + ["--segment", "0,0,0", "0,0,0"], "two different points"),
+    (REG + ["--out", "{w}/out.xyz"], "unsupported mesh"),
+    (REG + ["--out", "{w}/nowhere/r.ply"], "does not exist"),
+    (REG + ["--png", "{w}/nowhere/r.png"], "does not exist"),
+    (REG + ["--shrink", "2"], "[0, 1)"),
+    (REG + ["--max-regions", "1", "--out", "{w}/out.ply"], "more than max_regions = 1"),
+    (["bounds", "--dim", "0", "--widths", "3"], ">= 1"),
+    (["bounds", "--dim", "3", "--widths", "0"], ">= 1"),
+    (["bounds", "--dim", "3", "--widths", "x"], "comma-separated"),
+    (["bounds", "--dim", "3", "--widths", "3", "--maxout", "1"], "at least 2"),
+    (["bounds", "--dim", "3"], "required"),
+    # fit
+    (FIT + ["--seconds", "0"], "time budget"),
+    (FIT + ["--seconds", "-1"], "time budget"),
+    (FIT + ["--seconds", "nan"], "finite"),
+    (FIT + ["--steps", "0"], ">= 1"),
+    (FIT + ["--samples", "0"], ">= 1"),
+    (FIT + ["--net", "relu:0x4"], "depth must be 1-64"),
+    (FIT + ["--net", "tanh:2x3"], "unknown network spec"),
+    (FIT + ["--net", "hashgrid:simplex,levels=0"], "levels must be a whole number"),
+    (FIT + ["--net", "hashgrid:cubic"], "cannot read 'cubic'"),
+    (FIT + ["--device", "tpu"], "invalid choice"),
+    (["fit", "{w}/ball.obj", "--out", "{w}/out.xyz", "--steps", "5"], "unsupported mesh"),
+    (["fit", "{w}/flat.obj", "--steps", "5", "--out", "{w}/out.obj"], "flat"),
+    (["fit", "{w}/missing.obj", "--steps", "5"], "does not exist"),
     (["no-such-command"], "invalid choice"),
 ]
 
