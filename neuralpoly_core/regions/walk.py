@@ -129,18 +129,27 @@ class _FacetLP:
         return M, rlo, rhi
 
     def _highs(self):
-        hp = self.hp
-        M, rlo, rhi = self._matrix()
+        # slack form, so that a facet changes only bounds (HiGHS keeps its basis between LPs):
+        # A x - s = -b, s - t >= 0, x - t >= lo, x + t <= hi; facet r: s_r = 0, its row s_r - t free
+        hp, d, R = self.hp, self.d, self.R
+        eye_d, eye_r = np.eye(d), np.eye(R)
+        M = np.vstack([np.hstack([self.A, -eye_r, np.zeros((R, 1))]),
+                       np.hstack([np.zeros((R, d)), eye_r, -np.ones((R, 1))]),
+                       np.hstack([eye_d, np.zeros((d, R)), -np.ones((d, 1))]),
+                       np.hstack([eye_d, np.zeros((d, R)), np.ones((d, 1))])])
+        inf = hp.kHighsInf
+        rlo = np.concatenate([-self.b, np.zeros(R), self.lo, np.full(d, -inf)])
+        rhi = np.concatenate([-self.b, np.full(R, inf), np.full(d, inf), self.hi])
         h = hp.Highs()
         h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")
         lp = hp.HighsLp()
-        n = self.d + 1
+        n = d + R + 1
         lp.num_col_, lp.num_row_ = n, M.shape[0]
-        lp.col_cost_ = np.concatenate([np.zeros(self.d), [-1.0]])
-        lp.col_lower_ = np.concatenate([self.lo, [0.0]])
-        lp.col_upper_ = np.concatenate([self.hi, [self.tcap]])
-        lp.row_lower_ = np.maximum(rlo, -hp.kHighsInf)
-        lp.row_upper_ = np.minimum(rhi, hp.kHighsInf)
+        lp.col_cost_ = np.concatenate([np.zeros(d + R), [-1.0]])
+        lp.col_lower_ = np.concatenate([self.lo, np.zeros(R), [0.0]])
+        lp.col_upper_ = np.concatenate([self.hi, np.full(R, inf), [self.tcap]])
+        lp.row_lower_, lp.row_upper_ = rlo, rhi
         nz = np.nonzero(M)
         starts = np.searchsorted(nz[0], np.arange(M.shape[0] + 1))
         lp.a_matrix_.format_ = hp.MatrixFormat.kRowwise
@@ -148,22 +157,36 @@ class _FacetLP:
         h.passModel(lp)
         self.h = h
 
+    def center(self):
+        """``(t, x)``: the centre of the region's largest ball that keeps off the box's faces (None
+        when the LP fails)."""
+        if self.hp is None:
+            M, rlo, rhi = self._matrix()
+            c = np.zeros(self.d + 1)
+            c[-1] = -1.0
+            sol = solve(c, M, rlo, rhi, np.concatenate([self.lo, [0.0]]), np.concatenate([self.hi, [self.tcap]]), None)
+            return None if sol.status != "optimal" else (float(sol.x[-1]), sol.x[:-1])
+        self.h.run()
+        if self.h.getModelStatus() != self.hp.HighsModelStatus.kOptimal:
+            return None
+        x = np.array(self.h.getSolution().col_value)
+        return float(x[-1]), x[:self.d]
+
     def facet(self, r, group):
         """``(t, x)`` of row ``r`` (``group``: the rows on its hyperplane, r included), or None."""
         if self.hp is None:
             return self._facet_scipy(r, group)
-        h, inf, tcol = self.h, self.hp.kHighsInf, self.d
+        h, inf, d, R = self.h, self.hp.kHighsInf, self.d, self.R
         for j in group:
-            h.changeCoeff(int(j), tcol, 0.0)
-            h.changeRowBounds(int(j), -inf, inf)
-        h.changeRowBounds(int(r), float(-self.b[r]), float(-self.b[r]))
+            h.changeRowBounds(int(R + j), -inf, inf)
+        h.changeColBounds(int(d + r), 0.0, 0.0)
         h.run()
         ok = h.getModelStatus() == self.hp.HighsModelStatus.kOptimal
         x = np.array(h.getSolution().col_value) if ok else None
         for j in group:
-            h.changeCoeff(int(j), tcol, -1.0)
-            h.changeRowBounds(int(j), float(-self.b[j]), inf)
-        return None if x is None else (float(x[-1]), x[:-1])
+            h.changeRowBounds(int(R + j), 0.0, inf)
+        h.changeColBounds(int(d + r), 0.0, inf)
+        return None if x is None else (float(x[-1]), x[:d])
 
     def _facet_scipy(self, r, group):
         M, rlo, rhi = self._matrix()
@@ -189,6 +212,15 @@ def _groups(A, b, cand):
         seen.update(group.tolist())
         out.append((r, group))
     return out
+
+
+def _projected(A, b, lo, hi, r, group, c):
+    """The centre ``c`` projected onto row ``r``'s hyperplane, and its margin from the other rows'
+    hyperplanes and the box's faces: ``(margin, point)``, a facet's witness when the margin is positive."""
+    p = c - (A[r] @ c + b[r]) * A[r]
+    values = A @ p + b
+    values[group] = np.inf
+    return float(min(values.min(initial=np.inf), (p - lo).min(), (hi - p).min())), p
 
 
 def _start(net, lo, hi, cand, rng):
@@ -233,9 +265,13 @@ class _Walk:
         if not cand.any():
             return
         lp = _FacetLP(A, b, self.lo, self.hi, self.tcap)
+        self.lps += 1
+        center = lp.center()
         for r, group in _groups(A, b, cand):
-            self.lps += 1
-            got = lp.facet(r, group)
+            got = _projected(A, b, self.lo, self.hi, r, group, center[1]) if center is not None else None
+            if got is None or got[0] <= self.tol:
+                self.lps += 1
+                got = lp.facet(r, group)
             if got is None or got[0] <= self.tol:
                 continue
             self.facets += 1
