@@ -214,13 +214,23 @@ def _groups(A, b, cand):
     return out
 
 
-def _projected(A, b, lo, hi, r, group, c):
-    """The centre ``c`` projected onto row ``r``'s hyperplane, and its margin from the other rows'
-    hyperplanes and the box's faces: ``(margin, point)``, a facet's witness when the margin is positive."""
+def _projected(A, b, r, group, c, target, iters: int = 6):
+    """A point of row ``r``'s hyperplane clear of every other row (the box's faces are rows too)
+    by at least ``target``, without an LP: the centre ``c`` projected onto the hyperplane, then
+    moved within it, one violated row at a time. ``(margin, point)``, or None when it stalls."""
     p = c - (A[r] @ c + b[r]) * A[r]
-    values = A @ p + b
-    values[group] = np.inf
-    return float(min(values.min(initial=np.inf), (p - lo).min(), (hi - p).min())), p
+    for _ in range(iters):
+        values = A @ p + b
+        values[group] = np.inf
+        j = int(np.argmin(values))
+        if values[j] >= target:
+            return float(values[j]), p
+        u = A[j] - (A[j] @ A[r]) * A[r]           # along the hyperplane, towards row j's side
+        uu = float(u @ u)
+        if uu < 1e-12:
+            return None
+        p = p + (2.0 * target - values[j]) / uu * u
+    return None
 
 
 def _start(net, lo, hi, cand, rng):
@@ -267,8 +277,13 @@ class _Walk:
         lp = _FacetLP(A, b, self.lo, self.hi, self.tcap)
         self.lps += 1
         center = lp.center()
+        d = self.net.dim
+        Ab = np.vstack([A, np.eye(d), -np.eye(d)])                  # the box's faces as rows
+        bb = np.concatenate([b, -self.lo, self.hi])
         for r, group in _groups(A, b, cand):
-            got = _projected(A, b, self.lo, self.hi, r, group, center[1]) if center is not None else None
+            got = None
+            if center is not None and center[0] > self.tol:
+                got = _projected(Ab, bb, r, group, center[1], 0.05 * center[0])
             if got is None or got[0] <= self.tol:
                 self.lps += 1
                 got = lp.facet(r, group)
