@@ -96,6 +96,10 @@ def test_exact_matches_api_and_milp_on_known_answer(models, capsys):
     s = last_json(out)
     assert (s["regions"], s["method"], s["complete"], s["lower_bound"]) == (11, "milp", True, False)
     assert s["pieces"] is None and s["solver"].startswith("HiGHS")
+    code, out, err = run(capsys, "regions", models / "lines.json", "--bbox", -3, 3, "--method", "walk", "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert (s["regions"], s["method"], s["complete"]) == (11, "walk", True)
 
 
 def test_tent_map_segment_and_plane(models, capsys):
