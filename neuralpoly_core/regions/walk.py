@@ -256,10 +256,13 @@ class _Walk:
         return np.packbits(pattern[self.cols]).tobytes()
 
     def push(self, x) -> bool:
+        """Record the region at ``x`` (True) unless ``x`` is on a boundary (False) or it is known (None)."""
         pattern, *_, strict = region_rows(self.net, x, self.cand)
-        k = self.key(pattern)
-        if not strict or k in self.seen:
+        if not strict:
             return False
+        k = self.key(pattern)
+        if k in self.seen:
+            return None
         self.seen.add(k)
         self.patterns.append(pattern[self.cols])
         self.witnesses.append(x)
@@ -292,15 +295,8 @@ class _Walk:
             self.facets += 1
             t, xf = got
             for step in _STEPS:
-                if self.push_if_strict(xf - step * t * A[r]):
+                if self.push(xf - step * t * A[r]) is not False:
                     break
-
-    def push_if_strict(self, y) -> bool:
-        pattern, *_, strict = region_rows(self.net, y, self.cand)
-        if not strict:
-            return False
-        self.push(y)
-        return True
 
 
 def count_regions_walk(net, bbox=(-1.0, 1.0), *, time_limit: float = DEFAULTS["time_limit"],
