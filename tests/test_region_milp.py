@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import math
 import sys
@@ -17,6 +18,10 @@ from neuralpoly_core.network import Activation, Layer, Network, Output  # noqa: 
 from neuralpoly_core.regions import count_regions, count_regions_milp  # noqa: E402
 
 RELU, ABS, IDENTITY = Activation("relu"), Activation("abs_pow", p=1.0), Activation("identity")
+
+#: Both solver back-ends (highspy skipped where it is not installed).
+BACKENDS = ["scipy", pytest.param("highspy", marks=pytest.mark.skipif(
+    importlib.util.find_spec("highspy") is None, reason="highspy not installed"))]
 
 
 def vertex_box(W, b):
@@ -45,11 +50,13 @@ def tent(L):
     return Network(1, [first] + later, Output("linear", [[1.0, -1.0]]))
 
 
+@pytest.mark.parametrize("solver", BACKENDS)
 @pytest.mark.parametrize("n, d, seed", [(5, 2, 0), (7, 2, 1), (6, 3, 2), (4, 4, 3)])
-def test_one_layer_in_general_position_has_zaslavskys_count(n, d, seed):
+def test_one_layer_in_general_position_has_zaslavskys_count(n, d, seed, solver):
     rng = np.random.default_rng(seed)
     W, b = rng.normal(size=(n, d)), rng.normal(size=n)
-    res = count_regions_milp(Network(d, [Layer(W, b, RELU)]), vertex_box(W, b))
+    res = count_regions_milp(Network(d, [Layer(W, b, RELU)]), vertex_box(W, b), solver=solver)
+    assert res.details["backend"] == solver
     assert res.complete and res.stopped == "complete"
     assert res.regions == sum(math.comb(n, i) for i in range(d + 1))
     assert res.details["unverified"] == 0
@@ -81,11 +88,12 @@ def nets():
     }
 
 
+@pytest.mark.parametrize("solver", BACKENDS)
 @pytest.mark.parametrize("name", sorted(nets()))
 @pytest.mark.parametrize("tighten", ["interval", "lp"])
-def test_small_2d_nets_match_a_dense_grid(name, tighten):
+def test_small_2d_nets_match_a_dense_grid(name, tighten, solver):
     net = nets()[name]
-    res = count_regions_milp(net, (-2.0, 2.0), tighten=tighten)
+    res = count_regions_milp(net, (-2.0, 2.0), tighten=tighten, solver=solver)
     assert res.complete and res.details["unverified"] == 0
     assert res.regions == grid_count(net, -2.0, 2.0, res.pattern_columns)
     # every witness lies inside the box and reproduces its region's pattern
@@ -109,19 +117,21 @@ def test_degenerate_patterns_are_not_counted():
     assert res.regions == 1
 
 
-def test_thin_regions_are_found_by_the_certificate_phase():
+@pytest.mark.parametrize("solver", BACKENDS)
+def test_thin_regions_are_found_by_the_certificate_phase(solver):
     # two lines 1e-5 apart: the strip between them is thinner than the margin 1e-3
     net = Network(2, [Layer([[1.0, 0.0], [1.0, 0.0]], [0.0, -1e-5], RELU)])
-    res = count_regions_milp(net, (-1.0, 1.0), margin=1e-3, tolerance=1e-7)
+    res = count_regions_milp(net, (-1.0, 1.0), margin=1e-3, tolerance=1e-7, solver=solver)
     assert res.complete and res.regions == 3 and res.details["thin_regions"] == 1
 
 
-def test_limits_give_lower_bounds():
+@pytest.mark.parametrize("solver", BACKENDS)
+def test_limits_give_lower_bounds(solver):
     net = nets()["abs"]
-    res = count_regions_milp(net, (-2.0, 2.0), max_regions=3)
+    res = count_regions_milp(net, (-2.0, 2.0), max_regions=3, solver=solver)
     assert not res.complete and res.stopped == "region limit" and res.regions == 3
     assert "the count is a lower bound" in res.message and res.to_dict()["lower_bound"]
-    res = count_regions_milp(net, (-2.0, 2.0), time_limit=1e-6)
+    res = count_regions_milp(net, (-2.0, 2.0), time_limit=1e-6, solver=solver)
     assert not res.complete and res.stopped == "time limit" and res.regions == 0
     d = res.to_dict()
     assert {"regions", "complete", "dim", "seconds", "method", "bbox"} <= set(d) and d["method"] == "milp"
@@ -154,6 +164,7 @@ def test_progress_and_cancel():
     (tent(1), {"max_regions": 0}, "max_regions"),
     (tent(1), {"margin": 1e-3, "tolerance": 1e-2}, "tolerance"),
     (tent(1), {"tighten": "sdp"}, "bound tightening"),
+    (tent(1), {"solver": "cplex"}, "back-end"),
     (tent(1), {"method": "simplex"}, "region-counting method"),
     (tent(1), {"method": "exact", "time_limit": 5}, "options origin, basis and max_regions"),
 ])

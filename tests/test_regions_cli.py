@@ -97,6 +97,10 @@ def test_exact_matches_api_and_milp_on_known_answer(models, capsys):
     s = last_json(out)
     assert (s["regions"], s["method"], s["complete"], s["lower_bound"]) == (11, "milp", True, False)
     assert s["pieces"] is None and s["solver"].startswith("HiGHS")
+    code, out, err = run(capsys, "regions", models / "lines.json", "--bbox", -3, 3, "--method", "walk", "--json")
+    assert code == 0, err
+    s = last_json(out)
+    assert (s["regions"], s["method"], s["complete"]) == (11, "walk", True)
 
 
 def test_tent_map_segment_and_plane(models, capsys):
@@ -229,16 +233,18 @@ def test_count_regions_job(models, tmp_path):
     assert not (tmp_path / "s.npz").exists()
 
 
-def test_regions_digits_experiment_command(tmp_path, capsys):
-    """The registered experiment, tiny: one (10; 2) network, 2 epochs, 1 s of MILP."""
+@pytest.mark.parametrize("method", ["milp", "walk"])
+def test_regions_digits_experiment_command(tmp_path, capsys, method):
+    """The registered experiment, tiny: one (10; 2) network, 2 epochs, 1 s of counting."""
     out = tmp_path / "run"
     out.mkdir()
     code, text, err = run(capsys, "experiment", "regions-digits", "--out", out, "--first-widths", "10", "--total", 12,
                           "--networks-per-width", 1, "--epochs", 2, "--time-limit", 1, "--samples", 500,
-                          "--no-png", "--json")
+                          "--no-png", "--json", "--method", method)
     assert code == 0, err
     r = last_json(text)
     (row,) = r["networks"]
+    assert row["method"] == r["settings"]["method"] == method
     assert (row["n1"], row["n2"]) == (10, 2) and row["regions"] >= 1
     assert row["union_regions"] >= max(row["regions"], row["sampled_regions"])
     b = all_bounds(64, (10, 2))

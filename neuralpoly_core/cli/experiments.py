@@ -86,6 +86,8 @@ def _regions_digits_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=D["samples"],
                    help=f"random points of the sampled lower bound (default {D['samples']})")
     p.add_argument("--no-png", action="store_true", help="no PNG picture")
+    p.add_argument("--method", choices=["milp", "walk"], default=D["method"],
+                   help="count by MILP (default) or by walking the region graph (far faster in 64-D)")
 
 
 def _regions_digits() -> ModuleType:
@@ -107,7 +109,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         _regions_digits_options,
         lambda a: dict(first_widths=a.first_widths, total=a.total, networks_per_width=a.networks_per_width,
                        epochs=a.epochs, time_limit=a.time_limit, max_regions=a.max_regions, samples=a.samples,
-                       png=not a.no_png)),
+                       png=not a.no_png, method=a.method)),
 }
 
 

@@ -27,9 +27,9 @@ def register(sub) -> None:
                    help="the plane x = ORIGIN + a U + b V, (a, b) in the box (comma-separated coordinates)")
     r.add_argument("--segment", nargs=2, type=coordinates, metavar=("X1", "X2"),
                    help="the segment x = X1 + t (X2 - X1), t in [0, 1]: its breakpoints")
-    r.add_argument("--method", choices=["exact", "milp"], default=None,
-                   help="exact enumeration (inputs up to 3-D, planes, segments) or MILP (any dimension); "
-                        "default exact where it applies, else milp")
+    r.add_argument("--method", choices=["exact", "milp", "walk"], default=None,
+                   help="exact enumeration (inputs up to 3-D, planes, segments), MILP (any dimension) or walk "
+                        "(the region graph by facet LPs, any dimension); default exact where it applies, else milp")
     r.add_argument("--milp", action="store_true", help="the same as --method milp")
     r.add_argument("--time-limit", type=finite_float, default=None, metavar="S",
                    help="milp: seconds for the whole count (default 60); a stopped count is a lower bound")
@@ -86,15 +86,15 @@ def _method(args, dim, sliced) -> str:
         method = "milp"
     if method is None:
         method = "exact" if sliced or dim <= 3 else "milp"
-    if method == "milp":
+    if method in ("milp", "walk"):
         if sliced:
-            raise NeuralPolyError("--method milp counts the regions of the whole input box; --plane and "
+            raise NeuralPolyError(f"--method {method} counts the regions of the whole input box; --plane and "
                                   "--segment need --method exact")
         if args.png is not None or args.out is not None:
-            raise NeuralPolyError("--out and --png draw the exact enumeration; --method milp finds patterns, "
+            raise NeuralPolyError(f"--out and --png draw the exact enumeration; --method {method} finds patterns, "
                                   "not polygons")
     elif args.time_limit is not None:
-        raise NeuralPolyError("--time-limit is for --method milp")
+        raise NeuralPolyError("--time-limit is for --method milp or walk")
     return method
 
 

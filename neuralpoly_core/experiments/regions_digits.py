@@ -6,7 +6,9 @@ counts their regions by MILP. Here: scikit-learn's 8x8 digits (64 inputs, 1,797 
 download), networks ``(n1; 22 - n1)`` for ``n1`` in ``first_widths`` (two seeds each by
 default: 10 networks), trained with :func:`~neuralpoly_core.training.classifier.train_classifier`,
 regions counted in the input box ``[0, 1]^64`` by
-:func:`~neuralpoly_core.regions.milp.count_regions_milp` with a time limit per network. A count
+:func:`~neuralpoly_core.regions.milp.count_regions_milp` (``method='milp'``) or by walking the
+region graph (:func:`~neuralpoly_core.regions.walk.count_regions_walk`, ``method='walk'``, far
+faster in 64 dimensions) with a time limit per network. A count
 the limit stopped is a lower bound, and the JSON says which. For scale, each network's
 patterns at the digits and at uniform random points of the box (each such point with no
 pre-activation at 0 lies inside a region) give a second lower bound, and the union of both
@@ -21,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_float, check_int
+from .._checks import check_choice, check_float, check_int
 from ..errors import NeuralPolyError
 from ..fileio import atomic_write_text
 from ..network.modelfile import save_model
 from ..regions.bounds import all_bounds
-from ..regions.milp import count_regions_milp
+from ..regions.count import count_regions
 from ..reporting import Reporter
 from ..training.classifier import train_classifier
 from ..training.datasets import load_digits_split
@@ -36,7 +38,10 @@ __all__ = ["run", "DEFAULTS", "sampled_patterns", "format_table"]
 
 #: The defaults: 10 networks, 15 s of counting each (a few minutes in all on 2 cores).
 DEFAULTS = {"first_widths": (10, 11, 12, 13, 14), "total": 22, "networks_per_width": 2, "epochs": 60,
-            "time_limit": 15.0, "max_regions": 100_000, "samples": 200_000}
+            "time_limit": 15.0, "max_regions": 100_000, "samples": 200_000, "method": "milp"}
+
+#: The counting methods the experiment takes.
+COUNT_METHODS = ("milp", "walk")
 
 #: The bounds the table and the figure compare with (Serra et al.'s "first, latest and ours").
 COMPARED = ("layer_product", "montufar2017", "serra")
@@ -53,7 +58,8 @@ def sampled_patterns(net, points: np.ndarray) -> set[bytes]:
     return out
 
 
-def _check(first_widths, total, networks_per_width, epochs, time_limit, max_regions, samples, seed):
+def _check(first_widths, total, networks_per_width, epochs, time_limit, max_regions, samples, seed, method):
+    check_choice(method, COUNT_METHODS, "counting method")
     total = check_int(total, "total", 2, 1000)
     try:
         first_widths = tuple(check_int(n, "a first-layer width", 1, total - 1) for n in first_widths)
@@ -66,17 +72,18 @@ def _check(first_widths, total, networks_per_width, epochs, time_limit, max_regi
             check_int(max_regions, "max_regions", 1), check_int(samples, "samples", 0), check_int(seed, "seed", 0))
 
 
-def _one_network(data, n1, n2, seed, epochs, time_limit, max_regions, points, report):
+def _one_network(data, n1, n2, seed, epochs, time_limit, max_regions, points, report, method="milp"):
     res = train_classifier(data, (n1, n2), epochs=epochs, seed=seed, progress=report.part(0.0, 0.2))
     net = res.network
-    count = count_regions_milp(net, (0.0, 1.0), time_limit=time_limit, max_regions=max_regions,
-                               progress=report.part(0.2, 0.8))
+    count = count_regions(net, (0.0, 1.0), method=method, time_limit=time_limit, max_regions=max_regions,
+                          progress=report.part(0.2, 0.8))
     milp = set(map(bytes, np.packbits(count.patterns, axis=1)))
     sampled = sampled_patterns(net, points)
     bounds = all_bounds(net.dim, (n1, n2))
     row = {"n1": n1, "n2": n2, "seed": seed, "train_error": res.train_error, "val_error": 1.0 - res.val_accuracy,
            "loss": res.loss, "regions": count.regions, "complete": count.complete, "stopped": count.stopped,
-           "count_seconds": count.seconds, "solves": count.details["solves"],
+           "count_seconds": count.seconds, "method": method,
+           "solves": count.details.get("solves", count.details.get("lps")),
            "sampled_regions": len(sampled), "union_regions": len(milp | sampled),
            "bounds": {k: bounds[k] for k in COMPARED + ("shallow",)}}
     return net, res.meta, row
@@ -99,7 +106,8 @@ def _summary(rows, first_widths) -> list[dict]:
 def run(out_dir, *, first_widths=DEFAULTS["first_widths"], total: int = DEFAULTS["total"],
         networks_per_width: int = DEFAULTS["networks_per_width"], epochs: int = DEFAULTS["epochs"],
         time_limit: float = DEFAULTS["time_limit"], max_regions: int = DEFAULTS["max_regions"],
-        samples: int = DEFAULTS["samples"], seed: int = 0, png: bool = True, progress=None, cancel=None) -> dict:
+        samples: int = DEFAULTS["samples"], seed: int = 0, png: bool = True, method: str = DEFAULTS["method"],
+        progress=None, cancel=None) -> dict:
     """Train the networks, count their regions, write the table and the figure.
 
     Parameters
@@ -121,6 +129,8 @@ def run(out_dir, *, first_widths=DEFAULTS["first_widths"], total: int = DEFAULTS
         Uniform random points of the box for the sampled lower bound.
     png : bool
         Draw the figure (needs matplotlib).
+    method : {'milp', 'walk'}
+        How the regions are counted (``solves`` in a row: MILP solves, or the walk's LPs).
     progress, cancel : callable, optional
         See :mod:`neuralpoly_core.reporting`.
 
@@ -131,7 +141,7 @@ def run(out_dir, *, first_widths=DEFAULTS["first_widths"], total: int = DEFAULTS
         ``n1``: mean, min and max count, as in the paper's figure), the settings and the files.
     """
     first_widths, total, per, epochs, time_limit, max_regions, samples, seed = _check(
-        first_widths, total, networks_per_width, epochs, time_limit, max_regions, samples, seed)
+        first_widths, total, networks_per_width, epochs, time_limit, max_regions, samples, seed, method)
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise NeuralPolyError(f"folder {str(out_dir)!r} does not exist")
@@ -145,7 +155,7 @@ def run(out_dir, *, first_widths=DEFAULTS["first_widths"], total: int = DEFAULTS
     rows = []
     for j, (n1, n2, s) in enumerate(jobs):
         net, meta, row = _one_network(data, n1, n2, s, epochs, time_limit, max_regions, points,
-                                      report.part(j / len(jobs), 1.0 / len(jobs)))
+                                      report.part(j / len(jobs), 1.0 / len(jobs)), method)
         save_model(net, out_dir / "models" / f"n1_{n1}_seed_{s}.json", meta)
         rows.append(row)
         report((j + 1) / len(jobs), f"({n1};{n2}) seed {s}: {row['regions']} regions", force=True)
@@ -153,7 +163,7 @@ def run(out_dir, *, first_widths=DEFAULTS["first_widths"], total: int = DEFAULTS
               "dataset": "scikit-learn digits (8x8, 64 inputs), 80/20 split", "box": [0.0, 1.0],
               "settings": {"first_widths": list(first_widths), "total": total, "networks_per_width": per,
                            "epochs": epochs, "time_limit": time_limit, "max_regions": max_regions,
-                           "samples": samples, "seed": seed},
+                           "samples": samples, "seed": seed, "method": method},
               "networks": rows, "summary": _summary(rows, first_widths),
               "complete_counts": sum(r["complete"] for r in rows),
               "lower_bound_counts": sum(not r["complete"] for r in rows),

@@ -8,8 +8,9 @@ from .exact import enumerate_regions
 from .milp import count_regions_milp
 from .result import RegionCount
 from .tessellation import RegionTessellation
+from .walk import count_regions_walk
 
 __all__ = ["zaslavsky", "shallow_regions", "layer_product_bound", "montufar_bound", "serra_bound",
            "montufar_lower_bound", "maxout_bound", "all_bounds", "bounds_of", "BOUND_NAMES",
-           "count_regions", "count_regions_milp", "RegionCount", "METHODS", "enumerate_regions",
+           "count_regions", "count_regions_milp", "count_regions_walk", "RegionCount", "METHODS", "enumerate_regions",
            "RegionTessellation", "region_colors", "region_mesh", "face_data", "popcounts", "plot_regions_png", "bounds_summary"]

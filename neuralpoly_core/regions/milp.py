@@ -31,7 +31,7 @@ from ..budget import check_memory
 from ..reporting import Reporter
 from .formulation import TIGHTENINGS, build_formulation, check_box, check_countable, model_size
 from .result import RegionCount
-from .solver import SOLVER, scipy_parts, solve
+from .solver import check_backend, open_model, scipy_parts, solve, solver_name
 
 __all__ = ["count_regions_milp", "estimate_bytes", "DEFAULTS"]
 
@@ -52,25 +52,13 @@ def estimate_bytes(net, max_regions: int) -> int:
 class _Enumeration:
     """The cuts so far, the patterns found and the solves that find them."""
 
-    def __init__(self, net, form, tolerance: float):
+    def __init__(self, net, form, tolerance: float, backend: str):
         self.net, self.form, self.tolerance = net, form, tolerance
         self.free_cols = form.binaries[form.free]
-        self.cuts = np.zeros((64, len(self.free_cols)), dtype=np.int8)
-        self.rhs: list[float] = []
+        self.model = open_model(form.A, form.row_lo, form.row_hi, form.integer, backend)
+        self.cuts = 0
         self.patterns, self.witnesses, self.margins = [], [], []
         self.solves = self.thin = self.unverified = 0
-
-    def _model(self):
-        sp = scipy_parts()
-        f = self.form
-        r = len(self.rhs)
-        if r == 0:
-            return f.A, f.row_lo, f.row_hi
-        nf = len(self.free_cols)
-        cut = sp.csr_matrix((self.cuts[:r].ravel().astype(np.float64),
-                             (np.repeat(np.arange(r), nf), np.tile(self.free_cols, r))), shape=(r, f.n_vars))
-        return (sp.vstack([f.A, cut], format="csr"), np.concatenate([f.row_lo, self.rhs]),
-                np.concatenate([f.row_hi, np.full(r, np.inf)]))
 
     def next(self, certify: bool, time_limit: float):
         """One solve: ``('found', pattern, witness, margin)``, ``('none',)`` or ``(status,)``."""
@@ -79,9 +67,8 @@ class _Enumeration:
         lb, ub = f.lb.copy(), f.ub.copy()
         if certify:
             c[f.f], lb[f.f] = -1.0, 0.0
-        A, lo, hi = self._model()
         self.solves += 1
-        sol = solve(c, A, lo, hi, lb, ub, f.integer, time_limit)
+        sol = self.model.solve(c, lb, ub, time_limit)
         if sol.status == "infeasible":
             return ("none",)
         if sol.x is None:
@@ -128,12 +115,9 @@ class _Enumeration:
         return counted
 
     def _cut(self, pattern) -> None:
-        free = pattern[self.form.free]
-        r = len(self.rhs)
-        if r == len(self.cuts):
-            self.cuts = np.concatenate([self.cuts, np.zeros_like(self.cuts)])
-        self.cuts[r] = np.where(free, -1, 1)          # sum_{z*=0} z - sum_{z*=1} z >= 1 - |z*=1|
-        self.rhs.append(1.0 - float(free.sum()))
+        free = pattern[self.form.free]           # sum_{z*=0} z - sum_{z*=1} z >= 1 - |z*=1|
+        self.model.add_row(self.free_cols, np.where(free, -1.0, 1.0), 1.0 - float(free.sum()))
+        self.cuts += 1
 
 
 def _check_args(time_limit, max_regions, margin, tolerance, tighten, progress, cancel):
@@ -150,7 +134,7 @@ def _check_args(time_limit, max_regions, margin, tolerance, tighten, progress, c
 def count_regions_milp(net, bbox=(-1.0, 1.0), *, time_limit: float = DEFAULTS["time_limit"],
                        max_regions: int = DEFAULTS["max_regions"], margin: float = DEFAULTS["margin"],
                        tolerance: float = DEFAULTS["tolerance"], tighten: str = DEFAULTS["tighten"],
-                       progress=None, cancel=None) -> RegionCount:
+                       solver: str | None = None, progress=None, cancel=None) -> RegionCount:
     """Count the linear regions of ``net`` in the box ``bbox`` by mixed-integer programming.
 
     Parameters
@@ -172,6 +156,9 @@ def count_regions_milp(net, bbox=(-1.0, 1.0), *, time_limit: float = DEFAULTS["t
         Margins at or below it count as zero (degenerate patterns); below ``margin``.
     tighten : {'interval', 'lp'}
         Big-M bounds by interval arithmetic, or tightened by linear programmes.
+    solver : {'highspy', 'scipy'}, optional
+        The back-end (:mod:`.solver`): incremental HiGHS through highspy (the default when it is
+        installed) or ``scipy.optimize.milp``, which rebuilds the model per solve.
     progress, cancel : callable, optional
         See :mod:`neuralpoly_core.reporting`.
 
@@ -193,12 +180,13 @@ def count_regions_milp(net, bbox=(-1.0, 1.0), *, time_limit: float = DEFAULTS["t
     lo, hi = check_box(bbox, net.dim)
     check_countable(net)
     scipy_parts()
+    backend = check_backend(solver)
     check_memory(estimate_bytes(net, max_regions), f"counting the regions of {net!r} with up to {max_regions:,} "
                  "no-good cuts", "lower max_regions (--max-regions)")
     report = Reporter(progress, cancel, what="counting regions", interval=0.1)
     t0 = time.perf_counter()
     form = build_formulation(net, lo, hi, margin=margin, tighten=tighten)
-    run = _Enumeration(net, form, tolerance)
+    run = _Enumeration(net, form, tolerance, backend)
     certify, stopped = False, "complete"
     while True:
         left = time_limit - (time.perf_counter() - t0)
@@ -208,7 +196,7 @@ def count_regions_milp(net, bbox=(-1.0, 1.0), *, time_limit: float = DEFAULTS["t
         if len(run.patterns) >= max_regions:
             stopped = "region limit"
             break
-        if not run.free_cols.size and run.rhs:        # one pattern fits the whole box
+        if not run.free_cols.size and run.cuts:        # one pattern fits the whole box
             break
         outcome = run.next(certify, left)
         if outcome[0] == "none":
@@ -224,7 +212,7 @@ def count_regions_milp(net, bbox=(-1.0, 1.0), *, time_limit: float = DEFAULTS["t
         report(max(n / max_regions, (time.perf_counter() - t0) / time_limit), f"{n:,} regions")
     seconds = time.perf_counter() - t0
     B = len(form.binaries)
-    details = {"solver": SOLVER, "margin": margin, "tolerance": tolerance, "tighten": tighten,
+    details = {"solver": solver_name(backend), "backend": backend, "margin": margin, "tolerance": tolerance, "tighten": tighten,
                "solves": run.solves, "thin_regions": run.thin, "unverified": run.unverified,
                "binaries": int(B), "free_binaries": int(form.free.sum()),
                "regions_per_second": len(run.patterns) / seconds if seconds > 0 else None}
