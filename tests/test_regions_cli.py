@@ -3,6 +3,7 @@ answers and the Python API, the PLY / PNG / npz they write, and clean refusals (
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -206,6 +207,15 @@ def test_exit_codes_in_a_subprocess(models, tmp_path):
     r = subprocess.run(base + ["regions", str(models / "sigmoid.json"), "--out", str(tmp_path / "s.ply")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "neuralpoly regions: error:" in r.stderr and not (tmp_path / "s.ply").exists()
+
+
+@pytest.mark.parametrize("method", ["milp", "walk"])
+def test_json_output_is_the_only_stdout_of_a_solver_run(models, method):
+    # HiGHS prints a banner on file descriptor 1 when a process makes its first solver
+    r = subprocess.run([sys.executable, "-m", "neuralpoly_core", "regions", str(models / "lines.json"), "--bbox", "-3",
+                        "3", "--method", method, "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("\n") == 1 and json.loads(r.stdout)["regions"] == 11, r.stdout
 
 
 def test_count_regions_job(models, tmp_path):

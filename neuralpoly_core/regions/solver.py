@@ -18,6 +18,8 @@ Blender's Python has numpy but neither: a missing scipy is a
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from ..errors import NeuralPolyError
 
-__all__ = ["SOLVER", "BACKENDS", "scipy_parts", "highspy_module", "default_backend", "solver_name", "Solution",
+__all__ = ["SOLVER", "BACKENDS", "scipy_parts", "highspy_module", "new_highs", "default_backend", "solver_name", "Solution",
            "solve", "open_model"]
 
 #: The back-ends, best first.
@@ -131,13 +133,43 @@ class _ScipyModel:
         return solve(c, A, lo, hi, lb, ub, self.integer, time_limit)
 
 
+_BANNER = {"silenced": False}
+
+
+def new_highs(hp=None):
+    """A silent ``highspy.Highs``. The first one a process makes prints HiGHS's banner on file
+    descriptor 1 (C level: ``sys.stdout`` redirection misses it), which is the CLI's JSON output;
+    so that one is made with descriptor 1 pointed at ``/dev/null``."""
+    hp = hp if hp is not None else highspy_module()
+    if _BANNER["silenced"]:
+        h = hp.Highs()
+    else:
+        try:
+            sys.stdout.flush()
+            saved = os.dup(1)
+        except (OSError, ValueError, AttributeError):     # no descriptor 1 (embedded): nothing to keep clean
+            saved = None
+        try:
+            if saved is not None:
+                with open(os.devnull, "w") as null:
+                    os.dup2(null.fileno(), 1)
+            h = hp.Highs()
+        finally:
+            if saved is not None:
+                os.dup2(saved, 1)
+                os.close(saved)
+        _BANNER["silenced"] = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 class _HighsModel:
     """The model held by one ``highspy.Highs``: rows added in place, bounds and costs changed per solve."""
 
     def __init__(self, A, row_lo, row_hi, integer):
         hp = highspy_module()
         self.hp = hp
-        self.h = h = hp.Highs()
+        self.h = h = new_highs(hp)
         for k, v in HIGHS_OPTIONS.items():
             h.setOptionValue(k, v)
         A = A.tocsr()

@@ -33,7 +33,7 @@ from .._checks import check_callable, check_float, check_int
 from ..reporting import Reporter
 from .formulation import check_box, check_countable, interval_bounds
 from .result import RegionCount
-from .solver import highspy_module, solve
+from .solver import highspy_module, new_highs, solve
 
 __all__ = ["count_regions_walk", "region_rows", "DEFAULTS"]
 
@@ -140,8 +140,7 @@ class _FacetLP:
         inf = hp.kHighsInf
         rlo = np.concatenate([-self.b, np.zeros(R), self.lo, np.full(d, -inf)])
         rhi = np.concatenate([-self.b, np.full(R, inf), np.full(d, inf), self.hi])
-        h = hp.Highs()
-        h.setOptionValue("output_flag", False)
+        h = new_highs(hp)
         h.setOptionValue("presolve", "off")
         lp = hp.HighsLp()
         n = d + R + 1
