@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Neural low-poly benchmark: fit a ReLU net to a mesh, extract it exactly, compare.
 
-For each mesh (a sphere, a torus, a box with a hole, Blender's Suzanne subdivided twice, and
-the pymeshlab bunny when pymeshlab is installed): fit ``--net`` (default relu:8x32) for
+For each mesh (a sphere, a torus, a box with a hole, Blender's Suzanne subdivided twice, the
+Stanford bunny when ``bench/fetch_bunny.py`` has fetched it or pymeshlab is installed, and any
+``--mesh NAME=PATH``): fit ``--net`` (default relu:8x32) for
 ``--seconds`` (default 60) on the CPU, then compare with the input mesh
 (:func:`neuralpoly_core.mesh.sdf.surface_metrics`, 200k area-weighted samples each way):
 
@@ -13,9 +14,11 @@ the pymeshlab bunny when pymeshlab is installed): fit ``--net`` (default relu:8x
   input, tuned to the exact mesh's vertex count (in a Blender subprocess, bpy).
 
 Also the fidelity to the network's own surface (Kim's measure): Chamfer of each extraction to
-MC 256 of the same net (``to_net``). Writes ``bench/data/lowpoly.json``; prints a Markdown table.
+MC 256 of the same net (``to_net``). Writes ``bench/data/lowpoly.json``, prints a Markdown table
+and, with ``--png``, plots Chamfer against vertex count per mesh (to the input, and to the net).
 
-    BLENDER_USER_RESOURCES=$(mktemp -d) PYTHONPATH=. .venv/bin/python bench/bench_lowpoly.py
+    .venv/bin/python bench/fetch_bunny.py          # once: the bunny, into ~/.cache/neuralpoly/meshes
+    BLENDER_USER_RESOURCES=$(mktemp -d) PYTHONPATH=. .venv/bin/python bench/bench_lowpoly.py --png lowpoly.png
 """
 
 from __future__ import annotations
@@ -40,10 +43,14 @@ from neuralpoly_core.mesh.shapes import box_with_hole, icosphere, torus  # noqa:
 from neuralpoly_core.training.lowpoly import extract_fitted, fit_mesh_sdf  # noqa: E402
 
 OUT = ROOT / "bench" / "data" / "lowpoly.json"
-BUNNY = Path(sys.prefix) / "lib/python3.11/site-packages/pymeshlab/tests/sample_meshes/bunny.obj"
+sys.path.insert(0, str(ROOT / "bench"))
+from fetch_bunny import cache_dir  # noqa: E402
+
+BUNNIES = (cache_dir() / "bunny.obj",
+           Path(sys.prefix) / "lib/python3.11/site-packages/pymeshlab/tests/sample_meshes/bunny.obj")
 
 
-def inputs(tmp: Path) -> dict:
+def inputs(tmp: Path, extra=()) -> dict:
     """name -> mesh file of the inputs."""
     files = {}
     for name, mesh in (("sphere", icosphere(1.0, 32)), ("torus", torus(1.0, 0.35, 160, 80)),
@@ -53,10 +60,16 @@ def inputs(tmp: Path) -> dict:
     subprocess.run([sys.executable, str(ROOT / "bench" / "make_suzanne.py"), "--subdivide", "2", "--out", str(sub)],
                    check=True, capture_output=True)
     files["suzanne"] = sub
-    if BUNNY.exists():
-        files["bunny"] = BUNNY
+    bunny = next((b for b in BUNNIES if b.exists()), None)
+    if bunny is not None:
+        files["bunny"] = bunny
     else:
-        print(f"(no pymeshlab bunny at {BUNNY}: skipped)", file=sys.stderr)
+        print(f"(no bunny at {BUNNIES[0]}: run bench/fetch_bunny.py; skipped)", file=sys.stderr)
+    for spec in extra:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            raise SystemExit(f"bench_lowpoly: --mesh expects NAME=PATH of an existing file, got {spec!r}")
+        files[name] = Path(path)
     return files
 
 
@@ -159,6 +172,38 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+MARKERS = {"exact": ("o", "C3"), "mc64": ("v", "C0"), "mc128": ("^", "C0"), "mc256": ("s", "C0"),
+           "mc_equal": ("D", "C9"), "decimate": ("P", "C2"), "remesh": ("X", "C4")}
+
+
+def plot(results: dict, path: Path) -> None:
+    """Chamfer (% of the input's box diagonal) against vertices, one panel per mesh: filled
+    markers to the input mesh, hollow ones to the net's own surface (MC 256 of the net)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 3.4), squeeze=False)
+    for ax, (name, r) in zip(axes[0], results.items()):
+        for k, m in r["methods"].items():
+            if m["chamfer_rel"] < 1e-9:          # the input itself (a 16-vertex box is not decimated up)
+                continue
+            mk, col = MARKERS.get(k, ("*", "k"))
+            ax.scatter(m["vertices"], 100 * m["chamfer_rel"], marker=mk, color=col, label=k, zorder=3)
+            if m.get("to_net_chamfer_rel") is not None:
+                ax.scatter(m["vertices"], 100 * m["to_net_chamfer_rel"], marker=mk, facecolors="none",
+                           edgecolors=col, zorder=3)
+        ax.set(xscale="log", yscale="log", title=name, xlabel="vertices")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("Chamfer, % of box diagonal\n(filled: to input, hollow: to net)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    tmp = path.with_name(path.name + ".part.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Neural low-poly benchmark")
     ap.add_argument("--net", default="relu:8x32")
@@ -166,11 +211,13 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=200_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", action="append", help="bench only these meshes")
+    ap.add_argument("--mesh", action="append", default=[], metavar="NAME=PATH", help="also bench this mesh file")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--png", type=Path, help="plot Chamfer against vertices to this PNG")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lowpoly-bench-") as t:
         tmp = Path(t)
-        files = inputs(tmp)
+        files = inputs(tmp, args.mesh)
         results, jobs = {}, []
         for name, path in files.items():
             if args.only and name not in args.only:
@@ -186,6 +233,8 @@ def main(argv=None) -> int:
               "cpu_threads": 1, "results": results}
     atomic_write_text(args.out, json.dumps(report, indent=1) + "\n")
     print(table(results))
+    if args.png:
+        plot(results, args.png)
     return 0
 
 
