@@ -244,6 +244,23 @@ def test_cli_fit(tmp_path, capsys):
 
 
 @needs_torch
+@pytest.mark.parametrize("interpolation, method", [("simplex", "exact"), ("trilinear", "trilinear")])
+def test_cli_fit_with_a_hash_grid(tmp_path, capsys, interpolation, method):
+    """The README's ``fit --net hashgrid:...`` runs end to end (the parsed spec is not parsed again)."""
+    from neuralpoly_core.cli.main import main
+    src = export_mesh(icosphere(RADIUS, 8, center=CENTER), tmp_path / "ball.obj")
+    out, model = tmp_path / "lp.obj", tmp_path / "lp.json"
+    spec = f"hashgrid:{interpolation},levels=2,features=2,table=10,res=4-8,mlp=1x16"
+    assert main(["fit", str(src), "--net", spec, "--steps", "600", "--samples", "5000", "--method", method,
+                 "--out", str(out), "--model-out", str(model), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    mesh = read_mesh(out)
+    assert (mesh.n_vertices, mesh.n_faces) == (s["vertices"], s["faces"]) and s["vertices"] > 0
+    assert s["method"] == method and load_model_placed(model)[2] is not None
+    assert mesh.is_closed_manifold() and mesh.euler_characteristic == 2       # one closed sphere-like surface
+
+
+@needs_torch
 def test_fit_sdf_job(tmp_path):
     src = export_mesh(box_with_hole(), tmp_path / "frame.obj")
     res = run_job("fit_sdf", {"mesh": str(src), "net": "relu:2x16", "steps": 80, "samples": 5000,

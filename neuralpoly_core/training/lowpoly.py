@@ -256,7 +256,7 @@ def fit_mesh_sdf(mesh: PolyMesh, net="relu:8x32", seconds: float | None = None, 
         Empty, flat or non-finite meshes, bad budgets or specs, all tries collapsed.
     """
     torch = require_torch()
-    spec = net if isinstance(net, NetSpec) else parse_net_spec(net)
+    spec = net if isinstance(net, (NetSpec, HashGridSpec)) else parse_net_spec(net)
     problems = check_input_mesh(mesh)
     if seconds is None and steps is None:
         raise NeuralPolyError("give a time budget (seconds) or a number of steps")
