@@ -49,6 +49,12 @@ def test_sigmoid_stable_and_scaled():
     assert y[3] == pytest.approx(1 / (1 + np.exp(-10.0)))
 
 
+def test_a_huge_sigmoid_scale_is_a_step_without_overflow_warnings():
+    act = Activation("sigmoid", scale=1e308)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):     # underflow to 0 is the answer
+        assert act(np.array([-2.0, -1e-300, 0.0, 3.0])).tolist() == [0.0, 0.0, 0.5, 1.0]
+
+
 def test_restrict_is_composition_with_basis():
     rng = np.random.default_rng(1)
     net = polytope_network(5, [rng.normal(size=(8, 5))], [1.0])

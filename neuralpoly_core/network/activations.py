@@ -162,8 +162,9 @@ class _Sigmoid(_Kind):
     name, params = "sigmoid", ("scale",)
 
     def value(self, act, z):
-        # numerically stable logistic
-        t = act.scale * z
+        # numerically stable logistic; a huge scale saturates to exactly 0 or 1 (t = +-inf)
+        with np.errstate(over="ignore"):
+            t = act.scale * z
         out = np.empty_like(t)
         pos = t >= 0
         out[pos] = 1.0 / (1.0 + np.exp(-t[pos]))
