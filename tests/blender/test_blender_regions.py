@@ -222,7 +222,7 @@ def test_show_regions_without_scipy(extension_zip, addon, tmp_path):
     MILP, which the add-on never runs, says it needs scipy."""
     fake = tmp_path / "no_scipy" / "scipy"
     fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("raise ImportError('no scipy here (as in Blender\'s own Python)')\n")
+    (fake / "__init__.py").write_text('raise ImportError("no scipy here, as in the Python that Blender ships")\n')
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"),
                PYTHONPATH=os.pathsep.join([str(fake.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     proc = subprocess.run([sys.executable, "-c", NO_SCIPY_SCRIPT, str(extension_zip), str(Path(__file__).parent)],
@@ -239,7 +239,7 @@ def test_show_regions_without_scipy(extension_zip, addon, tmp_path):
         assert got["core"] == [tess.count, tess.pieces, tess.info["cells"]]
         assert (got["facts"]["regions"], got["facts"]["pieces"]) == (tess.count, tess.pieces)
         assert got["region_ids"] == list(range(tess.count))
-        assert got["faces"] == (tess.count if tess.dim == 2 else len(tess.mesh().face_region))
+        assert got["faces"] == (tess.count if tess.dim == 2 else len(tess.face_region))
     assert out["lines"]["core"][0] == 11 and out["worker_regions"] == 11
     assert out["maxout2d"]["core"][2] > out["maxout2d"]["core"][0]     # regions of several cells
     for key in ("milp_here", "milp_worker"):
