@@ -8,16 +8,16 @@ boundary, each cell shrunk towards its centroid. Its faces carry the INT attribu
 attribute ``region_color`` (distinct colours, :func:`neuralpoly_core.regions.region_colors`)
 and the corner colour attribute ``region_color_corners`` (the same, for the viewport and the
 material ``NeuralPoly Regions``, which shows it). The count, pieces and bounds are kept as
-the JSON ID property :data:`FACTS` on the new object and on the model object.
+the JSON ID property :data:`FACTS` on the new object and on the model object. The exact
+enumeration needs numpy only, so it runs in Blender's own Python (the MILP, which needs scipy
+or highspy, is the command line's).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import sys
 import tempfile
 from typing import Any, cast
 
@@ -33,7 +33,7 @@ from .neuralpoly_core.regions import region_colors
 from .neuralpoly_core.regions.formulation import check_countable
 from .worker_client import Plan
 
-__all__ = ["plan_show_regions", "show_regions", "facts_of", "require_scipy", "FACTS", "MATERIAL", "COLOR_ATTRIBUTE",
+__all__ = ["plan_show_regions", "show_regions", "facts_of", "FACTS", "MATERIAL", "COLOR_ATTRIBUTE",
            "CORNER_COLOR_ATTRIBUTE", "POPCOUNT_ATTRIBUTE"]
 
 #: ID property (JSON text) with the summary and bounds of the last count.
@@ -55,22 +55,8 @@ def facts_of(obj: bpy.types.Object | None) -> dict | None:
     return d if isinstance(d, dict) else None
 
 
-def require_scipy() -> None:
-    """The exact enumeration needs scipy (convex hulls, sparse graphs): Blender's own Python has
-    numpy only. Found on this Python's path or in the extension's ``site-packages`` (the
-    worker's path), or a clear error."""
-    if importlib.util.find_spec("scipy") is not None:
-        return
-    from . import torch_setup
-    if any(os.path.isdir(os.path.join(p, "scipy")) for p in torch_setup.worker_paths()):
-        return
-    raise NeuralPolyError("counting linear regions needs scipy, which this Blender's Python lacks: install it "
-                          f"with '{sys.executable} -m pip install --target {torch_setup.site_packages()} scipy'")
-
-
 def _arguments(obj, bbox, use_plane: bool, shrink: float, max_regions: int, output: str) -> dict:
     net, _ = model_store.load_model(obj)
-    require_scipy()
     check_countable(net)                       # sigmoid, |x|^p with p != 1: refused before any work
     if not (isinstance(max_regions, int) and max_regions >= 1):
         raise NeuralPolyError(f"the region limit must be a whole number >= 1, got {max_regions!r}")

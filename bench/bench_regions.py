@@ -1,6 +1,7 @@
 """Timing of the exact enumeration of linear regions against regioncam.
 
-Run: ``.venv/bin/python bench/bench_regions.py [--repeat N] [--out bench/data/regions.json]``.
+Run: ``.venv/bin/python bench/bench_regions.py [--repeat N] [--out bench/data/regions.json]``
+(``--only-pairs``: only items 2 and 3, into ``bench/data/regions_pairs.json``).
 
 He-initialised ReLU nets (weights N(0, 2 / fan_in), biases uniform in [-1, 1], a ``sum``
 head), the box [-1, 1]^n0:
@@ -10,7 +11,12 @@ head), the box [-1, 1]^n0:
    maps, pieces) and of regioncam (PyPI ``regioncam``, Rust, float32: ``Regioncam(1.0)``,
    then ``linear(W.T, b)`` and ``relu()`` per layer; skipped when not installed) on the same
    nets;
-2. 3 inputs, 8x32 (regioncam has no 3-D): count and median time (the goal is under 5 s).
+2. 3 inputs, 8x32 (regioncam has no 3-D): count and median time (the goal is under 5 s);
+3. on that net's 172,599 regions, the pairs of regions sharing 3 vertices (adjacency and
+   pieces start from them): numpy's :func:`neuralpoly_core.mesh.graph.sharing_pairs` (what
+   the enumeration uses, so that it runs in Blender's Python) against the scipy sparse
+   product ``M @ M.T`` of the region-vertex incidence matrix it replaced (skipped without
+   scipy), run alternately in one process, medians.
 
 Writes the rows (median wall and CPU seconds, the machine's load average) as JSON (``--out``)
 and prints them.
@@ -31,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neuralpoly_core import Activation, Layer, Network, Output  # noqa: E402
 from neuralpoly_core.fileio import atomic_write_text  # noqa: E402
+from neuralpoly_core.mesh.graph import sharing_pairs  # noqa: E402
 from neuralpoly_core.regions import enumerate_regions  # noqa: E402
 from timing import timed  # noqa: E402  (bench/timing.py, beside this script)
 
@@ -54,13 +61,61 @@ def regioncam_count(net):
     return rc.num_faces
 
 
+def scipy_sharing_pairs(members, counts, min_shared):
+    """The pairs as the enumeration found them with scipy: the upper triangle of ``M @ M.T``."""
+    from scipy import sparse
+    own = np.repeat(np.arange(len(counts)), counts)
+    M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, members)),
+                          shape=(len(counts), int(members.max()) + 1))
+    S = sparse.triu(M @ M.T, k=1).tocoo()
+    keep = S.data >= min_shared
+    return S.row[keep], S.col[keep], S.data[keep]
+
+
+def pairs_row(T, repeat):
+    """numpy against scipy on the regions' vertex lists of ``T`` (ids of distinct points)."""
+    cnt = np.array([len(v) for v in T.vertices])
+    ids = np.unique(np.concatenate(T.vertices), axis=0, return_inverse=True)[1].ravel().astype(np.int64)
+    try:
+        import scipy.sparse  # noqa: F401
+    except ImportError:
+        scipy_fn = None
+    else:
+        scipy_fn = scipy_sharing_pairs
+    walls = {"numpy": [], "scipy": []}
+    cpus = {"numpy": [], "scipy": []}
+    results = {}
+    for _ in range(repeat):                       # alternately: the machine's load hits both alike
+        for name, fn in (("numpy", sharing_pairs), ("scipy", scipy_fn)):
+            if fn is not None:
+                w, c, results[name] = timed(lambda: fn(ids, cnt, T.dim), 1)
+                walls[name].append(w)
+                cpus[name].append(c)
+    row = {"dim": T.dim, "net": "8x32", "what": "regions sharing 3 vertices", "regions": T.count,
+           "vertex_entries": int(cnt.sum()), "pairs": int(len(results["numpy"][0])),
+           "numpy_seconds": round(float(np.median(walls["numpy"])), 3),
+           "numpy_cpu_seconds": round(float(np.median(cpus["numpy"])), 3)}
+    if scipy_fn is not None:
+        a, b, n = results["scipy"]
+        o = np.lexsort((b, a))
+        row.update(scipy_seconds=round(float(np.median(walls["scipy"])), 3),
+                   scipy_cpu_seconds=round(float(np.median(cpus["scipy"])), 3),
+                   same_pairs=all(np.array_equal(x, y) for x, y in zip((a[o], b[o], n[o]), results["numpy"])))
+        row["ratio"] = round(row["numpy_seconds"] / row["scipy_seconds"], 2)
+    return row
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--repeat-3d", type=int, default=3)
+    ap.add_argument("--repeat-pairs", type=int, default=9)
+    ap.add_argument("--only-pairs", action="store_true", help="only the 3-D net and its sharing pairs")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "data" / "regions.json"))
+    ap.add_argument("--out", default=None, help="default bench/data/regions.json (--only-pairs: regions_pairs.json)")
     args = ap.parse_args(argv)
+    out = args.out or str(Path(__file__).resolve().parent / "data" /
+                          ("regions_pairs.json" if args.only_pairs else "regions.json"))
     try:
         import regioncam  # noqa: F401
         have_rc = True
@@ -68,7 +123,7 @@ def main(argv=None):
         have_rc = False
     enumerate_regions(he_net(2, 2, 8))                 # warm up imports
     rows = []
-    for depth, width in NETS_2D:
+    for depth, width in [] if args.only_pairs else NETS_2D:
         net = he_net(2, depth, width, args.seed)
         t, c, T = timed(lambda: enumerate_regions(net), args.repeat)
         row = {"dim": 2, "net": f"{depth}x{width}", "regions": T.count, "pieces": T.pieces, "seconds": round(t, 4),
@@ -85,11 +140,14 @@ def main(argv=None):
            "cpu_seconds": round(c, 3)}
     rows.append(row)
     print(json.dumps(row), flush=True)
+    row = pairs_row(T, args.repeat_pairs)
+    rows.append(row)
+    print(json.dumps(row), flush=True)
     result = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
               "load_average": [round(x, 2) for x in os.getloadavg()],
               "numpy": np.__version__, "seed": args.seed, "repeat": args.repeat, "rows": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -3,15 +3,22 @@
 Below :mod:`.polymesh` (they know nothing of meshes), so every layer from the planar
 triangulation up uses these one implementations: :func:`connected_components` (faces of one
 plane, near-duplicate vertices, cells of one region), :func:`walk_cycle` (loops of a successor
-map), :func:`trace_loop` (the boundary cycle of a union of faces) and :func:`open_ends`
-(whether directed segments close up).
+map), :func:`trace_loop` (the boundary cycle of a union of faces), :func:`open_ends`
+(whether directed segments close up) and :func:`sharing_pairs` (sets with common members:
+regions sharing vertices, faces sharing corners), all in numpy alone.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["connected_components", "walk_cycle", "trace_loop", "open_ends"]
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..budget import check_memory
+
+__all__ = ["connected_components", "walk_cycle", "trace_loop", "open_ends", "sharing_pairs"]
+
+_PADDED = 16                     # sharing_pairs: members in at most this many sets go the padded way
 
 
 def connected_components(n: int, a, b) -> np.ndarray:
@@ -107,3 +114,92 @@ def open_ends(n: int, tails, heads) -> int:
     excess = np.bincount(np.asarray(tails, dtype=np.intp), minlength=n) - \
         np.bincount(np.asarray(heads, dtype=np.intp), minlength=n)
     return int(np.sum(np.maximum(excess, 0)))
+
+
+def _stable_order(x: np.ndarray) -> np.ndarray:
+    """``np.argsort(x, kind="stable")`` of non-negative integers, by 16-bit digits (numpy's
+    stable sort of 16-bit integers is a radix sort: twice as fast here as on int64)."""
+    order = np.arange(len(x))
+    top = int(x.max()) if len(x) else 0
+    shift = 0
+    while True:
+        order = order[np.argsort(((x[order] >> shift) & 0xFFFF).astype(np.uint16), kind="stable")]
+        shift += 16
+        if top >> shift == 0:
+            return order
+
+
+def sharing_pairs(members, counts, min_shared: int = 1):
+    """The pairs of sets that have at least ``min_shared`` members in common.
+
+    Parameters
+    ----------
+    members : (M,) int array
+        The sets' members one set after another (non-negative ids, distinct within a set).
+    counts : (S,) int array
+        How many members each set has (``members`` holds set 0's, then set 1's, ...).
+    min_shared : int
+        The fewest common members a pair needs.
+
+    Returns
+    -------
+    a, b, shared : (P,) int64 arrays
+        The pairs ``a[i] < b[i]`` (by ``a``, then ``b``) and how many members they share.
+
+    Notes
+    -----
+    For each member, the sets holding it (a stable radix sort by member); every pair of them,
+    generated set by set (a member in at most 16 sets through a padded table, others pair by
+    pair); then one sort of the pair keys ``a * S + b``, which the set-by-set order leaves
+    nearly sorted, and run lengths. The same pairs and counts as the upper triangle of the
+    sparse product ``M @ M.T`` of the set-member incidence matrix, in about the same time.
+    """
+    members = np.asarray(members, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    n, E = len(counts), len(members)
+    none = np.zeros(0, dtype=np.int64)
+    if n < 2 or E < 2:
+        return none, none, none
+    own = np.repeat(np.arange(n, dtype=np.int32 if n < 2 ** 31 else np.int64), counts)
+    order = _stable_order(members)
+    sv = members[order]
+    new = np.empty(E, dtype=bool)
+    new[0] = True
+    np.not_equal(sv[1:], sv[:-1], out=new[1:])
+    start = np.flatnonzero(new)
+    size = np.diff(np.append(start, E))
+    gid = np.cumsum(new) - 1
+    pos = np.arange(E) - start[gid]
+    so = own[order]                               # the sets of each member, ascending
+    small = size[gid] <= _PADDED
+    parts = []
+    m = int(size[size <= _PADDED].max(initial=0))
+    if m >= 2:                                    # each entry's later sets: a row of a padded table
+        check_memory(24 * E * (m - 1), f"the pairs of {n:,} sets", "use fewer or smaller sets")
+        W = 2 * m - 1
+        G = len(start)
+        pad = np.full((G + 1) * W, -1, dtype=so.dtype)
+        flat = np.where(small, gid * W + pos, G * W)
+        pad[flat[small]] = so[small]
+        inv = np.empty_like(order)
+        inv[order] = np.arange(E)
+        P = np.take(sliding_window_view(pad, m - 1)[flat + 1], inv, axis=0)     # set by set
+        parts.append(((own.astype(np.int64) * n)[:, None] + P)[P >= 0])
+    big = np.flatnonzero(~small)
+    if len(big):                                  # members in many sets: pair by pair
+        after = (start + size)[gid[big]] - 1 - big
+        first = np.repeat(big, after)
+        second = first + 1 + np.arange(len(first)) - np.repeat(np.cumsum(after) - after, after)
+        parts.append(so[first].astype(np.int64) * n + so[second])
+    key = np.concatenate(parts) if parts else none
+    if not len(key):
+        return none, none, none
+    key.sort(kind="stable")
+    new = np.empty(len(key), dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    first_of = np.flatnonzero(new)
+    shared = np.diff(np.append(first_of, len(key)))
+    keep = shared >= min_shared
+    u = key[first_of[keep]]
+    return u // n, u % n, shared[keep]

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from ..errors import NeuralPolyError
+from ..mesh.graph import connected_components, sharing_pairs
 from ..mesh.polymesh import PolyMesh
 from .tessellation_build import build, inner_faces
 
@@ -234,22 +235,18 @@ class RegionTessellation:
         """Pairs ``(i, j)``, ``i < j``, of regions (of ``regions``, ascending ids; default all)
         sharing at least ``dim`` vertices, how many they share, and a function giving the
         vertex ids of a region of a pair."""
-        from scipy import sparse
         regions = np.arange(self.count) if regions is None else regions
         if len(regions) < 2:
             return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64), None
         rv, off, cnt = self._subset_lists(regions)
-        own = np.repeat(np.arange(len(regions)), cnt)
-        M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, rv)), shape=(len(regions), len(self._X)))
-        S = sparse.triu(M @ M.T, k=1).tocoo()
-        keep = S.data >= self.dim
-        pairs = np.stack([regions[S.row[keep]], regions[S.col[keep]]], axis=1).astype(np.int64)
+        a, b, shared = sharing_pairs(rv, cnt, self.dim)
+        pairs = np.stack([regions[a], regions[b]], axis=1).astype(np.int64)
         local = {int(r): i for i, r in enumerate(regions)}
 
         def verts(r):
             i = local[r]
             return rv[off[i]:off[i] + cnt[i]]
-        return pairs, S.data[keep], verts
+        return pairs, shared, verts
 
     def adjacent_pairs(self) -> np.ndarray:
         """Pairs ``(i, j)``, ``i < j``, of regions that share a facet (share ``dim``
@@ -274,8 +271,6 @@ class RegionTessellation:
         """Connected components of adjacent regions with the same map. Only regions whose
         maps could be equal are tested for adjacency: those whose values at one point of the
         box lie within the tolerance of another's (sorted, chained by gaps)."""
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
         if self.count < 2:
             return self.count
         ext = np.maximum(np.abs(self.lo), np.abs(self.hi))
@@ -294,5 +289,5 @@ class RegionTessellation:
         same = np.abs(g[a] - g[b]) @ ext + np.abs(o[a] - o[b]) <= tol
         if self.dim == 3 and same.any():
             same[same] = self._not_collinear(pairs[same], verts)
-        G = coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(self.count, self.count))
-        return int(connected_components(G, directed=False)[0])
+        labels = connected_components(self.count, a[same], b[same])
+        return int(np.count_nonzero(labels == np.arange(self.count)))

@@ -7,8 +7,9 @@ import numpy as np
 
 from ..budget import check_memory
 from ..errors import NeuralPolyError
+from ..mesh.graph import sharing_pairs
 
-__all__ = ["build", "affine_maps", "cell_faces", "inner_faces"]
+__all__ = ["build", "affine_maps", "cell_faces", "face_lists", "inner_faces"]
 
 _MIXED = 2                       # see .exact
 
@@ -35,9 +36,11 @@ def _record_centroids(cx, X):
     return (np.add.reduceat(X[R[:, 0]], off, axis=0) + np.add.reduceat(X[R[:, 1]], off, axis=0)) / (2 * ct[:, None])
 
 
-def _merge(codes, key_cols, cvv, cnt, X):
+def _merge(cx, codes, key_cols, cvv, cnt, X):
     """Cells with equal codes (on ``key_cols``) are one region: the region of each cell (in
-    order of first cell), each region's code row and its vertices (CSR), corners only."""
+    order of first cell), each region's code row and its vertices (CSR): those on its
+    boundary (:func:`_boundary_vertices`), so its corners and the neighbours' corners on its
+    sides, not the points inside it where its cells meet."""
     _, first, inv = np.unique(codes[:, key_cols], axis=0, return_index=True, return_inverse=True)
     inv = inv.ravel()
     rank = np.empty(len(first), dtype=np.int64)
@@ -47,26 +50,40 @@ def _merge(codes, key_cols, cvv, cnt, X):
     rcodes = codes[np.sort(first)]
     nv = len(X)
     keys = np.unique(np.repeat(cell_region, cnt) * nv + cvv)
-    own, rv = keys // nv, keys % nv
     ncell = np.bincount(cell_region, minlength=R)
-    keep = np.ones(len(rv), dtype=bool)
-    starts = np.searchsorted(own, np.arange(R))
-    ends = np.searchsorted(own, np.arange(R), side="right")
-    for r in np.nonzero(ncell > 1)[0]:
-        keep[starts[r]:ends[r]] = _on_hull(X[rv[starts[r]:ends[r]]])
-    own, rv = own[keep], rv[keep]
+    several = ncell[keys // nv] > 1
+    if several.any():
+        keep = ~several
+        keep[several] = np.isin(keys[several], _boundary_vertices(cx, cell_region, ncell, X))
+        keys = keys[keep]
+    own, rv = keys // nv, keys % nv
     rcnt = np.bincount(own, minlength=R)
     return cell_region, rcodes, (rv, np.cumsum(rcnt) - rcnt, rcnt)
 
 
-def _on_hull(P):
-    """Which points of ``P`` lie on the boundary of their convex hull (1-D: the two ends)."""
-    if P.shape[1] == 1:
-        return (P[:, 0] == P[:, 0].min()) | (P[:, 0] == P[:, 0].max())
-    from scipy.spatial import ConvexHull
-    eq = ConvexHull(P).equations
-    dist = np.abs(P @ eq[:, :-1].T + eq[:, -1]).min(axis=1)
-    return dist <= 1e-9 * max(float(np.abs(P).max()), 1e-300)
+def _boundary_vertices(cx, cell_region, ncell, X) -> np.ndarray:
+    """The vertices on the boundary of the regions made of several cells, as keys
+    ``region * n_vertices + vertex``: the ends (1-D), else the vertices of the cells' faces
+    (2-D: sides) that are not between two cells of one region (:func:`inner_faces`). The
+    complex is conforming, so a point of a region's boundary that is a vertex of one of its
+    cells is a vertex of a boundary face; the same set as the points on the boundary of the
+    convex hull of the region's cell vertices, without a hull."""
+    nv = len(X)
+    cells = np.flatnonzero(ncell[cell_region] > 1)
+    if cx.d == 1:
+        vv, off, cnt = cx.cell_vertices(cells)
+        reg = np.repeat(cell_region[cells], cnt)
+        t = X[vv, 0]
+        R = len(ncell)
+        lo_, hi_ = np.full(R, np.inf), np.full(R, -np.inf)
+        np.minimum.at(lo_, reg, t)
+        np.maximum.at(hi_, reg, t)
+        end = (t == lo_[reg]) | (t == hi_[reg])
+        return np.unique(reg[end] * nv + vv[end])
+    fcell, flabel, fv, fcnt = face_lists(cx, cells)
+    inner = inner_faces(X, fv, fcnt, fcell, flabel, cell_region, 2 * cx.d)
+    out = ~np.repeat(inner, fcnt)
+    return np.unique(np.repeat(cell_region[fcell], fcnt)[out] * nv + fv[out])
 
 
 def affine_maps(net, codes, slices, basis, origin):
@@ -119,7 +136,7 @@ def build(net, cx, codes, slices, origin, basis, lo, hi, max_regions=None) -> di
         codes[rows] = np.where(mixed[rows], np.sign(z).astype(codes.dtype), codes[rows])
     if maxout.any():
         cvv, off, cnt = cx.cell_vertices(np.arange(n))
-        cell_region, rcodes, rvert = _merge(codes, ~ident, cvv, cnt, X)
+        cell_region, rcodes, rvert = _merge(cx, codes, ~ident, cvv, cnt, X)
         rcen = _centroids(X, *rvert)
     else:
         cell_region, rcodes, rcen = np.arange(n), codes, cen
@@ -150,22 +167,28 @@ def build(net, cx, codes, slices, origin, basis, lo, hi, max_regions=None) -> di
                 origin=origin, basis=basis, lo=lo, hi=hi, info=info)
 
 
-def cell_faces(cx, X, cen):
-    """3-D: every cell's faces as polygons, outward and counter-clockwise: ``(vertices (V, 3),
-    corners, face sizes, cell of each face)``."""
-    n = cx.n_cells
-    check_memory(8 * 40 * cx.rec.n, f"the faces of {n:,} cells", "use a smaller box or network")
-    rec, ct = cx.cell_records(np.arange(n))
-    L, nv = cx.n_labels, len(X)
-    owner = np.repeat(np.arange(n, dtype=np.int64), ct)
-    f1, f2 = owner * L + rec[:, 2], owner * L + rec[:, 3]
-    keys = np.unique(np.concatenate([f1 * nv + rec[:, 0], f1 * nv + rec[:, 1],
-                                     f2 * nv + rec[:, 0], f2 * nv + rec[:, 1]]))
+def face_lists(cx, cells):
+    """The faces of the cells ``cells`` (2-D: their sides; a side is one face however many
+    records it has), face by face: ``(cell of each face, its label, vertex ids, vertices per
+    face)``, vertex ids ascending within a face, faces by cell, then label."""
+    rec, ct = cx.cell_records(cells)
+    L, nv = cx.n_labels, cx.X.n
+    owner = np.repeat(np.asarray(cells, dtype=np.int64), ct)
+    cols = (2,) if cx.d == 2 else (2, 3)
+    keys = np.unique(np.concatenate([(owner * L + rec[:, c]) * nv + rec[:, e] for c in cols for e in (0, 1)]))
     fkey, v = keys // nv, keys % nv
     ufaces, finv = np.unique(fkey, return_inverse=True)
-    fcnt = np.bincount(finv)
+    return ufaces // L, ufaces % L, v, np.bincount(finv.ravel(), minlength=len(ufaces))
+
+
+def cell_faces(cx, X, cen):
+    """3-D: every cell's faces as polygons, outward and counter-clockwise: ``(vertices (V, 3),
+    corners, face sizes, cell of each face, label of each face)``."""
+    n = cx.n_cells
+    check_memory(8 * 40 * cx.rec.n, f"the faces of {n:,} cells", "use a smaller box or network")
+    fcell, flabel, v, fcnt = face_lists(cx, np.arange(n))
+    finv = np.repeat(np.arange(len(fcnt)), fcnt)
     foff = np.cumsum(fcnt) - fcnt
-    fcell = ufaces // L
     cf = np.add.reduceat(X[v], foff, axis=0) / fcnt[:, None]
     e = X[v] - cf[finv]
     e1 = e[foff]
@@ -181,14 +204,16 @@ def cell_faces(cx, X, cen):
     rank = np.empty(len(ang), dtype=np.int64)
     rank[np.argsort(ang)] = np.arange(len(ang))
     order = np.argsort(finv * len(ang) + rank)       # by face, then by angle (exact, one int sort)
-    return X, v[order], fcnt, fcell, ufaces % L
+    return X, v[order], fcnt, fcell, flabel
 
 
 def inner_faces(X, corners, sizes, fcell, flabel, cell_region, n_box: int) -> np.ndarray:
-    """3-D, regions made of several cells (maxout): which faces lie inside their region, between
-    two of its cells (a face in the same cut plane of another cell of the region, sharing three
-    vertices not on one line with it). Returns a bool per face."""
-    from scipy import sparse
+    """Regions made of several cells (maxout): which faces (2-D: sides) lie inside their
+    region, between two of its cells: a face in the same cut line or plane as a face of
+    another cell of the region, sharing two vertices with it (2-D) or three not on one line
+    (3-D). ``corners`` / ``sizes``: each face's vertex ids, face after face. Returns a bool
+    per face."""
+    d = X.shape[1]
     inner = np.zeros(len(sizes), dtype=bool)
     fr = cell_region[fcell]
     cells_in = np.bincount(cell_region)
@@ -198,14 +223,17 @@ def inner_faces(X, corners, sizes, fcell, flabel, cell_region, n_box: int) -> np
     st = np.cumsum(sizes) - sizes
     cnt = sizes[cand]
     idx = np.repeat(st[cand] - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
-    own = np.repeat(np.arange(len(cand)), cnt)
-    M = sparse.csr_matrix((np.ones(len(own), dtype=np.int32), (own, corners[idx])), shape=(len(cand), len(X)))
-    S = sparse.triu(M @ M.T, k=1).tocoo()
-    a, b = cand[S.row], cand[S.col]
-    ok = (S.data >= 3) & (flabel[a] == flabel[b]) & (fr[a] == fr[b]) & (fcell[a] != fcell[b])
-    for i, j in zip(a[ok].tolist(), b[ok].tolist()):
-        shared = np.intersect1d(corners[st[i]:st[i] + sizes[i]], corners[st[j]:st[j] + sizes[j]])
-        P = X[shared] - X[shared[0]]
+    i, j, shared = sharing_pairs(corners[idx], cnt, d)
+    a, b = cand[i], cand[j]
+    ok = (flabel[a] == flabel[b]) & (fr[a] == fr[b]) & (fcell[a] != fcell[b])
+    same = ok & (shared == sizes[a]) & (shared == sizes[b])        # the one face of two cells
+    inner[a[same]] = inner[b[same]] = True
+    if d == 2:                   # two common points of one line: a common segment
+        inner[a[ok]] = inner[b[ok]] = True
+        return inner
+    for i, j in zip(a[ok & ~same].tolist(), b[ok & ~same].tolist()):
+        shared_v = np.intersect1d(corners[st[i]:st[i] + sizes[i]], corners[st[j]:st[j] + sizes[j]])
+        P = X[shared_v] - X[shared_v[0]]
         sv = np.linalg.svd(P, compute_uv=False)
         if len(sv) > 1 and sv[1] > 1e-9 * max(sv[0], 1e-300):
             inner[i] = inner[j] = True

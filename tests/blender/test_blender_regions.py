@@ -1,10 +1,16 @@
 """Show Linear Regions in real Blender: the count equals the core's, the face attributes and
-the material are there, the worker path adds the same, and bad input changes nothing."""
+the material are there, the worker path adds the same, bad input changes nothing, and all of
+it works in a Blender whose Python cannot import scipy (as Blender's own cannot)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 import bpy
 import numpy as np
@@ -18,10 +24,13 @@ LINES_B = np.array([0.1, -0.2, 0.3, -0.4])
 
 
 def network(addon, dims, seed=0, act="relu"):
+    """He-initialised ``act`` layers (``"maxout"``: rank 3, three rows per unit)."""
     core = addon.neuralpoly_core.network
     rng = np.random.default_rng(seed)
-    layers = [core.Layer(rng.normal(size=(b, a)) * np.sqrt(2.0 / a), rng.uniform(-1, 1, size=b),
-                         core.Activation(act) if act == "relu" else core.Activation(act, scale=1.0))
+    k = 3 if act == "maxout" else 1
+    activation = core.Activation(act) if act == "relu" else core.Activation("maxout", k=k) if act == "maxout" \
+        else core.Activation(act, scale=1.0)
+    layers = [core.Layer(rng.normal(size=(b * k, a)) * np.sqrt(2.0 / a), rng.uniform(-1, 1, size=b * k), activation)
               for a, b in zip(dims[:-1], dims[1:])]
     return core.Network(dims[0], layers, core.Output("linear", np.ones((1, dims[-1])), np.array([-1.0])))
 
@@ -156,16 +165,85 @@ def test_bad_input_changes_nothing(addon, case):
     assert "NeuralPoly Regions" not in bpy.data.materials
 
 
-def test_missing_scipy_is_named(addon, monkeypatch):
-    model_object(addon, lines_net(addon), -1.0, 1.0)
-    ro = addon.regions_objects
-    real = ro.importlib.util.find_spec
-    monkeypatch.setattr(ro.importlib.util, "find_spec", lambda name, *a: None if name == "scipy" else real(name, *a))
-    monkeypatch.setattr(addon.torch_setup, "worker_paths", lambda: [])
-    counts = data_counts()
-    with pytest.raises(addon.neuralpoly_core.errors.NeuralPolyError, match="needs scipy"):
-        ro.plan_show_regions(bpy.context)
-    assert data_counts() == counts
+NO_SCIPY_SCRIPT = textwrap.dedent('''
+    import json, sys
+    for name in ("scipy", "scipy.sparse", "scipy.sparse.csgraph", "scipy.spatial", "scipy.optimize"):
+        sys.modules[name] = None             # and a package "scipy" first on the path that raises
+    import bpy
+    import numpy as np
+    zip_path, tests_dir = sys.argv[1:3]
+    sys.path.insert(0, tests_dir)
+    from test_blender_regions import lines_net, model_object, network
+    bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
+    npb = sys.modules["bl_ext.user_default.neuralpoly"]
+    core = npb.neuralpoly_core
+    out = {}
+    for key, net, h, kwargs in [("lines", lines_net(npb), 3.0, {}),
+                                ("relu3d", network(npb, [3, 5, 4], seed=3), 1.0, {"shrink": 0.2}),
+                                ("maxout2d", network(npb, [2, 4, 3], seed=1, act="maxout"), 1.0, {})]:
+        model_object(npb, net, -h, h, name=key)
+        result = bpy.ops.neuralpoly.show_regions(**kwargs)
+        obj = bpy.context.active_object
+        rid = np.empty(len(obj.data.polygons), dtype=np.int32)
+        obj.data.attributes["region_id"].data.foreach_get("value", rid)
+        tess = core.regions.enumerate_regions(net, (-h, h))
+        out[key] = {"result": sorted(result), "facts": json.loads(obj["neuralpoly_regions"]),
+                    "faces": len(obj.data.polygons), "region_ids": sorted(set(rid.tolist())),
+                    "core": [tess.count, tess.pieces, tess.info["cells"]]}
+    model_object(npb, lines_net(npb), -3.0, 3.0, name="viaworker")
+    plan = npb.regions_objects.plan_show_regions(bpy.context)
+    task = npb.trainer.worker().submit(plan.job, plan.arguments)
+    while not task.update():
+        pass
+    out["worker_regions"] = json.loads(plan.finish_with(task.result)["neuralpoly_regions"])["regions"]
+    milp = plan.arguments | {"method": "milp", "output": None}
+    try:
+        core.jobs.run_job("count_regions", milp)
+        out["milp_here"] = "no error"
+    except core.errors.NeuralPolyError as e:
+        out["milp_here"] = str(e)
+    task = npb.trainer.worker().submit("count_regions", milp)
+    while not task.update():
+        pass
+    try:
+        task.result()
+        out["milp_worker"] = "no error"
+    except Exception as e:
+        out["milp_worker"] = str(e)
+    out["scipy_loaded"] = sorted(m for m, mod in sys.modules.items() if m.split(".")[0] == "scipy" and mod is not None)
+    npb.worker_client.shutdown_shared_worker()
+    print("RESULT " + json.dumps(out))
+''')
+
+
+def test_show_regions_without_scipy(extension_zip, addon, tmp_path):
+    """A fresh Blender where scipy cannot be imported, here or in the worker: Show Linear
+    Regions adds the same regions as the core with scipy (ReLU 2-D and 3-D, maxout); only the
+    MILP, which the add-on never runs, says it needs scipy."""
+    fake = tmp_path / "no_scipy" / "scipy"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise ImportError("no scipy here, as in the Python that Blender ships")\n')
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"),
+               PYTHONPATH=os.pathsep.join([str(fake.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    proc = subprocess.run([sys.executable, "-c", NO_SCIPY_SCRIPT, str(extension_zip), str(Path(__file__).parent)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
+    assert out["scipy_loaded"] == []
+    regions = addon.neuralpoly_core.regions
+    for key, net, h in [("lines", lines_net(addon), 3.0), ("relu3d", network(addon, [3, 5, 4], seed=3), 1.0),
+                        ("maxout2d", network(addon, [2, 4, 3], seed=1, act="maxout"), 1.0)]:
+        got = out[key]
+        tess = regions.enumerate_regions(net, (-h, h))          # this process has scipy
+        assert got["result"] == ["FINISHED"]
+        assert got["core"] == [tess.count, tess.pieces, tess.info["cells"]]
+        assert (got["facts"]["regions"], got["facts"]["pieces"]) == (tess.count, tess.pieces)
+        assert got["region_ids"] == list(range(tess.count))
+        assert got["faces"] == (tess.count if tess.dim == 2 else len(tess.face_region))
+    assert out["lines"]["core"][0] == 11 and out["worker_regions"] == 11
+    assert out["maxout2d"]["core"][2] > out["maxout2d"]["core"][0]     # regions of several cells
+    for key in ("milp_here", "milp_worker"):
+        assert "needs scipy" in out[key] and "command line" in out[key], out[key]
 
 
 def test_modal_progress_then_escape_adds_nothing(addon):
