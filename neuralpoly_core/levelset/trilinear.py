@@ -243,7 +243,7 @@ def correct_vertices(mesh, trace: dict, net: Network, level: float, mode: str, t
     if len(rest):
         te, oke = edge_roots(net, level, A[rest], B[rest], tpl[rest])
         sel = rest[oke]
-        Xn[sel] = A[oke] + te[oke, None] * (B[oke] - A[oke])
+        Xn[sel] = A[sel] + te[oke, None] * (B[sel] - A[sel])
         ok[sel] = True
         if mode == "surfaces":
             facts["edge_fallbacks"] = int(oke.sum())
