@@ -81,7 +81,7 @@ def test_vertices_go_onto_the_curved_neuron_faces():
     net = one_cell_net([P2, Q2], np.eye(2), np.zeros(2), "relu", Output("sum"))
     c = 0.2
     modes = {m: extract_level_set_exact(net, c, (-1, 1), trilinear=True, cap=True, trilinear_correction=m)
-             for m in ("none", "edge", "surfaces")}
+             for m in ("none", "edge", "kim", "surfaces")}
     base = modes["none"]
     for m in modes.values():
         assert (m.n_vertices, m.n_faces) == (base.n_vertices, base.n_faces)
@@ -97,6 +97,11 @@ def test_vertices_go_onto_the_curved_neuron_faces():
     on_q = zq_s < 1e-12
     assert on_q.sum() >= 3
     assert zq_e[on_q].max() > 1e-4
+    # Kim's own Thm 4.7 (the diagonal-plane quartic, in the planar vertex's activation region):
+    # on the face q = 0 and on f = c, here exactly (both are trilinear on the edge's box)
+    k = modes["kim"]
+    assert k.info["corrected_vertices"] >= 3 and k.info["max_level_error"] <= 1e-12
+    assert (np.abs(net.preactivations(k.vertices)[0][:, 1]) < 1e-12).sum() >= on_q.sum() - 1
 
 
 def test_surface_points_meet_a_plane_a_curved_neuron_and_the_level():
@@ -117,7 +122,7 @@ def test_surface_points_meet_a_plane_a_curved_neuron_and_the_level():
 def test_correction_option_is_checked_and_only_for_trilinear_nets():
     net = one_cell_net(P)
     with pytest.raises(ExtractionError, match="trilinear_correction must be one of"):
-        extract_level_set(net, 0.0, (-1, 1), method="trilinear", trilinear_correction="kim")
+        extract_level_set(net, 0.0, (-1, 1), method="trilinear", trilinear_correction="thm47")
     m = extract_level_set_exact(net, 0.0, (-1, 1), trilinear=True, trilinear_correction=False)
     assert m.info["trilinear_correction"] == "none" and m.info["max_level_error"] > 1e-3
 

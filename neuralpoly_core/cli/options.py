@@ -65,9 +65,10 @@ def add_extraction_args(p: argparse.ArgumentParser, *, polytope_only: bool) -> N
 
 def add_trilinear_correction_arg(p: argparse.ArgumentParser) -> None:
     """``--trilinear-correction`` (and ``--no-kim-correction``) for ``--method trilinear``."""
-    p.add_argument("--trilinear-correction", choices=["surfaces", "edge", "none"], default="surfaces",
+    p.add_argument("--trilinear-correction", choices=["surfaces", "kim", "edge", "none"], default="surfaces",
                    help="--method trilinear: where the level-set vertices go: surfaces (default; Kim's "
-                        "Thm 4.7: where f = 0 meets the edge's curved faces), edge (the root of f on the "
+                        "Thm 4.7 solved exactly: where f = 0 meets the edge's curved faces), kim (Thm 4.7's diagonal-plane "
+                        "quartic), edge (the root of f on the "
                         "straight edge), none (linear interpolation, the planarity assumption)")
     p.add_argument("--no-kim-correction", dest="trilinear_correction", action="store_const", const="none",
                    help="same as --trilinear-correction none")

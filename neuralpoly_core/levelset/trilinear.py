@@ -16,6 +16,16 @@ the level-set vertices of the finished mesh onto the true surfaces:
   by Newton's method from the planar point (the true pre-activations of the network, gradients
   by forward differentiation through the encoding). A vertex whose Newton iteration does not
   converge near its planar point falls back to ``'edge'``.
+- ``'kim'``: Kim's Thm 4.7 itself, for comparison: on an edge lying on a neuron's zero set
+  ``nu_0``, the point of ``nu_0 = 0``, ``f = c`` and the diagonal plane of the edge's bounding box
+  (local ``x = z``, ``y`` free): with ``P``, ``Q`` the values of ``nu_0`` and ``f - c`` at the
+  box's 8 corners, ``X = [(1-x)^2, x(1-x), (1-x)x, x^2]``, ``P_a = [P0, P1, P4, P5]``, ``P_b =
+  [P2, P3, P6, P7]``, ``x`` solves the quartic ``X.P_a X.Q_b - X.P_b X.Q_a = 0`` and ``y =
+  X.P_a / X.(P_a - P_b)``. The corner values are those of the activation region of the planar
+  vertex (every activation's slope fixed there: then every pre-activation is trilinear on the
+  box, and f on ``nu_0 = 0`` is the same from both sides), so the point is on ``nu_0 = 0`` and
+  ``f = c`` exactly where it stays in that region, off the edge's other face. Edges on planes
+  only (and roots outside the box) take ``'edge'``.
 - ``'edge'``: the root of ``f - c`` on the straight edge (safeguarded Newton, bracketed where
   the true values at the ends have opposite signs).
 - ``'none'``: the planar vertices (Kim's default).
@@ -41,10 +51,10 @@ from ..errors import ExtractionError
 from ..network.model import Network
 
 __all__ = ["CORRECTIONS", "SurfaceTable", "check_correction", "correct_vertices", "forward_with_gradients", "edge_roots",
-           "surface_points"]
+           "surface_points", "diagonal_plane_points"]
 
 #: The modes of :func:`correct_vertices`.
-CORRECTIONS = ("surfaces", "edge", "none")
+CORRECTIONS = ("surfaces", "kim", "edge", "none")
 
 
 def check_correction(mode) -> str:
@@ -172,10 +182,11 @@ def edge_roots(net: Network, level: float, A: np.ndarray, B: np.ndarray, t0: np.
 
 
 def surface_points(net: Network, level: float, X0: np.ndarray, labels: np.ndarray, table: SurfaceTable,
-                   reach: np.ndarray, steps: int = 12):
+                   reach: np.ndarray, steps: int = 12, ends=None):
     """Newton's method for the points on ``f = level`` and the faces ``labels`` (n, d - 1),
     from ``X0``. A point is accepted (``ok``) when every equation is met to round-off, it stayed
-    within ``reach`` of its start and inside the box. Returns ``(X, ok, surface_residual)``."""
+    within ``reach`` of its start, inside the box and, given the edges' ``ends`` ``(A, B)``,
+    between them (its projection on the edge). Returns ``(X, ok, surface_residual)``."""
     X = np.array(X0, dtype=np.float64)
     n, d = X.shape
     if n == 0:
@@ -205,7 +216,91 @@ def surface_points(net: Network, level: float, X0: np.ndarray, labels: np.ndarra
     slack = 1e-12 * (1.0 + np.abs(table.lo).max() + np.abs(table.hi).max())
     inside = np.all((X >= table.lo - slack) & (X <= table.hi + slack), axis=1)
     ok = (fres <= 1e-12 * (1.0 + abs(level)) * zscale) & (sres <= 1e-12 * zscale) & (moved <= reach) & inside
+    if ends is not None:
+        A, B = ends
+        D = B - A
+        tp = np.einsum("nd,nd->n", X - A, D) / np.maximum(np.einsum("nd,nd->n", D, D), 1e-300)
+        ok &= (tp >= -1e-9) & (tp <= 1 + 1e-9)
     return X, ok, sres
+
+
+def _quadratic_on_diagonal(V, b, c, a_bit):
+    """Coefficients (n, 3) in powers of x of the bilinear interpolation of corner values ``V``
+    (n, 8) on the face ``a = a_bit`` of the box, along its diagonal ``u_b = u_c = x``."""
+    i = lambda ub, uc: (ub << b) | (uc << c) | (a_bit << (3 - b - c))      # noqa: E731
+    v00, v10, v01, v11 = V[:, i(0, 0)], V[:, i(1, 0)], V[:, i(0, 1)], V[:, i(1, 1)]
+    m = v10 + v01                      # (1-x)^2 v00 + x(1-x) m + x^2 v11
+    return np.stack([v00, m - 2 * v00, v00 - m + v11], axis=1)
+
+
+def region_values(net: Network, X: np.ndarray, slopes: list):
+    """Pre-activation rows (n, rows) and ``f`` at ``X`` with every activation replaced by its
+    slope in ``slopes`` (per layer, (n, width)): the network of one activation region."""
+    h = net.first_input(X)
+    zs = []
+    for layer, s in zip(net.layers, slopes):
+        z = layer.preactivation(h)
+        zs.append(z)
+        h = z * s
+    return np.concatenate(zs, axis=1), net.output(h)
+
+
+def diagonal_plane_points(net: Network, level: float, A: np.ndarray, B: np.ndarray, rows: np.ndarray,
+                          t0: np.ndarray):
+    """Kim's Thm 4.7 (see the module docstring): on each edge ``A -> B`` (3-D) lying on the zero
+    set of pre-activation row ``rows``, the point of that zero set, ``f = level`` and the diagonal
+    plane of the edge's bounding box (``y`` free: axis 1, or the axis along which the edge moves
+    most when it does not move along y), the root nearest the planar fraction ``t0``, in the
+    activation region of the planar vertex. Returns ``(X, ok)``."""
+    n = len(A)
+    D = B - A
+    free = np.where(np.abs(D[:, 1]) > 1e-9 * np.abs(D).max(axis=1), 1, np.abs(D).argmax(axis=1))
+    bits = (np.arange(8)[:, None] >> np.arange(3)[None, :]) & 1
+    X = np.array(A, dtype=np.float64)
+    ok = np.zeros(n, bool)
+    for a in range(3):
+        sel = np.nonzero(free == a)[0]
+        if not len(sel):
+            continue
+        b, c = [k for k in range(3) if k != a]
+        C = np.where(bits[None] == 1, B[sel, None, :], A[sel, None, :]).reshape(-1, 3)
+        V0 = A[sel] + t0[sel, None] * D[sel]              # the planar vertex: its region's slopes
+        slopes = [np.repeat(l.activation.derivative(z), 8, axis=0)
+                  for l, z in zip(net.layers, net.preactivations(V0))]
+        Z, F = region_values(net, C, slopes)
+        P = Z[np.arange(8 * len(sel)), np.repeat(rows[sel], 8)].reshape(-1, 8)
+        Qv = (F - level).reshape(-1, 8)
+        Pa, Pb = _quadratic_on_diagonal(P, b, c, 0), _quadratic_on_diagonal(P, b, c, 1)
+        Qa, Qb = _quadratic_on_diagonal(Qv, b, c, 0), _quadratic_on_diagonal(Qv, b, c, 1)
+        quart = np.zeros((len(sel), 5))
+        for i in range(3):
+            for j in range(3):
+                quart[:, i + j] += Pa[:, i] * Qb[:, j] - Pb[:, i] * Qa[:, j]
+        s = _roots_near(quart, t0[sel])
+        pw = np.stack([np.ones_like(s), s, s * s], axis=1)
+        xa, xb = (Pa * pw).sum(axis=1), (Pb * pw).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = xa / (xa - xb)
+        good = np.isfinite(s) & np.isfinite(y) & (s >= 0) & (s <= 1) & (y >= 0) & (y <= 1)
+        pts = A[sel] + s[:, None] * D[sel]
+        pts[:, a] = A[sel, a] + y * D[sel, a]
+        X[sel[good]] = pts[good]
+        ok[sel[good]] = True
+    return X, ok
+
+
+def _roots_near(coeffs: np.ndarray, t0: np.ndarray) -> np.ndarray:
+    """Per row of ``coeffs`` (powers 0..4), the real root in [0, 1] nearest ``t0`` (NaN: none)."""
+    out = np.full(len(coeffs), np.nan)
+    for i, (cf, t) in enumerate(zip(coeffs, t0)):
+        cf = np.trim_zeros(cf, "b")
+        if len(cf) < 2 or not np.all(np.isfinite(cf)):
+            continue
+        r = np.roots(cf[::-1])
+        r = r.real[(np.abs(r.imag) <= 1e-9 * (1 + np.abs(r.real))) & (r.real >= -1e-12) & (r.real <= 1 + 1e-12)]
+        if len(r):
+            out[i] = float(np.clip(r[np.argmin(np.abs(r - t))], 0.0, 1.0))
+    return out
 
 
 def correct_vertices(mesh, trace: dict, net: Network, level: float, mode: str, table: SurfaceTable) -> dict:
@@ -234,18 +329,28 @@ def correct_vertices(mesh, trace: dict, net: Network, level: float, mode: str, t
     if mode == "surfaces":
         kn = table.known(labels).all(axis=1)
         idx = np.nonzero(kn)[0]
-        Xs, oks, sres = surface_points(net, level, X0[idx], labels[idx], table, reach[idx])
+        Xs, oks, sres = surface_points(net, level, X0[idx], labels[idx], table, reach[idx],
+                                       ends=(A[idx], B[idx]))
         Xn[idx[oks]] = Xs[oks]
         ok[idx[oks]] = True
         facts["corrected_vertices"] = int(oks.sum())
         facts["max_surface_error"] = float(sres[oks].max()) if oks.any() else 0.0
+    elif mode == "kim" and net.dim == 3:
+        p = labels - table.nb
+        neuron = (p >= 0) & (p < table.n_rows)
+        row = np.where(neuron, p, -1).max(axis=1)        # the later neuron the edge lies on
+        idx = np.nonzero(row >= 0)[0]
+        Xk, okk = diagonal_plane_points(net, level, A[idx], B[idx], row[idx], tpl[idx])
+        Xn[idx[okk]] = Xk[okk]
+        ok[idx[okk]] = True
+        facts["corrected_vertices"] = int(okk.sum())
     rest = np.nonzero(~ok)[0]
     if len(rest):
         te, oke = edge_roots(net, level, A[rest], B[rest], tpl[rest])
         sel = rest[oke]
         Xn[sel] = A[sel] + te[oke, None] * (B[sel] - A[sel])
         ok[sel] = True
-        if mode == "surfaces":
+        if mode in ("surfaces", "kim"):
             facts["edge_fallbacks"] = int(oke.sum())
         else:
             facts["corrected_vertices"] = int(oke.sum())
