@@ -9,8 +9,8 @@ L1) and eikonal losses (a plain loop here; the mesh fit lives in training/lowpol
 ``--fit mesh --shape torus|sphere`` fits through ``training/lowpoly.fit_mesh_sdf`` (the mesh-fitting
 loop: SDF, eikonal and normal losses) to a mesh of ``mesh/shapes.py`` instead. A trilinear spec is
 extracted by Kim's method with each ``trilinear_correction`` (``none``: linear interpolation, the
-planarity assumption; ``edge``: the root on the straight edge; ``surfaces``: Thm 4.7, where f = 0
-meets the edge's curved faces), each with its true level error max |f(v)| (``level_error``), the
+planarity assumption; ``edge``: the root on the straight edge; ``kim``: Thm 4.7's diagonal-plane
+quartic; ``surfaces``: Thm 4.7 solved exactly, where f = 0 meets the edge's curved faces), each with its true level error max |f(v)| (``level_error``), the
 flatness error, vertices and time (key ``trilinear``).
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_hashgrid.py --fit mesh --shape torus --seconds 20 \
@@ -74,7 +74,7 @@ def trilinear_modes(net, box, cells="kuhn"):
     vertices, faces, closed/watertight; the flatness error once."""
     from neuralpoly_core.levelset.exact import extract_level_set_exact
     out = {}
-    for mode in ("none", "edge", "surfaces"):
+    for mode in ("none", "edge", "kim", "surfaces"):
         t = time.perf_counter()
         m = extract_level_set_exact(net, 0.0, box, trilinear=True, trilinear_cells=cells,
                                     trilinear_correction=mode)

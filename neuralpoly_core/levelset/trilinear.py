@@ -322,7 +322,7 @@ def correct_vertices(mesh, trace: dict, net: Network, level: float, mode: str, t
     A, B = trace["points"][trace["ua"][k]], trace["points"][trace["ub"][k]]
     X0 = X[new].copy()
     tpl = trace["t"][k]
-    labels = trace["labels"][k]
+    labels = trace["labels"][k][:, :net.dim - 1]      # 3-D: an edge's two faces; 2-D: one line
     reach = np.linalg.norm(B - A, axis=1)
     Xn = X0.copy()
     ok = np.zeros(len(X0), bool)
