@@ -60,12 +60,12 @@ def fit(spec, seconds, seed, batch=2048):
     return to_network(model), steps, float(loss.detach())
 
 
-def fit_mesh(spec, seconds, seed, shape):
+def fit_mesh(spec, seconds, seed, shape, steps=None):
     """The mesh-fitting loop on a mesh of ``mesh/shapes.py``: ``(network, box, steps, loss)``."""
     from neuralpoly_core.mesh.shapes import icosphere, torus
     from neuralpoly_core.training.lowpoly import fit_mesh_sdf
     mesh = torus(1.0, 0.35, 96, 48) if shape == "torus" else icosphere(1.0, 16)
-    fit = fit_mesh_sdf(mesh, spec.text, seconds=seconds, seed=seed)
+    fit = fit_mesh_sdf(mesh, spec.text, seconds=None if steps else seconds, steps=steps, seed=seed)
     return fit.network, fit.placement.box, fit.facts["steps"], float(fit.facts.get("loss") or 0.0)
 
 
@@ -79,11 +79,15 @@ def trilinear_modes(net, box, cells="kuhn"):
         m = extract_level_set_exact(net, 0.0, box, trilinear=True, trilinear_cells=cells,
                                     trilinear_correction=mode)
         i = m.info
+        err = np.abs(net(m.vertices))
         out[mode] = {"seconds": round(time.perf_counter() - t, 2), "level_error": i["max_level_error"],
+                     "mean_level_error": float(err.mean()) if len(err) else 0.0,
+                     "degenerate_cells": i["degenerate_cells"],
                      "vertices": i["vertices"], "faces": i["faces"], "closed": i["closed"],
                      "watertight": i["watertight"], "correction_seconds": round(i["correction_seconds"], 3),
                      "corrected": i["corrected_vertices"], "edge_fallbacks": i["edge_fallbacks"],
-                     "uncorrected": i["uncorrected_vertices"], "max_vertex_move": i["max_vertex_move"]}
+                     "projected": i["projected_vertices"], "uncorrected": i["uncorrected_vertices"],
+                     "max_vertex_move": i["max_vertex_move"]}
         out["flatness_error"] = i["flatness_error"]
     return out
 
@@ -98,12 +102,13 @@ def main():
     ap.add_argument("--fit", choices=["loop", "mesh"], default="loop",
                     help="loop: this file's loop on the analytic torus; mesh: fit_mesh_sdf on --shape")
     ap.add_argument("--shape", choices=["torus", "sphere"], default="torus")
+    ap.add_argument("--steps", type=int, default=None, help="--fit mesh: a step count instead of --seconds")
     ap.add_argument("--cells", choices=["kuhn", "cubes"], default="kuhn", help="trilinear_cells")
     a = ap.parse_args()
     spec = parse_hashgrid_spec(a.spec)
     box = (-1.0, 1.0)
     if a.fit == "mesh":
-        net, box, steps, loss = fit_mesh(spec, a.seconds, a.seed, a.shape)
+        net, box, steps, loss = fit_mesh(spec, a.seconds, a.seed, a.shape, a.steps)
     else:
         net, steps, loss = fit(spec, a.seconds, a.seed)
     if a.model_out:

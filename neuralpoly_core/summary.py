@@ -88,4 +88,5 @@ def trilinear_facts(mesh: PolyMesh) -> dict:
     if "flatness_error" not in info:
         return {}
     return {k: info.get(k) for k in ("flatness_error", "trilinear_correction", "planar_level_error",
-                                     "corrected_vertices", "edge_fallbacks", "uncorrected_vertices")}
+                                     "corrected_vertices", "edge_fallbacks", "projected_vertices",
+                                     "uncorrected_vertices")}

@@ -30,6 +30,11 @@ the level-set vertices of the finished mesh onto the true surfaces:
   the true values at the ends have opposite signs).
 - ``'none'``: the planar vertices (Kim's default).
 
+Where a mode finds no root (the planar complex crosses an edge that the true level set does not:
+f is far from flat there), the vertex is projected onto ``f = c`` along the gradient
+(minimum-norm Newton steps, within its edge's length: ``projected_vertices``); a vertex that
+does not converge either keeps its planar place (``uncorrected_vertices``).
+
 On a grid-aligned edge the planar vertex already is the root (f is linear along it): it does
 not move. The combinatorics (which edges are crossed, the faces, their orientation) are those
 of the planar extraction, so the vertex and face counts are the same and the mesh is watertight
@@ -303,6 +308,26 @@ def _roots_near(coeffs: np.ndarray, t0: np.ndarray) -> np.ndarray:
     return out
 
 
+def project_points(net: Network, level: float, X0: np.ndarray, reach: np.ndarray, lo, hi, steps: int = 20):
+    """Minimum-norm Newton steps onto ``f = level`` from ``X0``; ``(X, ok)``, ``ok`` where it
+    converged within ``reach`` of the start and inside the box ``[lo, hi]``."""
+    X = np.array(X0, dtype=np.float64)
+    act = np.arange(len(X))
+    for _ in range(steps):
+        if not len(act):
+            break
+        _z, _dz, f, df = forward_with_gradients(net, X[act])
+        g2 = np.einsum("nd,nd->n", df, df)
+        good = g2 > 1e-300
+        step = np.zeros((len(act), X.shape[1]))
+        step[good] = -((f - level)[good] / g2[good])[:, None] * df[good]
+        X[act] = np.clip(X[act] + step, lo, hi)
+        act = act[good & (np.abs(step).max(axis=1) > 1e-16)]
+    err = np.abs(net(X) - level)
+    ok = (err <= 1e-12 * (1.0 + abs(level))) & (np.linalg.norm(X - X0, axis=1) <= reach)
+    return X, ok
+
+
 def correct_vertices(mesh, trace: dict, net: Network, level: float, mode: str, table: SurfaceTable) -> dict:
     """Move the level-set vertices of ``mesh`` (made by the planar method) onto the true
     surfaces (see the module docstring); ``trace`` comes from
@@ -310,7 +335,8 @@ def correct_vertices(mesh, trace: dict, net: Network, level: float, mode: str, t
     and returns the facts for ``info``."""
     t0 = time.perf_counter()
     facts = {"trilinear_correction": mode, "corrected_vertices": 0, "edge_fallbacks": 0,
-             "uncorrected_vertices": 0, "max_surface_error": 0.0, "max_vertex_move": 0.0}
+             "projected_vertices": 0, "uncorrected_vertices": 0, "max_surface_error": 0.0,
+             "max_vertex_move": 0.0}
     src = trace.get("source")
     X = mesh.vertices
     new = np.zeros(len(X), bool) if src is None else src >= trace["n_old"]
@@ -354,6 +380,12 @@ def correct_vertices(mesh, trace: dict, net: Network, level: float, mode: str, t
             facts["edge_fallbacks"] = int(oke.sum())
         else:
             facts["corrected_vertices"] = int(oke.sum())
+    rest = np.nonzero(~ok)[0]
+    if len(rest):
+        Xp, okp = project_points(net, level, X0[rest], reach[rest], table.lo, table.hi)
+        Xn[rest[okp]] = Xp[okp]
+        ok[rest[okp]] = True
+        facts["projected_vertices"] = int(okp.sum())
     facts["uncorrected_vertices"] = int((~ok).sum())
     facts["max_vertex_move"] = float(np.linalg.norm(Xn - X0, axis=1).max())
     X[new] = Xn
