@@ -69,6 +69,21 @@ def fit_mesh(spec, seconds, seed, shape, steps=None):
     return fit.network, fit.placement.box, fit.facts["steps"], float(fit.facts.get("loss") or 0.0)
 
 
+def face_nonplanarity(mesh) -> float:
+    """Largest distance of a face's corner from the plane through the face's centroid with its
+    Newell normal (0 for planar faces; triangles are planar)."""
+    worst = 0.0
+    for f in mesh.faces:
+        if len(f) < 4:
+            continue
+        P = mesh.vertices[f]
+        n = np.cross(P, np.roll(P, -1, axis=0)).sum(axis=0)
+        nn = np.linalg.norm(n)
+        if nn > 0:
+            worst = max(worst, float(np.abs((P - P.mean(axis=0)) @ (n / nn)).max()))
+    return worst
+
+
 def trilinear_modes(net, box, cells="kuhn"):
     """Kim's method with each correction on the same net: per mode the true level error, time,
     vertices, faces, closed/watertight; the flatness error once."""
@@ -82,7 +97,7 @@ def trilinear_modes(net, box, cells="kuhn"):
         err = np.abs(net(m.vertices))
         out[mode] = {"seconds": round(time.perf_counter() - t, 2), "level_error": i["max_level_error"],
                      "mean_level_error": float(err.mean()) if len(err) else 0.0,
-                     "degenerate_cells": i["degenerate_cells"],
+                     "degenerate_cells": i["degenerate_cells"], "face_nonplanarity": face_nonplanarity(m),
                      "vertices": i["vertices"], "faces": i["faces"], "closed": i["closed"],
                      "watertight": i["watertight"], "correction_seconds": round(i["correction_seconds"], 3),
                      "corrected": i["corrected_vertices"], "edge_fallbacks": i["edge_fallbacks"],
