@@ -56,10 +56,11 @@ def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, met
     workers : int, optional
         ``exact`` only: threads that bound blocks of cells at once (default
         :func:`default_workers`: the usable cores, at most 4). The result does not depend on it.
-    trilinear_correction : {'surfaces', 'edge', 'none'}
+    trilinear_correction : {'surfaces', 'kim', 'edge', 'none'}
         ``trilinear`` only (:mod:`neuralpoly_core.levelset.trilinear`): ``'surfaces'`` (default,
-        Kim's Thm 4.7) puts each level-set vertex where f = level meets its edge's two curved
-        faces, ``'edge'`` at the root of f - level on the straight edge, ``'none'`` keeps the
+        Kim's Thm 4.7 solved exactly) puts each level-set vertex where f = level meets its
+        edge's two curved faces, ``'kim'`` at Thm 4.7's diagonal-plane approximation of that
+        point, ``'edge'`` at the root of f - level on the straight edge, ``'none'`` keeps the
         planar vertices (linear interpolation, Kim's default). ``info``: ``flatness_error``,
         ``max_level_error``, ``planar_level_error``.
 

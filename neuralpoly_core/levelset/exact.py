@@ -451,11 +451,12 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
         every cell is a piece of a tetrahedron, where the vertex values always define one
         affine function: the surface is watertight, the level set of the piecewise-linear
         interpolant of f's values at the grid-cut vertices.
-    trilinear_correction : {'surfaces', 'edge', 'none'}
+    trilinear_correction : {'surfaces', 'kim', 'edge', 'none'}
         Where the level-set vertices go (:mod:`~neuralpoly_core.levelset.trilinear`):
-        ``'surfaces'`` (default; Kim's Thm 4.7) where f = level meets the two curved faces of
-        the edge's cell, solved by Newton's method; ``'edge'`` the root of f - level on the
-        straight edge; ``'none'`` the planar (linearly interpolated) vertices, Kim's default.
+        ``'surfaces'`` (default; Kim's Thm 4.7 solved exactly) where f = level meets the two
+        curved faces of the edge's cell, by Newton's method; ``'kim'`` Thm 4.7's own
+        diagonal-plane quartic; ``'edge'`` the root of f - level on the straight edge;
+        ``'none'`` the planar (linearly interpolated) vertices, Kim's default.
         The combinatorics are the same in all three; ``info["planar_level_error"]`` is the
         error before the correction. True/False mean 'surfaces'/'none'.
 
