@@ -9,7 +9,7 @@ from .mesh.polymesh import PolyMesh
 from .mesh.topology import curve_loops
 from .network.model import Network
 
-__all__ = ["summarize", "region_count"]
+__all__ = ["summarize", "region_count", "trilinear_facts"]
 
 
 def region_count(mesh: PolyMesh) -> int:
@@ -61,7 +61,7 @@ def summarize(net: Network, mesh: PolyMesh, *, arch=None, loss=None, level: floa
                 "euler_characteristic": mesh.n_vertices - mesh.n_faces,
                 "max_level_error": _level_error(net, mesh, level),
                 "method": mesh.info.get("method"), "regions": region_count(mesh)}
-    return {
+    out = {
         "type": None if arch is None else str(arch),
         "dim": net.dim,
         "loss": None if loss is None else float(loss),
@@ -77,3 +77,16 @@ def summarize(net: Network, mesh: PolyMesh, *, arch=None, loss=None, level: floa
         "method": mesh.info.get("method"),
         "regions": region_count(mesh),
     }
+    out.update(trilinear_facts(mesh))
+    return out
+
+
+def trilinear_facts(mesh: PolyMesh) -> dict:
+    """Kim's trilinear method (:mod:`neuralpoly_core.levelset.trilinear`): the flatness error, the
+    correction used and the level error before it (empty for other meshes)."""
+    info = mesh.info
+    if "flatness_error" not in info:
+        return {}
+    return {k: info.get(k) for k in ("flatness_error", "trilinear_correction", "planar_level_error",
+                                     "corrected_vertices", "edge_fallbacks", "projected_vertices",
+                                     "uncorrected_vertices")}

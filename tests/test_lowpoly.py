@@ -178,6 +178,10 @@ def test_a_hash_grid_fit_extracts_a_closed_surface_where_the_input_was(interpola
     assert out.is_closed_manifold() and out.euler_characteristic == 2
     if method == "exact":                                        # simplex grids: exactly piecewise linear
         assert summary["max_level_error"] < 1e-9
+    else:                                    # trilinear: Kim's method, vertices corrected (Thm 4.7)
+        assert summary["trilinear_correction"] == "surfaces" and summary["uncorrected_vertices"] == 0
+        assert summary["max_level_error"] < 1e-9 < summary["planar_level_error"]
+        assert summary["flatness_error"] > 0
     r = np.linalg.norm(out.vertices - CENTER, axis=1)
     assert np.mean(np.abs(r - RADIUS)) < 0.05 * RADIUS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import NeuralPolyError
 from ..training.lowpoly import EXTRACTION_METHODS
-from .options import check_outputs, finite_float, positive_int, write_mesh
+from .options import add_trilinear_correction_arg, check_outputs, finite_float, positive_int, write_mesh
 
 __all__ = ["register"]
 
@@ -27,6 +27,7 @@ def register(sub) -> None:
     f.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     f.add_argument("--method", choices=list(EXTRACTION_METHODS), default="exact")
     f.add_argument("--resolution", type=positive_int, default=128, help="marching: grid cells per axis")
+    add_trilinear_correction_arg(f)
     f.add_argument("--samples", type=positive_int, default=200_000,
                    help="area-weighted samples each way for Chamfer/Hausdorff (default 200000)")
     f.add_argument("--model-out", type=Path, help="write the fitted model (JSON, with its placement)")
@@ -53,7 +54,8 @@ def cmd_fit(args) -> int:
             warnings.simplefilter("always")
             fit, out, summary = fit_and_extract(mesh, spec, seconds=seconds, steps=args.steps, seed=args.seed,
                                                 device=args.device, method=args.method,
-                                                resolution=args.resolution, samples=args.samples, progress=bar)
+                                                resolution=args.resolution, samples=args.samples, progress=bar,
+                                                trilinear_correction=args.trilinear_correction)
     finally:
         bar.close()
     for w in caught:
@@ -70,4 +72,7 @@ def cmd_fit(args) -> int:
         print(f"Chamfer {summary['chamfer']:.4g} ({100 * summary['chamfer_rel']:.3f} % of the box diagonal), "
               f"Hausdorff {summary['hausdorff']:.4g}, normal consistency {summary['normal_consistency']:.4f}, "
               f"max |f(v)| {summary['max_level_error']:.2g}")
+        if "flatness_error" in summary:
+            print(f"trilinear: flatness error {summary['flatness_error']:.3g}, correction "
+                  f"{summary['trilinear_correction']} (max |f(v)| {summary['planar_level_error']:.2g} before)")
     return 0

@@ -45,11 +45,14 @@ def int_list(text: str, lo: int = 0) -> list[int]:
 
 
 def add_extraction_args(p: argparse.ArgumentParser, *, polytope_only: bool) -> None:
-    methods = ["auto", "exact", "radial"] if polytope_only else ["auto", "exact", "radial", "marching"]
+    methods = ["auto", "exact", "radial"] if polytope_only else ["auto", "exact", "radial", "marching", "trilinear"]
     p.add_argument("--method", choices=methods, default="auto",
                    help="exact (piecewise-linear nets), radial (any p)"
-                        + ("" if polytope_only else ", marching (box level sets of smooth nets)")
+                        + ("" if polytope_only else ", marching (box level sets of smooth nets), trilinear "
+                                                    "(Kim 2024, trilinear hash grids)")
                         + "; auto picks exact when possible")
+    if not polytope_only:
+        add_trilinear_correction_arg(p)
     p.add_argument("--resolution", type=positive_int, default=None,
                    help="radial: sphere resolution (default 32); marching: grid cells per axis (default 64)")
     p.add_argument("--no-refine", action="store_true", help="radial: no adaptive refinement")
@@ -58,6 +61,17 @@ def add_extraction_args(p: argparse.ArgumentParser, *, polytope_only: bool) -> N
     p.add_argument("--out", type=Path, help="mesh file to write: .obj (n-gons), .stl, .ply")
     p.add_argument("--json", action="store_true",
                    help="print a JSON summary as the last line of stdout")
+
+
+def add_trilinear_correction_arg(p: argparse.ArgumentParser) -> None:
+    """``--trilinear-correction`` (and ``--no-kim-correction``) for ``--method trilinear``."""
+    p.add_argument("--trilinear-correction", choices=["surfaces", "kim", "edge", "none"], default="surfaces",
+                   help="--method trilinear: where the level-set vertices go: surfaces (default; Kim's "
+                        "Thm 4.7 solved exactly: where f = 0 meets the edge's curved faces), kim (Thm 4.7's diagonal-plane "
+                        "quartic), edge (the root of f on the "
+                        "straight edge), none (linear interpolation, the planarity assumption)")
+    p.add_argument("--no-kim-correction", dest="trilinear_correction", action="store_const", const="none",
+                   help="same as --trilinear-correction none")
 
 
 def slice_basis(dim: int, theta):

@@ -127,7 +127,8 @@ def cmd_extract(args) -> int:
             raise NeuralPolyError("--method radial is for neural polytopes; use exact or marching with --bbox")
         mesh = extract_level_set(net, level, (lo, hi), method=method,
                                  resolution=args.resolution or 64, cap=args.cap,
-                                 merge_coplanar=args.merge_coplanar, workers=args.workers)
+                                 merge_coplanar=args.merge_coplanar, workers=args.workers,
+                                 trilinear_correction=args.trilinear_correction)
         mesh.info.setdefault("method", method)
     else:
         level = 1.0 if args.level is None else args.level

@@ -17,7 +17,8 @@ __all__ = ["extract_level_set"]
 def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, method: str = "exact",
                       resolution: int = 64, cap: bool = False, inside: str = "below",
                       merge_coplanar: bool = False, newton_steps: int = 3,
-                      progress=None, cancel=None, workers: int | None = None) -> PolyMesh:
+                      progress=None, cancel=None, workers: int | None = None,
+                      trilinear_correction="surfaces") -> PolyMesh:
     """The level set ``f = level`` of a network inside a box, as a mesh.
 
     Parameters
@@ -32,7 +33,8 @@ def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, met
         ``exact`` for piecewise-linear networks (see :mod:`neuralpoly_core.levelset.exact`);
         ``marching`` samples a grid (any network, see :mod:`neuralpoly_core.levelset.marching`);
         ``trilinear`` Kim 2024's approximation for trilinear hash-grid networks (the exact
-        extractor's ``trilinear=True``: planar within each trilinear cell).
+        extractor's ``trilinear=True``: planar within each trilinear cell, then the level-set
+        vertices moved onto the curved surfaces, see ``trilinear_correction``).
     resolution : int
         Grid cells per axis for ``marching``.
     cap : bool
@@ -54,6 +56,13 @@ def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, met
     workers : int, optional
         ``exact`` only: threads that bound blocks of cells at once (default
         :func:`default_workers`: the usable cores, at most 4). The result does not depend on it.
+    trilinear_correction : {'surfaces', 'kim', 'edge', 'none'}
+        ``trilinear`` only (:mod:`neuralpoly_core.levelset.trilinear`): ``'surfaces'`` (default,
+        Kim's Thm 4.7 solved exactly) puts each level-set vertex where f = level meets its
+        edge's two curved faces, ``'kim'`` at Thm 4.7's diagonal-plane approximation of that
+        point, ``'edge'`` at the root of f - level on the straight edge, ``'none'`` keeps the
+        planar vertices (linear interpolation, Kim's default). ``info``: ``flatness_error``,
+        ``max_level_error``, ``planar_level_error``.
 
     Returns
     -------
@@ -70,5 +79,6 @@ def extract_level_set(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), *, met
     if method == "trilinear":
         return extract_level_set_exact(net, level, bbox, cap=cap, inside=inside,
                                        merge_coplanar=merge_coplanar, progress=progress,
-                                       cancel=cancel, workers=workers, trilinear=True)
+                                       cancel=cancel, workers=workers, trilinear=True,
+                                       trilinear_correction=trilinear_correction)
     raise ExtractionError(f"unknown method {method!r}; expected 'exact', 'marching' or 'trilinear'")

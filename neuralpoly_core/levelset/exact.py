@@ -82,6 +82,7 @@ from .box import check_request, parse_bbox
 from .complex import TOLERANCE, CellComplex
 from .gridcuts import GridCuts, check_grid_box, flatness_error, grid_plane_keys
 from .surface import emit_surface
+from .trilinear import SurfaceTable, check_correction, correct_vertices
 
 __all__ = ["TOLERANCE", "ExactOptions", "extract_level_set_exact", "default_workers", "rounding_scale",
            "single_threaded_blas"]
@@ -176,7 +177,7 @@ class _ExactExtractor:
 
     def __init__(self, net: Network, level: float, lo, hi, cap: bool, inside: str,
                  tolerance: float, reporter: Reporter, prune: bool, workers: int,
-                 options: ExactOptions, trilinear_cells: str = "kuhn"):
+                 options: ExactOptions, trilinear_cells: str = "kuhn", correction: str = "none"):
         self.net = net
         self.level = float(level)
         self.lo, self.hi = lo, hi
@@ -199,6 +200,8 @@ class _ExactExtractor:
         diagonal = not self.trilinear or trilinear_cells == "kuhn"
         n_grid = 0 if net.encoding is None else len(grid_plane_keys(net, lo, hi, diagonal))
         self.flatness = None
+        self.correction = correction if self.trilinear else "none"
+        self.corrected = None       # the facts of the trilinear correction
         self.cx = CellComplex(lo, hi, offs[-1] + 1 + n_grid, self.tol)
         self.pruner = LevelPruner(net, self.level, lo, hi, self.tol, cap=self.cap, flip=self.flip,
                                   symbolic=options.symbolic, backward=options.backward,
@@ -250,7 +253,11 @@ class _ExactExtractor:
         if cx.n_cells == 0:
             return self._empty(t0)
         G, fscale = self._level_values(Z)
-        mesh, stats = emit_surface(cx, self.net, G, fscale, self.cap)
+        trace = {} if self.trilinear else None
+        mesh, stats = emit_surface(cx, self.net, G, fscale, self.cap, trace)
+        if self.trilinear:
+            table = SurfaceTable(self.net, self.lo, self.hi, self.grid.plane_equations())
+            self.corrected = correct_vertices(mesh, trace, self.net, self.level, self.correction, table)
         self._info(mesh, t0, stats, fscale)
         return mesh
 
@@ -392,6 +399,7 @@ class _ExactExtractor:
         capfaces = stats["cap_faces"]
         if self.trilinear:
             mesh.info.update({"method": "trilinear", "flatness_error": self.flatness})
+            mesh.info.update(self.corrected or {"trilinear_correction": self.correction})
         mesh.info.update({
             "method": "exact" if not self.trilinear else "trilinear", "level": self.level, "vertices": mesh.n_vertices,
             "faces": mesh.n_faces, "regions_crossed": int(stats["regions_crossed"]),
@@ -411,7 +419,7 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
                             tolerance: float = TOLERANCE, progress=None, cancel=None,
                             prune: bool = True, workers: int | None = None,
                             options: ExactOptions | None = None, trilinear: bool = False,
-                            trilinear_cells: str = "kuhn") -> PolyMesh:
+                            trilinear_cells: str = "kuhn", trilinear_correction="surfaces") -> PolyMesh:
     """Exact level set ``f = level`` of a piecewise-linear network in a box.
 
     See the module docstring for the method, the tolerance policy and the output. Parameters
@@ -443,6 +451,14 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
         every cell is a piece of a tetrahedron, where the vertex values always define one
         affine function: the surface is watertight, the level set of the piecewise-linear
         interpolant of f's values at the grid-cut vertices.
+    trilinear_correction : {'surfaces', 'kim', 'edge', 'none'}
+        Where the level-set vertices go (:mod:`~neuralpoly_core.levelset.trilinear`):
+        ``'surfaces'`` (default; Kim's Thm 4.7 solved exactly) where f = level meets the two
+        curved faces of the edge's cell, by Newton's method; ``'kim'`` Thm 4.7's own
+        diagonal-plane quartic; ``'edge'`` the root of f - level on the straight edge;
+        ``'none'`` the planar (linearly interpolated) vertices, Kim's default.
+        The combinatorics are the same in all three; ``info["planar_level_error"]`` is the
+        error before the correction. True/False mean 'surfaces'/'none'.
 
     Raises
     ------
@@ -479,8 +495,9 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
                         what="level-set extraction")
     if trilinear_cells not in ("kuhn", "cubes"):
         raise ExtractionError(f"trilinear_cells must be 'kuhn' or 'cubes', got {trilinear_cells!r}")
+    correction = check_correction(trilinear_correction)
     ex = _ExactExtractor(net, level, lo, hi, cap, inside, tolerance, reporter, prune, int(workers),
-                         options, trilinear_cells)
+                         options, trilinear_cells, correction)
     mesh = ex.run()
     if merge_coplanar and net.dim == 3 and mesh.n_faces:
         mesh = _merged(mesh, net, level)

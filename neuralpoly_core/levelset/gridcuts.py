@@ -107,6 +107,15 @@ class GridCuts:
         self.stats = []
         self.fmin, self.fmax = self.enc.feature_ranges()
 
+    def plane_equations(self) -> dict:
+        """``{plane: (a, t)}``: the grid plane number ``plane`` is ``a . x = t``."""
+        out = {}
+        for l in range(self.enc.levels):
+            for a, t, keys in self.enc.plane_families(l, self.cx.lo, self.cx.hi, self.diagonal):
+                for tk, k in zip(t, keys):
+                    out.setdefault(self.plane_of[k], (a, float(tk)))
+        return out
+
     def run(self, prune: bool, reporter=None) -> list[dict]:
         """Cut every level (pruning after each when ``prune``); returns per-level facts."""
         cx, enc = self.cx, self.enc

@@ -120,12 +120,17 @@ class FinalCells:
         return self.cut.edge_point(u, v)
 
 
-def emit_surface(cx: CellComplex, net: Network, G: np.ndarray, scale: float, cap: bool):
+def emit_surface(cx: CellComplex, net: Network, G: np.ndarray, scale: float, cap: bool,
+                 trace: dict | None = None):
     """The level set ``g = 0`` from the final cells of ``cx`` (``G``: ``g`` at the vertices).
 
     Returns ``(mesh, stats)``: the mesh (without ``info``) and a dict with ``regions_crossed``,
     ``cap_faces``, ``reoriented_faces`` and ``degenerate`` (cells and faces left out or made
-    best-effort here, beyond those of the complex).
+    best-effort here, beyond those of the complex). A ``trace`` dict is filled with where each
+    mesh vertex came from: ``source`` (its index among the complex's vertices, then the cut's
+    new vertices), ``n_old`` (the complex's vertices), and per new vertex of the cut its edge
+    ``ua``, ``ub`` (vertex ids into ``points``), fraction ``t`` and the labels of the edge's two
+    faces in one of its cells, ``labels`` (n, 2; -1 in 2-D).
     """
     fc = FinalCells.build(cx, G, scale, cap)
     parts = cross_sections(fc)                 # (corners, sizes, cells) per part
@@ -155,9 +160,26 @@ def emit_surface(cx: CellComplex, net: Network, G: np.ndarray, scale: float, cap
     ureg, rinv = np.unique(regs, return_inverse=True)
     mesh = PolyMesh(Xall[usedv], corners, sizes, rinv.ravel(),
                     region_patterns=region_patterns(cx, net, ureg))
+    if trace is not None:
+        _fill_trace(trace, fc, G, usedv)
     stats = {"regions_crossed": int(fc.crossed.sum()), "cap_faces": ncap,
              "reoriented_faces": flipped, "degenerate": fc.degenerate}
     return mesh, stats
+
+
+def _fill_trace(trace: dict, fc: FinalCells, G: np.ndarray, usedv: np.ndarray) -> None:
+    """Where the mesh's vertices come from (see :func:`emit_surface`)."""
+    cut = fc.cut
+    trace.update(source=np.nonzero(usedv)[0], n_old=fc.cx.points.shape[0], points=fc.cx.points)
+    if cut is None:
+        e = np.zeros(0, dtype=np.int64)
+        trace.update(ua=e, ub=e, t=np.zeros(0), labels=np.zeros((0, 2), dtype=np.int64))
+        return
+    ua, ub = cut.ends()
+    labels = np.full((len(ua), 2), -1, dtype=np.int64)
+    sel = cut.m >= 0
+    labels[cut.m[sel] - cut.n_vertices] = cut.R[sel, 2:4]
+    trace.update(ua=ua, ub=ub, t=cut.fractions(G), labels=labels)
 
 
 # ---------------------------------------------------------------------------------------

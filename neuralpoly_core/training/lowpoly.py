@@ -46,6 +46,7 @@ from ..mesh.sdf import mesh_problems, training_samples
 from ..network.model import Network
 from ..network.placement import Placement
 from ..reporting import Reporter
+from ..summary import trilinear_facts
 from .hashgrid_torch import HashGridSpec, parse_hashgrid_spec
 from .sdf import relu_mlp, torch_to_network
 from .torch_access import require_torch, resolve_device, torch_threads
@@ -297,12 +298,14 @@ def fit_mesh_sdf(mesh: PolyMesh, net="relu:8x32", seconds: float | None = None, 
 
 
 def extract_fitted(result_or_net, placement: Placement | None = None, *, method: str = "exact",
-                   resolution: int = 128, progress=None, cancel=None) -> PolyMesh:
+                   resolution: int = 128, progress=None, cancel=None,
+                   trilinear_correction="surfaces") -> PolyMesh:
     """The fitted surface ``f = 0`` in world coordinates (where the input mesh was).
 
     ``result_or_net``: a :class:`FitResult`, or a network and its ``placement``. ``exact``
     for ReLU networks (planar n-gons, ``info['max_level_error']`` measured in network
-    units); ``marching`` on a ``resolution^3`` grid of the box.
+    units); ``marching`` on a ``resolution^3`` grid of the box; ``trilinear`` (trilinear hash
+    grids) with ``trilinear_correction`` (see :func:`~neuralpoly_core.levelset.extract_level_set`).
     """
     if isinstance(result_or_net, FitResult):
         net, placement = result_or_net.network, result_or_net.placement
@@ -312,7 +315,7 @@ def extract_fitted(result_or_net, placement: Placement | None = None, *, method:
         raise NeuralPolyError("extracting a fitted network needs its placement (none in the model file?)")
     check_choice(method, EXTRACTION_METHODS, "extraction method")
     mesh = extract_level_set(net, 0.0, placement.box, method=method, resolution=resolution,
-                             progress=progress, cancel=cancel)
+                             progress=progress, cancel=cancel, trilinear_correction=trilinear_correction)
     if mesh.n_faces == 0:
         raise NeuralPolyError("the fitted network has no surface in its box (f has one sign)")
     out = mesh.copy()
@@ -322,7 +325,8 @@ def extract_fitted(result_or_net, placement: Placement | None = None, *, method:
 
 def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = None, steps: int | None = None,
                     seed: int = 0, device: str = "cpu", method: str = "exact", resolution: int = 128,
-                    samples: int = 200_000, progress=None, cancel=None) -> tuple[FitResult, PolyMesh, dict]:
+                    samples: int = 200_000, progress=None, cancel=None,
+                    trilinear_correction="surfaces") -> tuple[FitResult, PolyMesh, dict]:
     """Fit (:func:`fit_mesh_sdf`), extract (:func:`extract_fitted`) and compare with the input
     (:func:`~neuralpoly_core.mesh.sdf.surface_metrics`, ``samples`` points each way).
 
@@ -330,7 +334,8 @@ def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = 
     input's bounding-box diagonal), ``hausdorff``, ``hausdorff_rel``, ``normal_consistency``,
     ``vertices``, ``faces``, ``train_seconds``, ``extract_seconds``, ``max_level_error``
     (``|f(v)|`` over the output's vertices, network units), ``net``, ``steps``, ``seed``,
-    ``method``, ``warnings``.
+    ``method``, ``warnings``; with ``method='trilinear'`` also ``flatness_error``,
+    ``trilinear_correction``, ``planar_level_error`` (:func:`~neuralpoly_core.summary.trilinear_facts`).
     """
     from ..mesh.sdf import surface_metrics
 
@@ -341,7 +346,8 @@ def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = 
     fit = fit_mesh_sdf(mesh, net, seconds=seconds, steps=steps, seed=seed, device=device,
                        progress=fit_part, cancel=cancel)
     t0 = time.perf_counter()
-    out = extract_fitted(fit, method=method, resolution=resolution, progress=extract_part, cancel=cancel)
+    out = extract_fitted(fit, method=method, resolution=resolution, progress=extract_part, cancel=cancel,
+                         trilinear_correction=trilinear_correction)
     extract_seconds = time.perf_counter() - t0
     level_error = float(np.max(np.abs(fit.network(fit.placement.to_network(out.vertices)))))
     m = surface_metrics(mesh, out, samples, seed=seed)
@@ -352,4 +358,5 @@ def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = 
                    steps=fit.facts["steps"], seed=fit.facts["seed"], restarts=fit.facts["restarts"],
                    method=method, input_vertices=mesh.n_vertices, input_faces=mesh.n_faces,
                    warnings=fit.facts["warnings"])
+    summary.update(trilinear_facts(out))
     return fit, out, summary
