@@ -43,6 +43,7 @@ from ..levelset.exact import rounding_scale, single_threaded_blas
 from ..network.model import Layer, Network
 from ..reporting import Reporter
 from .formulation import check_box, check_countable
+from .lean2d import lean_regions_2d, lean_tessellation_args
 from .tessellation import RegionTessellation
 
 __all__ = ["enumerate_regions"]
@@ -328,6 +329,12 @@ def enumerate_regions(net, bbox=(-1.0, 1.0), *, origin=None, basis=None, progres
     lo, hi = check_box(bbox, local.dim)
     reporter = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"),
                         what="region enumeration", interval=0.05)
+    fast = lean_regions_2d(local, lo, hi, reporter, max_regions) if local.dim == 2 else None
+    if fast is not None:                  # 2-D in general position: see .lean2d
+        offs = np.cumsum([0] + list(net.widths))
+        slices = [slice(int(a), int(b)) for a, b in zip(offs[:-1], offs[1:])]
+        return RegionTessellation(**lean_tessellation_args(net, fast, slices, o, B, lo, hi),
+                                  seconds=time.perf_counter() - t0)
     en = _Enumerator(local, lo, hi, reporter, max_regions)
     with single_threaded_blas():          # small products: BLAS threads would only spin
         en.run()
