@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..budget import check_memory
+from ..budget import check_memory, memory_budget
 from ..levelset.arrays import ranges
 from .tessellation_build import affine_maps
 
@@ -43,149 +43,117 @@ class _GiveUp(Exception):
     """Not in general position (or over a limit): the caller takes the cell complex."""
 
 
+_POW2 = np.left_shift(np.uint64(1), np.arange(_MAX_WIDTH, dtype=np.uint64))
+
+
 def _bits(mask: np.ndarray) -> np.ndarray:
-    """(k, w) bool, w <= 64 -> (k,) uint64."""
-    packed = np.zeros((len(mask), 8), dtype=np.uint8)
-    packed[:, :-(-mask.shape[1] // 8)] = np.packbits(mask, axis=1, bitorder="little")
-    return packed.view(np.uint64)[:, 0]
-
-
-def _signed(Z: np.ndarray, eps: np.ndarray) -> np.ndarray:
-    """+1 / -1 per value; gives up on a value within ``eps`` of zero."""
-    if np.any(np.abs(Z) <= eps):
-        raise _GiveUp
-    return np.where(Z > 0, 1, -1).astype(np.int8)
+    """(k, w) bool, w <= 64 -> (k,) uint64, bit j of row i set where ``mask[i, j]``."""
+    return mask.astype(np.uint64) @ _POW2[:mask.shape[1]]
 
 
 def _values(A, b, cell, P):
-    """The units' values (k, w) at points ``P`` (k, 2) of cells ``cell``."""
-    return np.einsum("kjd,kd->kj", A[cell], P) + b[cell]
+    """The units' values (k, w) at points ``P`` (k, 2) of cells ``cell`` (``A``: the two
+    gradient components, each (n, w))."""
+    Z = A[0][cell] * P[:, 0:1]
+    Z += A[1][cell] * P[:, 1:2]
+    Z += b[cell]
+    return Z
 
 
-class _Layer:
-    """One layer's cut of every cell (see the module docstring)."""
+def _on_lines(Z, eps, rows, lines):
+    """Set the values of the lines through the points to 0; give up where any other value is
+    within ``eps`` of zero (the points' own values are round-off)."""
+    if np.count_nonzero(np.abs(Z) <= eps) != lines.size:
+        raise _GiveUp
+    Z[rows, lines] = 0.0
 
-    def __init__(self, X, cv, coff, ccnt, A, b, eps):
-        self.X, self.cv, self.coff, self.ccnt, self.A, self.b, self.eps = X, cv, coff, ccnt, A, b, eps
-        self.n, self.w = len(ccnt), A.shape[1]
-        self.cidx = np.repeat(np.arange(self.n), ccnt)
-        self.new = [X]                               # vertex coordinates, new ones appended
-        self.nv = len(X)
 
-    def _add(self, P):
-        ids = self.nv + np.arange(len(P))
-        self.nv += len(P)
-        self.new.append(P)
-        return ids
+def _up(V):
+    """The vectors ``V`` (k, 2) turned to point up (along ``_UP``)."""
+    return V * np.where(V @ _UP > 0, 1.0, -1.0)[:, None]
 
-    def boundary_points(self):
-        """Corner signs, and each line's two boundary points per cell it crosses (segments)."""
-        X, cv, cidx = self.X, self.cv, self.cidx
-        Z = _values(self.A, self.b, cidx, X[cv])
-        S = _signed(Z, self.eps[cidx])
-        nxt = np.arange(len(cv)) + 1
-        nxt[self.coff + self.ccnt - 1] = self.coff
-        ek, ej = np.nonzero(S != S[nxt])
-        u, v = cv[ek], cv[nxt[ek]]
-        swap = u > v
-        a, c = np.where(swap, v, u), np.where(swap, u, v)
-        za, zc = np.where(swap, Z[nxt[ek], ej], Z[ek, ej]), np.where(swap, Z[ek, ej], Z[nxt[ek], ej])
-        key = (a * len(X) + c) * self.w + ej
-        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-        t = (za / (za - zc))[first][:, None]
-        ids = self._add(X[a[first]] + t * (X[c[first]] - X[a[first]]))[inv]
-        cc = cidx[ek]
-        order = np.argsort(cc * self.w + ej, kind="stable")
-        gk = (cc * self.w + ej)[order]
-        if len(gk) % 2 or np.any(gk[0::2] != gk[1::2]) or np.any(gk[2::2] == gk[1:-1:2]):
-            raise _GiveUp
-        o1, o2 = order[0::2], order[1::2]
-        self.corner_signs = S
-        self.seg_cell, self.seg_line = cc[o1], ej[o1]
-        self.seg_ids = np.stack([ids[o1], ids[o2]], axis=1)
-        P = self.new[-1][inv]
-        self.seg_P = np.stack([P[o1], P[o2]], axis=1)                       # (m, 2 ends, 2)
-        edge = (X[v] - X[u])
-        self.seg_edge = np.stack([edge[o1], edge[o2]], axis=1)
 
-    def point_signs(self, cell, P, zero_lines):
-        """Signs (k, w) int8 at points of cells, 0 on the lines ``zero_lines`` (k, z) through them."""
-        Z = _values(self.A, self.b, cell, P)
-        rows = np.arange(len(cell))[:, None]
-        Z[rows, zero_lines] = np.inf
-        S = _signed(Z, self.eps[cell])
-        S[rows, zero_lines] = 0
-        return S, Z
+def _side(A, cell, line, E):
+    """+-1: the sign of unit ``line`` of ``cell`` a step along ``E`` (k, 2) from its zero."""
+    return np.where(A[0][cell, line] * E[:, 0] + A[1][cell, line] * E[:, 1] > 0, 1.0, -1.0)
 
-    def inner_points(self):
-        """Pairs of segments of one cell that cross inside it, their crossing points and signs."""
-        sc, sj, m = self.seg_cell, self.seg_line, len(self.seg_cell)
-        self.end_S = []
-        endZ = []
-        for e in (0, 1):
-            S, Z = self.point_signs(sc, self.seg_P[:, e], sj[:, None])
-            self.end_S.append(S)
-            endZ.append(Z)
-        scnt = np.bincount(sc, minlength=self.n)
-        soff = np.cumsum(scnt) - scnt
-        after = scnt[sc] - (np.arange(m) - soff[sc]) - 1
-        s = np.repeat(np.arange(m), after)
-        t = ranges(np.arange(m) + 1, after)
-        z1, z2 = endZ[0][s, sj[t]], endZ[1][s, sj[t]]
-        cross = (z1 > 0) != (z2 > 0)
-        if np.any(cross != ((endZ[0][t, sj[s]] > 0) != (endZ[1][t, sj[s]] > 0))):
-            raise _GiveUp
-        s, t, z1, z2 = s[cross], t[cross], z1[cross], z2[cross]
-        P1, P2 = self.seg_P[s, 0], self.seg_P[s, 1]
-        P = P1 + (z1 / (z1 - z2))[:, None] * (P2 - P1)
-        self.pair = (s, t)
-        self.pair_ids = self._add(P)
-        self.pair_S, _ = self.point_signs(sc[s], P, np.stack([sj[s], sj[t]], axis=1))
 
-    def faces(self):
-        """Each face's cell and signs (nf, w), from its lowest vertex (module docstring)."""
-        X, cv, cidx, A = self.X, self.cv, self.cidx, self.A
-        h = X[cv] @ _UP
-        low = np.lexsort((h, cidx))[self.coff]
-        codes = [self.corner_signs[low]]
-        cells = [cidx[low]]
-        sc, sj = self.seg_cell, self.seg_line
-        P = self.seg_P
-        up = P[:, 1] - P[:, 0]
-        lo_end = (up @ _UP) > 0                       # end 0 is the lower one
-        up[~lo_end] *= -1
-        k = np.arange(len(sc))
-        e = np.where(lo_end[:, None], self.seg_edge[:, 0], self.seg_edge[:, 1])
-        e = np.where(((e @ _UP) > 0)[:, None], e, -e)
-        S = np.where(lo_end[:, None], self.end_S[0], self.end_S[1])
-        S[k, sj] = np.where(np.einsum("kd,kd->k", A[sc, sj], e) > 0, 1, -1)
-        codes.append(S)
-        cells.append(sc)
-        s, t = self.pair
-        S = self.pair_S.copy()
-        c = sc[s]
-        i = np.arange(len(s))
-        S[i, sj[s]] = np.where(np.einsum("kd,kd->k", A[c, sj[s]], up[t]) > 0, 1, -1)
-        S[i, sj[t]] = np.where(np.einsum("kd,kd->k", A[c, sj[t]], up[s]) > 0, 1, -1)
-        codes.append(S)
-        cells.append(c)
-        fcell = np.concatenate(cells)
-        order = np.argsort(fcell, kind="stable")
-        return fcell[order], np.concatenate(codes)[order]
-
-    def vertices(self):
-        """Every vertex of the arrangements: (cell, id, signs), sorted by cell."""
-        sc = self.seg_cell
-        s, _t = self.pair
-        vc = np.concatenate([self.cidx, sc, sc, sc[s]])
-        vid = np.concatenate([self.cv, self.seg_ids[:, 0], self.seg_ids[:, 1], self.pair_ids])
-        vS = np.concatenate([self.corner_signs, self.end_S[0], self.end_S[1], self.pair_S])
-        order = np.argsort(vc, kind="stable")
-        return vc[order], vid[order], vS[order]
+def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
+    """One layer's arrangements in every cell: the vertices (cell, id, values with exact zeros
+    on the lines through them; new coordinates appended to ``X``) and the faces (cell, values
+    of their lowest vertex, the lines through it signed by the face's side)."""
+    n, w = len(ccnt), b.shape[1]
+    cidx = np.repeat(np.arange(n), ccnt)
+    Zc = _values(A, b, cidx, X[cv])
+    if np.any(np.abs(Zc) <= eps[cidx]):
+        raise _GiveUp
+    S = Zc > 0
+    ek, ej = np.nonzero(S != S[nxt])
+    u, v = cv[ek], cv[nxt[ek]]
+    key = (np.minimum(u, v) * len(X) + np.maximum(u, v)) * w + ej
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    za, zb = Zc[ek, ej], Zc[nxt[ek], ej]
+    Pu = X[u]
+    P = Pu + (za / (za - zb))[:, None] * (X[v] - Pu)
+    nb = len(first)
+    ids = (len(X) + np.arange(nb))[inv]
+    P = P[first][inv]                                  # one point per edge and unit
+    # segments: the two boundary points of each line on each cell it crosses
+    cc = cidx[ek]
+    g = cc * w + ej
+    order = np.argsort(g, kind="stable")
+    o1, o2 = order[0::2], order[1::2]
+    if len(order) % 2 or np.any(g[o1] != g[o2]):
+        raise _GiveUp
+    sc, sj = cc[o1], ej[o1]
+    m = len(sc)
+    e2 = np.concatenate([o1, o2])                      # end 0 of every segment, then end 1
+    ec, ej2 = np.concatenate([sc, sc]), np.concatenate([sj, sj])
+    eP = P[e2]
+    Ze = _values(A, b, ec, eP)
+    _on_lines(Ze, eps[ec], np.arange(2 * m), ej2)
+    # inner crossings: line t separates the two ends of line s (and s those of t)
+    scnt = np.bincount(sc, minlength=n)
+    after = scnt[sc] - (np.arange(m) - (np.cumsum(scnt) - scnt)[sc]) - 1
+    s = np.repeat(np.arange(m), after)
+    t = ranges(np.arange(m) + 1, after)
+    z1, z2 = Ze[s, sj[t]], Ze[m + s, sj[t]]
+    cross = (z1 > 0) != (z2 > 0)
+    if np.any(cross != ((Ze[t, sj[s]] > 0) != (Ze[m + t, sj[s]] > 0))):
+        raise _GiveUp
+    s, t, z1, z2 = s[cross], t[cross], z1[cross], z2[cross]
+    P1, P2 = eP[s], eP[m + s]
+    Pp = P1 + (z1 / (z1 - z2))[:, None] * (P2 - P1)
+    pc = sc[s]
+    Zp = _values(A, b, pc, Pp)
+    k = len(s)
+    _on_lines(Zp, eps[pc], np.arange(k)[:, None], np.stack([sj[s], sj[t]], axis=1))
+    Xn = np.concatenate([X, P[first], Pp], axis=0)
+    pid = len(X) + nb + np.arange(k)
+    # faces, by their lowest vertex
+    low = np.lexsort((X[cv] @ _UP, cidx))[coff]
+    seg = eP[m:] - eP[:m]
+    end1 = seg @ _UP < 0                               # end 1 is the segment's lower end
+    up = seg * np.where(end1, -1.0, 1.0)[:, None]
+    lo_e = np.where(end1, m + np.arange(m), np.arange(m))
+    fb = Ze[lo_e]
+    edge = X[v] - X[u]
+    fb[np.arange(m), sj] = _side(A, sc, sj, _up(edge[e2[lo_e]]))
+    fp = Zp.copy()
+    fp[np.arange(k), sj[s]] = _side(A, pc, sj[s], up[t])
+    fp[np.arange(k), sj[t]] = _side(A, pc, sj[t], up[s])
+    fcell = np.concatenate([cidx[low], sc, pc])
+    fZ = np.concatenate([Zc[low], fb, fp])
+    vc = np.concatenate([cidx, ec, pc])
+    order = np.argsort(vc, kind="stable")
+    vid = np.concatenate([cv, ids[e2], pid])[order]
+    vZ = np.concatenate([Zc, Ze, Zp])[order]
+    return Xn, vc[order], vid, vZ, fcell, fZ
 
 
 def _polygons(X, face, vid, nf):
-    """Each face's vertices counter-clockwise around their centroid (CSR), and the areas."""
+    """Each face's vertices counter-clockwise around their centroid (CSR, and the next corner
+    of each), the areas and the centroids."""
     cnt = np.bincount(face, minlength=nf)
     if np.any(cnt < 3):
         raise _GiveUp
@@ -198,33 +166,30 @@ def _polygons(X, face, vid, nf):
     nxt = np.arange(len(vid)) + 1
     nxt[off + cnt - 1] = off
     area = 0.5 * np.bincount(face, P[:, 0] * P[nxt, 1] - P[nxt, 0] * P[:, 1], nf)
-    return vid, off, cnt, area, cen
+    return vid, off, cnt, nxt, area, cen
 
 
-def _cut_layer(X, cv, coff, ccnt, A, b, eps, what):
+def _cut_layer(X, cells, A, b, eps, budget, what):
     """One layer: new vertices, the faces (cycles), each face's cell and signs."""
-    L = _Layer(X, cv, coff, ccnt, A, b, eps)
-    L.boundary_points()
-    L.inner_points()
-    fcell, fcode = L.faces()
-    vc, vid, vS = L.vertices()
+    cv, coff, ccnt, nxt = cells
+    Xn, vc, vid, vZ, fcell, fZ = _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps)
     nf = len(fcell)
-    vcnt = np.bincount(vc, minlength=L.n)
+    vcnt = np.bincount(vc, minlength=len(ccnt))
     voff = np.cumsum(vcnt) - vcnt
     per = vcnt[fcell]
     total = int(per.sum())
     if total > _MAX_PAIRS:
         raise _GiveUp
-    check_memory(8 * 6 * total + 8 * (3 * L.w + 8) * len(vid), what,
-                 "use a smaller box, a smaller network or max_regions")
+    nbytes = 8 * 6 * total + 8 * (3 * b.shape[1] + 8) * len(vid)
+    if nbytes > budget:
+        check_memory(nbytes, what(), "use a smaller box, a smaller network or max_regions")
     pv = ranges(voff[fcell], per)
     pf = np.repeat(np.arange(nf), per)
-    vpos, vneg = _bits(vS > 0), _bits(vS < 0)
-    fpos, fneg = _bits(fcode > 0), _bits(fcode < 0)
+    vpos, vneg = _bits(vZ > 0), _bits(vZ < 0)
+    fpos, fneg = _bits(fZ > 0), _bits(fZ < 0)
     ok = ((fpos[pf] & vneg[pv]) | (fneg[pf] & vpos[pv])) == 0
-    Xn = np.concatenate(L.new, axis=0)
-    fv, foff, fcnt, area, cen = _polygons(Xn, pf[ok], vid[pv[ok]], nf)
-    return Xn, fv, foff, fcnt, fcell, fcode, area, cen
+    fv, foff, fcnt, fnxt, area, cen = _polygons(Xn, pf[ok], vid[pv[ok]], nf)
+    return Xn, (fv, foff, fcnt, fnxt), fcell, fZ > 0, area, cen
 
 
 def lean_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
@@ -236,41 +201,43 @@ def lean_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
         return None
     ext = np.maximum(np.abs(lo), np.abs(hi))
     X = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
-    cv, coff, ccnt = np.arange(4), np.zeros(1, dtype=np.int64), np.array([4])
+    cells = (np.arange(4), np.zeros(1, dtype=np.int64), np.array([4]), np.array([1, 2, 3, 0]))
     box = float(np.prod(hi - lo))
     first = layers[0]
-    A = first.weight[None, :, :].copy()
+    A = (first.weight[None, :, 0].copy(), first.weight[None, :, 1].copy())
     b = (np.zeros(first.width) if first.bias is None else first.bias)[None, :].copy()
-    codes = np.zeros((1, 0), dtype=np.int8)
+    codes = np.zeros((1, 0), dtype=bool)
+    budget = memory_budget()
     try:
         for li, layer in enumerate(layers):
             reporter.check()
-            eps = _TOL * (np.abs(A) @ ext + np.abs(b))
-            what = f"enumerating the regions of {net!r} (layer {li + 1}, {len(ccnt):,} cells)"
-            X, cv, coff, ccnt, fcell, fcode, area, cen = _cut_layer(X, cv, coff, ccnt, A, b, eps, what)
+            eps = _TOL * (np.abs(A[0]) * ext[0] + np.abs(A[1]) * ext[1] + np.abs(b))
+            what = lambda n=len(cells[2]), li=li: f"enumerating the regions of {net!r} (layer {li + 1}, {n:,} cells)"
+            X, cells, fcell, on, area, cen = _cut_layer(X, cells, A, b, eps, budget, what)
             if np.any(area <= 0) or abs(float(area.sum()) - box) > 1e-9 * box:
                 raise _GiveUp
-            if max_regions is not None and len(ccnt) > max_regions:
+            if max_regions is not None and len(fcell) > max_regions:
                 raise _GiveUp
-            codes = np.concatenate([codes[fcell], fcode], axis=1)
+            codes = np.concatenate([codes[fcell], on], axis=1)
             if li + 1 < len(layers):
                 below, above = layer.activation.slopes
-                D = np.where(fcode > 0, above, below)
+                D = np.where(on, above, below)
                 nxt = layers[li + 1]
-                A = np.einsum("ij,fjd->fid", nxt.weight, D[:, :, None] * A[fcell])
-                b = (D * b[fcell]) @ nxt.weight.T
+                Wt = nxt.weight.T
+                A = ((D * A[0][fcell]) @ Wt, (D * A[1][fcell]) @ Wt)
+                b = (D * b[fcell]) @ Wt
                 if nxt.bias is not None:
                     b += nxt.bias
     except _GiveUp:
         return None
     reporter(1.0, f"layer {len(layers)} of {len(layers)}")
-    return dict(X=X, regions=(cv, coff, ccnt), codes=codes, centroids=cen)
+    return dict(X=X, regions=cells[:3], codes=codes, centroids=cen)
 
 
 def lean_tessellation_args(net, res, slices, origin, basis, lo, hi) -> dict:
     """The keyword arguments of :class:`RegionTessellation` (but ``seconds``) from
     :func:`lean_regions_2d`'s result ``res`` (``net``: the network on its own input)."""
-    codes = res["codes"]
+    codes = res["codes"]                   # bool: the unit is positive on the region
     X = res["X"]
     n = len(codes)
     g, o, lg, lo_ = affine_maps(net, codes, slices, basis, origin)
