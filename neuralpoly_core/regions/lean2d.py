@@ -97,7 +97,8 @@ def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
     P = Pu + (za / (za - zb))[:, None] * (X[v] - Pu)
     nb = len(first)
     ids = (len(X) + np.arange(nb))[inv]
-    P = P[first][inv]                                  # one point per edge and unit
+    Pb = P[first]
+    P = Pb[inv]                                        # one point per edge and unit
     # segments: the two boundary points of each line on each cell it crosses
     cc = cidx[ek]
     g = cc * w + ej
@@ -128,10 +129,14 @@ def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
     Zp = _values(A, b, pc, Pp)
     k = len(s)
     _on_lines(Zp, eps[pc], np.arange(k)[:, None], np.stack([sj[s], sj[t]], axis=1))
-    Xn = np.concatenate([X, P[first], Pp], axis=0)
+    Xn = np.concatenate([X, Pb, Pp], axis=0)
     pid = len(X) + nb + np.arange(k)
-    # faces, by their lowest vertex
-    low = np.lexsort((X[cv] @ _UP, cidx))[coff]
+    # faces, by their lowest vertex; only the crossed cells
+    xc = np.zeros(n, dtype=bool)
+    xc[sc] = True
+    ci = np.nonzero(xc[cidx])[0]
+    xcnt = ccnt[xc]
+    low = ci[np.lexsort((X[cv[ci]] @ _UP, cidx[ci]))[np.cumsum(xcnt) - xcnt]]
     seg = eP[m:] - eP[:m]
     end1 = seg @ _UP < 0                               # end 1 is the segment's lower end
     up = seg * np.where(end1, -1.0, 1.0)[:, None]
@@ -144,16 +149,16 @@ def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
     fp[np.arange(k), sj[t]] = _side(A, pc, sj[t], up[s])
     fcell = np.concatenate([cidx[low], sc, pc])
     fZ = np.concatenate([Zc[low], fb, fp])
-    vc = np.concatenate([cidx, ec, pc])
+    vc = np.concatenate([cidx[ci], ec, pc])
     order = np.argsort(vc, kind="stable")
-    vid = np.concatenate([cv, ids[e2], pid])[order]
-    vZ = np.concatenate([Zc, Ze, Zp])[order]
-    return Xn, vc[order], vid, vZ, fcell, fZ
+    vid = np.concatenate([cv[ci], ids[e2], pid])[order]
+    vZ = np.concatenate([Zc[ci], Ze, Zp])[order]
+    return Xn, vc[order], vid, vZ, fcell, fZ, xc, S[coff]
 
 
 def _polygons(X, face, vid, nf):
-    """Each face's vertices counter-clockwise around their centroid (CSR, and the next corner
-    of each), the areas and the centroids."""
+    """Each face's vertices counter-clockwise around their centroid (ids, counts), the areas
+    and the centroids."""
     cnt = np.bincount(face, minlength=nf)
     if np.any(cnt < 3):
         raise _GiveUp
@@ -166,13 +171,14 @@ def _polygons(X, face, vid, nf):
     nxt = np.arange(len(vid)) + 1
     nxt[off + cnt - 1] = off
     area = 0.5 * np.bincount(face, P[:, 0] * P[nxt, 1] - P[nxt, 0] * P[:, 1], nf)
-    return vid, off, cnt, nxt, area, cen
+    return vid, cnt, area, cen
 
 
 def _cut_layer(X, cells, A, b, eps, budget, what):
-    """One layer: new vertices, the faces (cycles), each face's cell and signs."""
-    cv, coff, ccnt, nxt = cells
-    Xn, vc, vid, vZ, fcell, fZ = _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps)
+    """One layer: new vertices, the new cells (cycles: the cells no line crosses, then the
+    faces of the others), each one's parent, its units' signs, area and centroid."""
+    cv, coff, ccnt, nxt, carea, ccen = cells
+    Xn, vc, vid, vZ, fcell, fZ, xc, first_signs = _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps)
     nf = len(fcell)
     vcnt = np.bincount(vc, minlength=len(ccnt))
     voff = np.cumsum(vcnt) - vcnt
@@ -188,8 +194,16 @@ def _cut_layer(X, cells, A, b, eps, budget, what):
     vpos, vneg = _bits(vZ > 0), _bits(vZ < 0)
     fpos, fneg = _bits(fZ > 0), _bits(fZ < 0)
     ok = ((fpos[pf] & vneg[pv]) | (fneg[pf] & vpos[pv])) == 0
-    fv, foff, fcnt, fnxt, area, cen = _polygons(Xn, pf[ok], vid[pv[ok]], nf)
-    return Xn, (fv, foff, fcnt, fnxt), fcell, fZ > 0, area, cen
+    fv, fcnt, area, cen = _polygons(Xn, pf[ok], vid[pv[ok]], nf)
+    keep = np.nonzero(~xc)[0]
+    kv = cv[ranges(coff[keep], ccnt[keep])]
+    cnt = np.concatenate([ccnt[keep], fcnt])
+    off = np.cumsum(cnt) - cnt
+    nxt = np.arange(len(kv) + len(fv)) + 1
+    nxt[off + cnt - 1] = off
+    new = (np.concatenate([kv, fv]), off, cnt, nxt, np.concatenate([carea[keep], area]),
+           np.concatenate([ccen[keep], cen]))
+    return Xn, new, np.concatenate([keep, fcell]), np.concatenate([first_signs[keep], fZ > 0]), area
 
 
 def lean_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
@@ -201,8 +215,9 @@ def lean_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
         return None
     ext = np.maximum(np.abs(lo), np.abs(hi))
     X = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
-    cells = (np.arange(4), np.zeros(1, dtype=np.int64), np.array([4]), np.array([1, 2, 3, 0]))
     box = float(np.prod(hi - lo))
+    cells = (np.arange(4), np.zeros(1, dtype=np.int64), np.array([4]), np.array([1, 2, 3, 0]),
+             np.array([box]), (0.5 * (lo + hi))[None, :])
     first = layers[0]
     A = (first.weight[None, :, 0].copy(), first.weight[None, :, 1].copy())
     b = (np.zeros(first.width) if first.bias is None else first.bias)[None, :].copy()
@@ -213,8 +228,8 @@ def lean_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
             reporter.check()
             eps = _TOL * (np.abs(A[0]) * ext[0] + np.abs(A[1]) * ext[1] + np.abs(b))
             what = lambda n=len(cells[2]), li=li: f"enumerating the regions of {net!r} (layer {li + 1}, {n:,} cells)"
-            X, cells, fcell, on, area, cen = _cut_layer(X, cells, A, b, eps, budget, what)
-            if np.any(area <= 0) or abs(float(area.sum()) - box) > 1e-9 * box:
+            X, cells, fcell, on, area = _cut_layer(X, cells, A, b, eps, budget, what)
+            if np.any(area <= 0) or abs(float(cells[4].sum()) - box) > 1e-9 * box:
                 raise _GiveUp
             if max_regions is not None and len(fcell) > max_regions:
                 raise _GiveUp
@@ -231,7 +246,7 @@ def lean_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
     except _GiveUp:
         return None
     reporter(1.0, f"layer {len(layers)} of {len(layers)}")
-    return dict(X=X, regions=cells[:3], codes=codes, centroids=cen)
+    return dict(X=X, regions=cells[:3], codes=codes, centroids=cells[5])
 
 
 def lean_tessellation_args(net, res, slices, origin, basis, lo, hi) -> dict:
