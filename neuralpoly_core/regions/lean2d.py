@@ -11,8 +11,10 @@ lowest corner (one face), the lower boundary point of each line (the face above 
 the line and the boundary going up) and each inner crossing (the face between the two lines
 going up). So a cell crossed by ``k`` lines meeting ``I`` times inside it has ``1 + k + I``
 faces; each face's signs are those of its lowest vertex, the lines through it signed by the
-face's side, and its vertices are the arrangement's vertices whose signs agree (zero allowed).
-A face is drawn counter-clockwise around its vertex centroid.
+face's side. A vertex lies on the faces whose signs are its own with the lines through it (none,
+one or two) taken either way: 1, 2 or 4 faces, found by a hash of (cell, signs), every match
+checked. A face is drawn counter-clockwise around its vertex centroid. Cells that no line of
+the layer crosses pass through unchanged.
 
 This needs general position. It gives up (returns None, and the caller cuts the box unit by unit
 with the cell complex and its tolerance policy, :mod:`.exact`) as soon as a unit's value at a
@@ -20,7 +22,7 @@ vertex is within ``_TOL`` of its scale (a line through or near a vertex: duplica
 dead units, concurrent lines), when the signs of two lines disagree about where they cross, a
 face has fewer than three vertices, the faces' areas do not add up to the box's, a layer is
 wider than 64 units or not ``relu`` / ``|x|``, more than ``max_regions`` cells are made, or
-a layer would compare more than ``_MAX_PAIRS`` (face, vertex) pairs.
+two (cell, signs) of faces hash alike.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ __all__ = ["lean_regions_2d"]
 
 _TOL = 1e-9                      # relative to |A| |y|max + |b| of the unit on the cell
 _UP = np.array([0.3826834323650898, 0.9238795325112867])     # generic "up" (22.5 degrees off y)
-_MAX_PAIRS = 4_000_000           # (face, vertex) pairs compared in one layer
 _MAX_WIDTH = 64                  # a vertex's signs in one 64-bit word
+_MIX = np.uint64(0x9E3779B97F4A7C15)      # hashes (cell, signs) of faces
 
 
 class _GiveUp(Exception):
@@ -48,7 +50,7 @@ _POW2 = np.left_shift(np.uint64(1), np.arange(_MAX_WIDTH, dtype=np.uint64))
 
 def _bits(mask: np.ndarray) -> np.ndarray:
     """(k, w) bool, w <= 64 -> (k,) uint64, bit j of row i set where ``mask[i, j]``."""
-    return mask.astype(np.uint64) @ _POW2[:mask.shape[1]]
+    return mask.astype(np.uint64) @ _POW2[:mask.shape[1]]   # uint64 products wrap: no carries
 
 
 def _values(A, b, cell, P):
@@ -84,9 +86,12 @@ def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
     of their lowest vertex, the lines through it signed by the face's side)."""
     n, w = len(ccnt), b.shape[1]
     cidx = np.repeat(np.arange(n), ccnt)
-    Zc = _values(A, b, cidx, X[cv])
-    if np.any(np.abs(Zc) <= eps[cidx]):
+    own = np.empty(len(X), dtype=np.int64)
+    own[cv] = cidx                  # one cell of each vertex: all agree there up to round-off
+    Zv = _values(A, b, own, X)
+    if np.any(np.abs(Zv) <= eps[own]):
         raise _GiveUp
+    Zc = Zv[cv]
     S = Zc > 0
     ek, ej = np.nonzero(S != S[nxt])
     u, v = cv[ek], cv[nxt[ek]]
@@ -149,11 +154,15 @@ def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
     fp[np.arange(k), sj[t]] = _side(A, pc, sj[t], up[s])
     fcell = np.concatenate([cidx[low], sc, pc])
     fZ = np.concatenate([Zc[low], fb, fp])
-    vc = np.concatenate([cidx[ci], ec, pc])
-    order = np.argsort(vc, kind="stable")
-    vid = np.concatenate([cv[ci], ids[e2], pid])[order]
-    vZ = np.concatenate([Zc[ci], Ze, Zp])[order]
-    return Xn, vc[order], vid, vZ, fcell, fZ, xc, S[coff]
+    # each vertex's faces: its signs, the lines through it either way (1, 2 or 4 faces)
+    bit = _POW2[:w]
+    base = [_bits(Zc[ci] > 0), _bits(Ze > 0), _bits(Zp > 0)]
+    bs, bt = bit[sj[s]], bit[sj[t]]
+    vkey = np.concatenate([base[0], base[1], base[1] | bit[ej2], base[2], base[2] | bs, base[2] | bt,
+                           base[2] | bs | bt])
+    vcell = np.concatenate([cidx[ci], ec, ec, pc, pc, pc, pc])
+    vid = np.concatenate([cv[ci], ids[e2], ids[e2], pid, pid, pid, pid])
+    return Xn, (vcell, vkey, vid), fcell, fZ > 0, xc, S[coff]
 
 
 def _polygons(X, face, vid, nf):
@@ -178,23 +187,25 @@ def _cut_layer(X, cells, A, b, eps, budget, what):
     """One layer: new vertices, the new cells (cycles: the cells no line crosses, then the
     faces of the others), each one's parent, its units' signs, area and centroid."""
     cv, coff, ccnt, nxt, carea, ccen = cells
-    Xn, vc, vid, vZ, fcell, fZ, xc, first_signs = _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps)
+    Xn, (vcell, vkey, vid), fcell, fpos, xc, first_signs = _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps)
     nf = len(fcell)
-    vcnt = np.bincount(vc, minlength=len(ccnt))
-    voff = np.cumsum(vcnt) - vcnt
-    per = vcnt[fcell]
-    total = int(per.sum())
-    if total > _MAX_PAIRS:
-        raise _GiveUp
-    nbytes = 8 * 6 * total + 8 * (3 * b.shape[1] + 8) * len(vid)
+    nbytes = 8 * 8 * len(vid) + 8 * (3 * b.shape[1] + 8) * nf
     if nbytes > budget:
         check_memory(nbytes, what(), "use a smaller box, a smaller network or max_regions")
-    pv = ranges(voff[fcell], per)
-    pf = np.repeat(np.arange(nf), per)
-    vpos, vneg = _bits(vZ > 0), _bits(vZ < 0)
-    fpos, fneg = _bits(fZ > 0), _bits(fZ < 0)
-    ok = ((fpos[pf] & vneg[pv]) | (fneg[pf] & vpos[pv])) == 0
-    fv, fcnt, area, cen = _polygons(Xn, pf[ok], vid[pv[ok]], nf)
+    # the face of each (vertex, signs): by a hash of (cell, signs), every match checked
+    fkey = _bits(fpos)
+    fh = fkey ^ (fcell.astype(np.uint64) * _MIX)
+    order = np.argsort(fh)
+    fh = fh[order]
+    if nf > 1 and np.any(fh[1:] == fh[:-1]):
+        raise _GiveUp
+    vh = vkey ^ (vcell.astype(np.uint64) * _MIX)
+    at = np.minimum(np.searchsorted(fh, vh), nf - 1)
+    face = order[at]
+    if np.any(fh[at] != vh) or np.any(fcell[face] != vcell) or np.any(fkey[face] != vkey):
+        raise _GiveUp
+    order = np.argsort(face, kind="stable")
+    fv, fcnt, area, cen = _polygons(Xn, face[order], vid[order], nf)
     keep = np.nonzero(~xc)[0]
     kv = cv[ranges(coff[keep], ccnt[keep])]
     cnt = np.concatenate([ccnt[keep], fcnt])
@@ -203,7 +214,7 @@ def _cut_layer(X, cells, A, b, eps, budget, what):
     nxt[off + cnt - 1] = off
     new = (np.concatenate([kv, fv]), off, cnt, nxt, np.concatenate([carea[keep], area]),
            np.concatenate([ccen[keep], cen]))
-    return Xn, new, np.concatenate([keep, fcell]), np.concatenate([first_signs[keep], fZ > 0]), area
+    return Xn, new, np.concatenate([keep, fcell]), np.concatenate([first_signs[keep], fpos]), area
 
 
 def lean_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
@@ -257,7 +268,8 @@ def lean_tessellation_args(net, res, slices, origin, basis, lo, hi) -> dict:
     n = len(codes)
     g, o, lg, lo_ = affine_maps(net, codes, slices, basis, origin)
     info = {"cells": int(n), "vertices": int(len(X)), "degenerate_cells": 0,
-            "origin": origin.tolist(), "basis": basis.tolist(), "bbox": [lo.tolist(), hi.tolist()]}
+            "origin": origin.tolist(), "basis": basis.tolist(), "bbox": [lo.tolist(), hi.tolist()],
+            "cutting": "arrangements"}
     return dict(dim=2, patterns=codes > 0, layer_slices=list(slices),
                 groups=[layer.activation.group for layer in net.layers], gradients=g, offsets=o,
                 local_gradients=lg, local_offsets=lo_, points=X, region_vertices=res["regions"],
