@@ -70,16 +70,6 @@ def _on_lines(Z, eps, rows, lines):
     Z[rows, lines] = 0.0
 
 
-def _up(V):
-    """The vectors ``V`` (k, 2) turned to point up (along ``_UP``)."""
-    return V * np.where(V @ _UP > 0, 1.0, -1.0)[:, None]
-
-
-def _side(A, cell, line, E):
-    """+-1: the sign of unit ``line`` of ``cell`` a step along ``E`` (k, 2) from its zero."""
-    return np.where(A[0][cell, line] * E[:, 0] + A[1][cell, line] * E[:, 1] > 0, 1.0, -1.0)
-
-
 def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
     """One layer's arrangements in every cell: the vertices (cell, id, values with exact zeros
     on the lines through them; new coordinates appended to ``X``) and the faces (cell, values
@@ -123,11 +113,12 @@ def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
     after = scnt[sc] - (np.arange(m) - (np.cumsum(scnt) - scnt)[sc]) - 1
     s = np.repeat(np.arange(m), after)
     t = ranges(np.arange(m) + 1, after)
-    z1, z2 = Ze[s, sj[t]], Ze[m + s, sj[t]]
+    z1, z2 = Ze[s, sj[t]], Ze[m + s, sj[t]]            # line t at the ends of s
+    y1, y2 = Ze[t, sj[s]], Ze[m + t, sj[s]]            # line s at the ends of t
     cross = (z1 > 0) != (z2 > 0)
-    if np.any(cross != ((Ze[t, sj[s]] > 0) != (Ze[m + t, sj[s]] > 0))):
+    if np.any(cross != ((y1 > 0) != (y2 > 0))):
         raise _GiveUp
-    s, t, z1, z2 = s[cross], t[cross], z1[cross], z2[cross]
+    s, t, z1, z2, y1, y2 = s[cross], t[cross], z1[cross], z2[cross], y1[cross], y2[cross]
     P1, P2 = eP[s], eP[m + s]
     Pp = P1 + (z1 / (z1 - z2))[:, None] * (P2 - P1)
     pc = sc[s]
@@ -137,21 +128,21 @@ def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
     Xn = np.concatenate([X, Pb, Pp], axis=0)
     pid = len(X) + nb + np.arange(k)
     # faces, by their lowest vertex; only the crossed cells
+    h = X @ _UP
     xc = np.zeros(n, dtype=bool)
     xc[sc] = True
     ci = np.nonzero(xc[cidx])[0]
     xcnt = ccnt[xc]
-    low = ci[np.lexsort((X[cv[ci]] @ _UP, cidx[ci]))[np.cumsum(xcnt) - xcnt]]
-    seg = eP[m:] - eP[:m]
-    end1 = seg @ _UP < 0                               # end 1 is the segment's lower end
-    up = seg * np.where(end1, -1.0, 1.0)[:, None]
-    lo_e = np.where(end1, m + np.arange(m), np.arange(m))
+    low = ci[np.lexsort((h[cv[ci]], cidx[ci]))[np.cumsum(xcnt) - xcnt]]
+    # a unit's change along a direction is read from its values at two points on it
+    flip = np.where((eP[m:] - eP[:m]) @ _UP < 0, -1.0, 1.0)    # -1: end 1 is the lower end
+    lo_e = np.where(flip < 0, m + np.arange(m), np.arange(m))
     fb = Ze[lo_e]
-    edge = X[v] - X[u]
-    fb[np.arange(m), sj] = _side(A, sc, sj, _up(edge[e2[lo_e]]))
+    rise = (zb - za) * (h[v] - h[u])                   # > 0: the unit grows up the edge
+    fb[np.arange(m), sj] = np.where(rise[e2[lo_e]] > 0, 1.0, -1.0)
     fp = Zp.copy()
-    fp[np.arange(k), sj[s]] = _side(A, pc, sj[s], up[t])
-    fp[np.arange(k), sj[t]] = _side(A, pc, sj[t], up[s])
+    fp[np.arange(k), sj[s]] = np.where((y2 - y1) * flip[t] > 0, 1.0, -1.0)
+    fp[np.arange(k), sj[t]] = np.where((z2 - z1) * flip[s] > 0, 1.0, -1.0)
     fcell = np.concatenate([cidx[low], sc, pc])
     fZ = np.concatenate([Zc[low], fb, fp])
     # each vertex's faces: its signs, the lines through it either way (1, 2 or 4 faces)
