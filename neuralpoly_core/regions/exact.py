@@ -22,6 +22,11 @@ corner), a duplicate or parallel unit, or a dead one makes no empty or duplicate
 
 BLAS runs single-threaded (threadpoolctl, when installed): its products here are small.
 
+In 2-D, :mod:`.lean2d` is tried first (each layer cuts every cell at once as a line
+arrangement; 3-10x faster on small nets): it gives up on anything not in general position
+(lines through or near vertices), and the box is then cut unit by unit as above. Which one
+made a tessellation is ``info["cutting"]`` (``"arrangements"`` or ``"cell complex"``).
+
 Each region's pattern is read from the unit's values at the region's vertices (``+1``/``-1``
 where all are on one side, ``0`` where the unit vanishes on the region: off), its affine map
 of ``f`` (the head's first output) by back-propagating the head through the pattern
