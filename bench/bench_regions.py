@@ -11,7 +11,8 @@ head), the box [-1, 1]^n0:
    of ``regions/lean2d.py``, or the unit-by-unit ``cell complex``) and of regioncam (PyPI
    ``regioncam``, Rust, float32: ``Regioncam(1.0)``, then ``linear(W.T, b)`` and ``relu()`` per
    layer; skipped when not installed) on the same nets, the two called in turn (so that the
-   shared machine's load hits both alike; ``ratio`` is ours / regioncam in that one run), and
+   shared machine's load hits both alike; ``ratio`` is ours / regioncam in that one run, wall
+   time, ``cpu_ratio`` the same in CPU time: under load the longer calls are preempted more), and
    ``complex_seconds``: the cell complex alone (``regions.exact.FAST_2D = False``), for
    reference;
 2. 3 inputs, 8x32 (regioncam has no 3-D): count and median time (the goal is under 5 s).
@@ -86,7 +87,7 @@ def main(argv=None):
         if have_rc:
             trc, crc, nrc = res[1]
             row.update(regioncam_regions=nrc, regioncam_seconds=round(trc, 5), regioncam_cpu_seconds=round(crc, 5),
-                       ratio=round(t / trc, 2))
+                       ratio=round(t / trc, 2), cpu_ratio=round(c / crc, 2))
         exact.FAST_2D = False
         try:
             tcx, _c, Tcx = timed(lambda: enumerate_regions(net), max(3, min(repeat, args.repeat)))
