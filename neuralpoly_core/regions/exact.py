@@ -35,6 +35,7 @@ of ``f`` (the head's first output) by back-propagating the head through the patt
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -338,12 +339,13 @@ def enumerate_regions(net, bbox=(-1.0, 1.0), *, origin=None, basis=None, progres
     lo, hi = check_box(bbox, local.dim)
     reporter = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"),
                         what="region enumeration", interval=0.05)
-    fast = lean_regions_2d(local, lo, hi, reporter, max_regions) if FAST_2D and local.dim == 2 else None
-    if fast is not None:                  # 2-D in general position: see .lean2d
-        offs = np.cumsum([0] + list(net.widths))
-        slices = [slice(int(a), int(b)) for a, b in zip(offs[:-1], offs[1:])]
-        return RegionTessellation(**lean_tessellation_args(net, fast, slices, o, B, lo, hi),
-                                  seconds=time.perf_counter() - t0)
+    with contextlib.ExitStack() as stack:     # the fast path limits BLAS only once cells are many
+        fast = lean_regions_2d(local, lo, hi, reporter, max_regions, stack) if FAST_2D and local.dim == 2 else None
+        if fast is not None:                  # 2-D in general position: see .lean2d
+            offs = np.cumsum([0] + list(net.widths))
+            slices = [slice(int(a), int(b)) for a, b in zip(offs[:-1], offs[1:])]
+            return RegionTessellation(**lean_tessellation_args(net, fast, slices, o, B, lo, hi),
+                                      seconds=time.perf_counter() - t0)
     en = _Enumerator(local, lo, hi, reporter, max_regions)
     with single_threaded_blas():          # small products: BLAS threads would only spin
         en.run()

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..budget import check_memory, memory_budget
 from ..levelset.arrays import ranges
+from ..levelset.exact import single_threaded_blas
 from .tessellation_build import affine_maps
 
 __all__ = ["lean_regions_2d"]
@@ -38,6 +39,7 @@ __all__ = ["lean_regions_2d"]
 _TOL = 1e-9                      # relative to |A| |y|max + |b| of the unit on the cell
 _UP = np.array([0.3826834323650898, 0.9238795325112867])     # generic "up" (22.5 degrees off y)
 _MAX_WIDTH = 64                  # a vertex's signs in one 64-bit word
+_BLAS_CELLS = 2000               # from this many cells on, BLAS runs single-threaded (as in .exact)
 _MIX = np.uint64(0x9E3779B97F4A7C15)      # hashes (cell, signs) of faces
 
 
@@ -208,9 +210,11 @@ def _cut_layer(X, cells, A, b, eps, budget, what):
     return Xn, new, np.concatenate([keep, fcell]), np.concatenate([first_signs[keep], fpos]), area
 
 
-def lean_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
+def lean_regions_2d(net, lo, hi, reporter, max_regions=None, stack=None) -> dict | None:
     """The arrays of :func:`~neuralpoly_core.regions.tessellation_build.build` for a 2-D
-    network of ``relu`` / ``|x|`` layers in general position (module docstring), or None."""
+    network of ``relu`` / ``|x|`` layers in general position (module docstring), or None.
+    ``stack`` (a :class:`contextlib.ExitStack`): where BLAS is limited to one thread once the
+    cells are many (left so until the stack closes)."""
     layers = net.layers
     if net.dim != 2 or any(l.activation.group != 1 or not l.activation.kinked or l.width > _MAX_WIDTH
                            for l in layers):
@@ -223,10 +227,19 @@ def lean_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
     first = layers[0]
     A = (first.weight[None, :, 0].copy(), first.weight[None, :, 1].copy())
     b = (np.zeros(first.width) if first.bias is None else first.bias)[None, :].copy()
-    codes = np.zeros((1, 0), dtype=bool)
     budget = memory_budget()
+    return _layers(net, layers, X, cells, A, b, ext, box, budget, reporter, max_regions, stack)
+
+
+def _layers(net, layers, X, cells, A, b, ext, box, budget, reporter, max_regions, stack):
+    """The loop of :func:`lean_regions_2d` (``stack``: for the BLAS limit once cells are many)."""
+    codes = np.zeros((1, 0), dtype=bool)
+    limited = stack is None
     try:
         for li, layer in enumerate(layers):
+            if not limited and len(cells[2]) >= _BLAS_CELLS:     # the limit costs ~1 ms to set
+                stack.enter_context(single_threaded_blas())
+                limited = True
             reporter.check()
             eps = _TOL * (np.abs(A[0]) * ext[0] + np.abs(A[1]) * ext[1] + np.abs(b))
             what = lambda n=len(cells[2]), li=li: f"enumerating the regions of {net!r} (layer {li + 1}, {n:,} cells)"
