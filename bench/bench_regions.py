@@ -8,9 +8,14 @@ head), the box [-1, 1]^n0:
 
 1. 2 inputs, hidden layers 2x16, 3x32, 8x32, 4x64: the count and the median wall time of
    :func:`neuralpoly_core.regions.enumerate_regions` (everything: cutting, patterns, affine
-   maps, pieces) and of regioncam (PyPI ``regioncam``, Rust, float32: ``Regioncam(1.0)``,
-   then ``linear(W.T, b)`` and ``relu()`` per layer; skipped when not installed) on the same
-   nets;
+   maps, pieces; ``cutting`` says which path cut the box: ``arrangements``, the 2-D fast path
+   of ``regions/lean2d.py``, or the unit-by-unit ``cell complex``) and of regioncam (PyPI
+   ``regioncam``, Rust, float32: ``Regioncam(1.0)``, then ``linear(W.T, b)`` and ``relu()`` per
+   layer; skipped when not installed) on the same nets, the two called in turn (so that the
+   shared machine's load hits both alike; ``ratio`` is ours / regioncam in that one run, wall
+   time, ``cpu_ratio`` the same in CPU time: under load the longer calls are preempted more), and
+   ``complex_seconds``: the cell complex alone (``regions.exact.FAST_2D = False``), for
+   reference;
 2. 3 inputs, 8x32 (regioncam has no 3-D): count and median time (the goal is under 5 s);
 3. on that net's 172,599 regions, the pairs of regions sharing 3 vertices (adjacency and
    pieces start from them): numpy's :func:`neuralpoly_core.mesh.graph.sharing_pairs` (what
@@ -18,8 +23,8 @@ head), the box [-1, 1]^n0:
    product ``M @ M.T`` of the region-vertex incidence matrix it replaced (skipped without
    scipy), run alternately in one process, medians.
 
-Writes the rows (median wall and CPU seconds, the machine's load average) as JSON (``--out``)
-and prints them.
+Small nets are timed ``max(--repeat, 0.5 s / first call)`` times (at most 200). Writes the rows
+(median wall and CPU seconds, the machine's load average) as JSON (``--out``) and prints them.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import json
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from neuralpoly_core import Activation, Layer, Network, Output  # noqa: E402
 from neuralpoly_core.fileio import atomic_write_text  # noqa: E402
 from neuralpoly_core.mesh.graph import sharing_pairs  # noqa: E402
-from neuralpoly_core.regions import enumerate_regions  # noqa: E402
-from timing import timed  # noqa: E402  (bench/timing.py, beside this script)
+from neuralpoly_core.regions import enumerate_regions, exact  # noqa: E402
+from timing import timed, timed_alternating  # noqa: E402  (bench/timing.py, beside this script)
 
 NETS_2D = [(2, 16), (3, 32), (8, 32), (4, 64)]       # (depth, width)
 
@@ -125,13 +131,24 @@ def main(argv=None):
     rows = []
     for depth, width in [] if args.only_pairs else NETS_2D:
         net = he_net(2, depth, width, args.seed)
-        t, c, T = timed(lambda: enumerate_regions(net), args.repeat)
-        row = {"dim": 2, "net": f"{depth}x{width}", "regions": T.count, "pieces": T.pieces, "seconds": round(t, 4),
-               "cpu_seconds": round(c, 4)}
+        t0 = time.perf_counter()
+        enumerate_regions(net)
+        repeat = min(200, max(args.repeat, int(0.5 / (time.perf_counter() - t0))))
+        fns = [lambda: enumerate_regions(net)] + ([lambda: regioncam_count(net)] if have_rc else [])
+        res = timed_alternating(fns, repeat)
+        t, c, T = res[0]
+        row = {"dim": 2, "net": f"{depth}x{width}", "regions": T.count, "pieces": T.pieces, "seconds": round(t, 5),
+               "cpu_seconds": round(c, 5), "cutting": T.info["cutting"], "repeat": repeat}
         if have_rc:
-            trc, crc, nrc = timed(lambda: regioncam_count(net), args.repeat)
+            trc, crc, nrc = res[1]
             row.update(regioncam_regions=nrc, regioncam_seconds=round(trc, 5), regioncam_cpu_seconds=round(crc, 5),
-                       ratio=round(t / trc, 2))
+                       ratio=round(t / trc, 2), cpu_ratio=round(c / crc, 2))
+        exact.FAST_2D = False
+        try:
+            tcx, _c, Tcx = timed(lambda: enumerate_regions(net), max(3, min(repeat, args.repeat)))
+        finally:
+            exact.FAST_2D = True
+        row.update(complex_regions=Tcx.count, complex_seconds=round(tcx, 5))
         rows.append(row)
         print(json.dumps(row), flush=True)
     net = he_net(3, 8, 32, args.seed)

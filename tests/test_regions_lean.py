@@ -1,0 +1,96 @@
+"""The 2-D fast path of the exact region enumeration (neuralpoly_core.regions.lean2d: each layer
+as line arrangements) against the unit-by-unit cell complex: the same regions, patterns, maps,
+pieces and polygons; degenerate nets go to the cell complex."""
+
+import numpy as np
+import pytest
+
+from neuralpoly_core import Activation, Layer, Network, Output
+from neuralpoly_core.regions import enumerate_regions
+from neuralpoly_core.regions import exact
+
+RELU, ABS = Activation("relu"), Activation("abs_pow", p=1.0)
+
+
+def he_net(dims, seed, act=RELU, head="sum", bias=1.0):
+    rng = np.random.default_rng(seed)
+    layers = [Layer(rng.normal(size=(b, a)) * np.sqrt(2.0 / a), rng.uniform(-bias, bias, size=b),
+                    act[i] if isinstance(act, list) else act)
+              for i, (a, b) in enumerate(zip(dims[:-1], dims[1:]))]
+    out = Output("sum") if head == "sum" else Output("linear", rng.normal(size=(2, dims[-1])), rng.normal(size=2))
+    return Network(dims[0], layers, out)
+
+
+def by_complex(monkeypatch, *args, **kw):
+    monkeypatch.setattr(exact, "FAST_2D", False)
+    try:
+        return enumerate_regions(*args, **kw)
+    finally:
+        monkeypatch.setattr(exact, "FAST_2D", True)
+
+
+def polygons(T):
+    """Each region as its pattern bytes -> sorted rounded corner coordinates."""
+    return {bytes(np.packbits(p)): tuple(map(tuple, np.round(np.unique(np.round(v, 9), axis=0), 7)))
+            for p, v in zip(T.patterns, T.vertices)}
+
+
+CASES = [
+    (([2, 16, 16], 0), {}),
+    (([2, 12, 12, 12], 3), {}),
+    (([2, 32, 32, 32], 1), {}),
+    (([2, 10, 10], 4, [RELU, ABS], "linear"), {}),
+    (([2, 8, 8, 8, 8], 5, ABS), {"bbox": (-2.0, 3.0)}),
+]
+
+
+@pytest.mark.parametrize("args, kw", CASES)
+def test_arrangements_equal_the_cell_complex(monkeypatch, args, kw):
+    net = he_net(*args)
+    T = enumerate_regions(net, **kw)
+    C = by_complex(monkeypatch, net, **kw)
+    assert T.info["cutting"] == "arrangements" and C.info["cutting"] == "cell complex"
+    assert T.count == C.count and T.pieces == C.pieces and T.info["vertices"] == C.info["vertices"]
+    assert len({bytes(np.packbits(p)) for p in T.patterns}) == T.count       # no duplicate region
+    assert polygons(T) == polygons(C)                          # same patterns, same corners
+    x = T.centroids()
+    assert np.array_equal(net.activation_pattern(x), T.patterns)
+    f = net(x) if net.n_outputs == 1 else net(x)[:, 0]
+    assert np.abs(np.einsum("ij,ij->i", T.gradients, x) + T.offsets - f).max() <= 1e-9 * (1 + np.abs(f).max())
+    vol = T.volumes()
+    lo, hi = kw.get("bbox", (-1.0, 1.0))
+    assert np.all(vol > 0) and abs(vol.sum() - (hi - lo) ** 2) <= 1e-9 * (hi - lo) ** 2
+    mesh = T.mesh()
+    assert mesh.n_faces == T.count and len(mesh.vertices) == T.info["vertices"]
+
+
+def test_a_plane_through_a_five_input_net(monkeypatch):
+    net = he_net([5, 12, 12], 7)
+    rng = np.random.default_rng(1)
+    basis, origin = rng.normal(size=(2, 5)), rng.normal(size=5) * 0.2
+    T = enumerate_regions(net, origin=origin, basis=basis)
+    C = by_complex(monkeypatch, net, origin=origin, basis=basis)
+    assert T.info["cutting"] == "arrangements"
+    assert T.count == C.count and polygons(T) == polygons(C)
+    x = T.origin + T.centroids() @ T.basis
+    assert np.array_equal(net.activation_pattern(x), T.patterns)
+
+
+@pytest.mark.parametrize("W, b", [
+    ([[1.0, 0.0], [1.0, 0.0]], [0.2, 0.2]),           # a duplicate unit
+    ([[1.0, 0.0], [0.0, 1.0]], [1.0, 0.3]),           # a line through a box side's end
+    ([[1.0, 1.0], [1.0, -1.0], [1.0, 0.0]], [0.0, 0.0, 0.0]),   # three lines through one point
+    ([[0.0, 0.0], [1.0, 0.5]], [0.0, 0.1]),           # a dead unit
+])
+def test_degenerate_nets_go_to_the_cell_complex(W, b):
+    net = Network(2, [Layer(np.asarray(W), np.asarray(b), RELU)], Output("sum"))
+    T = enumerate_regions(net)
+    assert T.info["cutting"] == "cell complex" and T.info["degenerate_cells"] == 0
+
+
+def test_max_regions_and_wide_or_identity_layers_go_to_the_cell_complex():
+    with pytest.raises(Exception, match="max_regions = 5"):
+        enumerate_regions(he_net([2, 10, 10], 0), max_regions=5)
+    assert enumerate_regions(he_net([2, 70], 0)).info["cutting"] == "cell complex"
+    ident = he_net([2, 6, 6, 6], 2, act=[RELU, Activation("identity"), RELU])
+    assert enumerate_regions(ident).info["cutting"] == "cell complex"
