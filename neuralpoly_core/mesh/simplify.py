@@ -50,12 +50,19 @@ MIN_COS = 0.5
 PULL = 1e-3
 
 
-def _newell(P: np.ndarray) -> np.ndarray:
-    """Newell's normal of a polygon (length: twice its area)."""
-    Q = np.roll(P, -1, axis=0)
-    return np.array([np.sum((P[:, 1] - Q[:, 1]) * (P[:, 2] + Q[:, 2])),
-                     np.sum((P[:, 2] - Q[:, 2]) * (P[:, 0] + Q[:, 0])),
-                     np.sum((P[:, 0] - Q[:, 0]) * (P[:, 1] + Q[:, 1]))])
+def _newell(P) -> tuple[float, float, float]:
+    """Newell's normal of a polygon given as a list of 3-tuples (length: twice its area);
+    plain Python, faster than numpy for the few corners of a face."""
+    nx = ny = nz = 0.0
+    for (x1, y1, z1), (x2, y2, z2) in zip(P, P[1:] + P[:1]):
+        nx += (y1 - y2) * (z1 + z2)
+        ny += (z1 - z2) * (x1 + x2)
+        nz += (x1 - x2) * (y1 + y2)
+    return nx, ny, nz
+
+
+def _dot(a, b) -> float:
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
 def _dedupe(face: list[int]) -> list[int]:
@@ -82,7 +89,7 @@ class _Collapser:
     """The mutable mesh of stage 2: faces by id, the faces around each vertex, a heap by area."""
 
     def __init__(self, mesh: PolyMesh):
-        self.V = [np.asarray(v, dtype=np.float64) for v in mesh.vertices]
+        self.V = [tuple(v) for v in mesh.vertices.tolist()]
         self.faces = {i: [int(v) for v in f] for i, f in enumerate(mesh.faces)}
         self.region = {i: int(r) for i, r in enumerate(mesh.region_ids)}
         self.vf: list[set[int]] = [set() for _ in self.V]
@@ -93,14 +100,14 @@ class _Collapser:
         self.version = dict.fromkeys(self.faces, 0)
         self.heap = [(self.area(fi), fi, 0) for fi in self.faces]
         heapq.heapify(self.heap)
-        self.collapsed = self.dissolved = self.refused = 0
+        self.collapsed = self.dissolved = self.refused = self.small_left = 0
         self.moved: set[int] = set()
 
-    def normal(self, face) -> np.ndarray:
-        return _newell(np.array([self.V[v] for v in face]))
+    def normal(self, face) -> tuple[float, float, float]:
+        return _newell([self.V[v] for v in face])
 
     def area(self, fi: int) -> float:
-        return 0.5 * float(np.linalg.norm(self.normal(self.faces[fi])))
+        return 0.5 * math.sqrt(_dot(*(self.normal(self.faces[fi]),) * 2))
 
     def touched(self, fi: int) -> None:
         self.version[fi] += 1
@@ -114,23 +121,34 @@ class _Collapser:
                 return fi, a
         return None
 
-    def target(self, fi: int, star: set[int]) -> np.ndarray:
-        """The quadric-error point of the planes around face ``fi``, pulled to its centroid."""
+    def targets(self, fi: int, star: set[int]) -> list[np.ndarray]:
+        """Where face ``fi`` may go: the quadric-error point of the planes around it, pulled to
+        its centroid (when within twice the face's radius), then the centroid, then its corners."""
         P = np.array([self.V[v] for v in self.faces[fi]])
         c = P.mean(axis=0)
         A, b = np.zeros((3, 3)), np.zeros(3)
         for g in star - {fi}:
-            Q = np.array([self.V[v] for v in self.faces[g]])
-            n = _newell(Q)
-            nn = np.linalg.norm(n)
+            Q = [self.V[v] for v in self.faces[g]]
+            n = np.array(_newell(Q))
+            nn = math.sqrt(_dot(n, n))
             if nn > 0:
                 n = n / nn
                 A += np.outer(n, n)
-                b += n * float(n @ Q.mean(axis=0))
+                b += n * float(n @ np.mean(Q, axis=0))
         lam = PULL * max(1.0, float(np.trace(A)))
         p = np.linalg.solve(A + lam * np.eye(3), b + lam * c)
         diam = float(np.max(np.linalg.norm(P - c, axis=1)))
-        return p if np.linalg.norm(p - c) <= 2 * diam else c
+        return ([p] if np.linalg.norm(p - c) <= 2 * diam else []) + [c] + list(P)
+
+    def unfolded(self, kept: dict[int, list[int]]) -> bool:
+        """Whether no face of ``kept`` (the new faces) turns by more than :data:`MIN_COS` or
+        loses its area."""
+        for g, f in kept.items():
+            n0, n1 = self.normal(self.faces[g]), self.normal(f)
+            l0, l1 = math.sqrt(_dot(n0, n0)), math.sqrt(_dot(n1, n1))
+            if l1 <= 1e-12 * max(l0, 1e-300) or _dot(n0, n1) < MIN_COS * l0 * l1:
+                return False
+        return True
 
     def collapse(self, fi: int) -> bool:
         """Collapse face ``fi`` to one new vertex if the mesh stays a closed manifold."""
@@ -146,16 +164,15 @@ class _Collapser:
         kept = {g: f for g, f in new.items() if len(f) >= 3}
         if not _fan_ok(w, kept):
             return False
-        p = self.target(fi, star)
-        self.V.append(p)
         self.vf.append(set())
-        for g, f in kept.items():
-            n0, n1 = self.normal(self.faces[g]), self.normal(f)
-            l0, l1 = np.linalg.norm(n0), np.linalg.norm(n1)
-            if l1 <= 1e-12 * max(l0, 1e-300) or float(n0 @ n1) < MIN_COS * l0 * l1:
-                self.V.pop()
-                self.vf.pop()
-                return False
+        for p in self.targets(fi, star):
+            self.V.append(tuple(p.tolist()))
+            if self.unfolded(kept):
+                break
+            self.V.pop()
+        else:
+            self.vf.pop()
+            return False
         ring = {v for g in star for v in self.faces[g]}
         for g in star:
             for v in self.faces[g]:
@@ -297,6 +314,7 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
     if need or min_region_area > 0:
         _collapse_loop(work, vertex_budget, min_region_area, report)
         out = merge_coplanar_groups(work.mesh(merged), tolerance)[0]
+        facts["small_left"] = work.small_left
     else:
         out = merged
     if not out.is_closed_manifold() or out.euler_characteristic != mesh.euler_characteristic:
@@ -326,16 +344,17 @@ def _collapse_loop(work: _Collapser, budget: int | None, min_area: float, report
                     f"the vertex budget {budget} cannot be met without breaking the closed surface: simplification "
                     f"stops at {work.alive} vertices (no face left can be collapsed and keep a closed manifold "
                     "without folding its neighbours); raise the budget")
-            return
+            break
         fi, area = top
         if not over and area >= threshold:
-            return
+            break
         if not work.collapse(fi):
             work.refused += 1
         if budget is not None and start > goal:
             report(min(0.99, (start - work.alive) / (start - goal)), f"{work.alive} vertices")
         else:
             report(0.5, f"{work.alive} vertices")
+    work.small_left = sum(1 for fi in work.faces if work.area(fi) < threshold)
 
 
 def _is_original(V: np.ndarray, V0: np.ndarray) -> np.ndarray:
