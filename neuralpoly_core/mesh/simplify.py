@@ -289,7 +289,8 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
         ``faces_merged`` (after stage 1), ``vertices``, ``faces``, ``collapsed`` (patches),
         ``dissolved`` (vertices between two faces), ``moved_vertices`` (new vertices, off
         the level set), ``max_planarity`` (before and after: ``max_planarity_before``),
-        ``max_level_error_before`` / ``max_level_error`` (with ``f``).
+        ``max_level_error_before`` / ``max_level_error`` (with ``f``; the latter is also
+        ``info['max_level_error']``, which without ``f`` is dropped rather than left stale).
 
     Raises
     ------
@@ -326,6 +327,10 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
         facts["max_level_error_before"] = float(np.max(np.abs(np.asarray(f(mesh.vertices)).ravel() - level)))
         facts["max_level_error"] = float(np.max(np.abs(np.asarray(f(out.vertices)).ravel() - level)))
     report(1.0, f"simplified to {out.n_vertices} vertices", force=True)
+    out.info.pop("max_level_error", None)            # the extractor's: of the mesh before
+    if f is not None:
+        out.info["max_level_error"] = facts["max_level_error"]
+    out.info.update({k: v for k, v in (("vertices", out.n_vertices), ("faces", out.n_faces)) if k in out.info})
     out.info["simplify"] = facts
     return out
 
