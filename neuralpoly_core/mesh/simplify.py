@@ -9,19 +9,23 @@ characteristic throughout:
    affine map) become one n-gon, and the vertices left straight on the merged edges go
    (:func:`~neuralpoly_core.mesh.topology.remove_straight_vertices`). No vertex moves: every
    vertex left is one of the input's, so ``|f(v) - level|`` is what it was.
-2. **Dropping small patches** (not exact): faces below ``min_region_area`` (a fraction of
-   the total area), and then, while the mesh has more than ``vertex_budget`` vertices, the
-   smallest face left, are collapsed to one new vertex. The new vertex is the point closest
-   (least squares) to the planes of the faces around the patch, pulled slightly towards the
-   patch's centroid (a quadric-error point, Garland & Heckbert 1997, regularised), so the
-   neighbouring faces keep their planes where those meet in a point near the patch and n-gons
-   stay n-gons (one corner fewer). A collapse is only made when the mesh stays a closed
-   manifold (every edge in two faces, once each way; one fan of faces around the new vertex;
-   no face repeating a vertex) and no face around it turns by more than 60 degrees; vertices
-   left between just two faces are then dissolved. **What is lost**: the new vertices are
-   off ``f = level`` (``info['simplify']['max_level_error']`` measures it when ``f`` is
-   given), and faces around a collapse may bend slightly out of their plane
-   (``max_planarity``: the largest distance of a corner from its face's best plane).
+2. **Dropping small patches** (not exact): first the faces below ``min_region_area`` (a
+   fraction of the total area, smallest first), then, while the mesh has more than
+   ``vertex_budget`` vertices, the face whose collapse costs the least, are collapsed to one
+   new vertex each. Every vertex carries the quadric of the input planes around it (Garland &
+   Heckbert 1997: the sum of squared distances to them), a new vertex the sum of those it
+   replaces; the new vertex goes to the point of least quadric error (pulled slightly towards
+   the patch's centroid, :data:`PULL`, so nearly parallel planes cannot send it far; else the
+   centroid, else a corner), and the cost of a face is that error: patches inside one planar
+   region cost nothing, so planar regions are what is kept, and the neighbouring faces keep
+   their planes where those meet near the patch (n-gons stay n-gons, one corner fewer). A
+   collapse is only made when the mesh stays a closed manifold (every edge in two faces, once
+   each way; one fan of faces around the new vertex; no face repeating a vertex) and no face
+   around it turns by more than 60 degrees; vertices left between just two faces are then
+   dissolved. **What is lost**: the new vertices are off ``f = level``
+   (``info['simplify']['max_level_error']`` measures it when ``f`` is given), and faces around
+   a collapse may bend slightly out of their plane (``max_planarity``: the largest distance
+   of a corner from its face's plane).
 
 Nothing here is a general decimator (libigl's and Blender's collapse triangles): planar
 n-gon faces that no collapse touches survive unchanged.
@@ -98,10 +102,20 @@ class _Collapser:
                 self.vf[v].add(fi)
         self.alive = sum(1 for s in self.vf if s)
         self.version = dict.fromkeys(self.faces, 0)
-        self.heap = [(self.area(fi), fi, 0) for fi in self.faces]
-        heapq.heapify(self.heap)
         self.collapsed = self.dissolved = self.refused = self.small_left = 0
-        self.moved: set[int] = set()
+        # each vertex's quadric (A, b, c): sum over the input planes n.x = d around it of
+        # (n n^T, n d, d^2); a new vertex gets the sum of those it replaces (Garland-Heckbert)
+        n = mesh.face_normals()
+        d = np.einsum("ij,ij->i", n, mesh.vertices[mesh.corners[mesh.face_starts]])
+        fo = np.repeat(np.arange(mesh.n_faces), mesh.face_sizes)
+        A, b, c = np.zeros((mesh.n_vertices, 3, 3)), np.zeros((mesh.n_vertices, 3)), np.zeros(mesh.n_vertices)
+        np.add.at(A, mesh.corners, n[fo][:, :, None] * n[fo][:, None, :])
+        np.add.at(b, mesh.corners, n[fo] * d[fo][:, None])
+        np.add.at(c, mesh.corners, d[fo] ** 2)
+        self.Q = list(zip(A, b, c.tolist()))
+        self.by_error = False
+        self.heap: list = []
+        self.reorder(False)
 
     def normal(self, face) -> tuple[float, float, float]:
         return _newell([self.V[v] for v in face])
@@ -109,36 +123,47 @@ class _Collapser:
     def area(self, fi: int) -> float:
         return 0.5 * math.sqrt(_dot(*(self.normal(self.faces[fi]),) * 2))
 
+    def key(self, fi: int) -> float:
+        """The heap's order: the face's area, or (``by_error``) the quadric error of collapsing it."""
+        return self.quadric_point(fi)[1] if self.by_error else self.area(fi)
+
+    def reorder(self, by_error: bool) -> None:
+        self.by_error = by_error
+        self.heap = [(self.key(fi), fi, self.version[fi]) for fi in self.faces]
+        heapq.heapify(self.heap)
+
     def touched(self, fi: int) -> None:
         self.version[fi] += 1
-        heapq.heappush(self.heap, (self.area(fi), fi, self.version[fi]))
+        heapq.heappush(self.heap, (self.key(fi), fi, self.version[fi]))
 
     def pop(self):
-        """The smallest face still as it was pushed, with its area, or None."""
+        """The first face of the heap still as it was pushed, with its area, or None."""
         while self.heap:
-            a, fi, ver = heapq.heappop(self.heap)
+            _, fi, ver = heapq.heappop(self.heap)
             if fi in self.faces and self.version[fi] == ver:
-                return fi, a
+                return fi, self.area(fi)
         return None
 
-    def targets(self, fi: int, star: set[int]) -> list[np.ndarray]:
-        """Where face ``fi`` may go: the quadric-error point of the planes around it, pulled to
-        its centroid (when within twice the face's radius), then the centroid, then its corners."""
+    def quadric(self, fi: int):
+        A, b, c = np.zeros((3, 3)), np.zeros(3), 0.0
+        for v in self.faces[fi]:
+            qa, qb, qc = self.Q[v]
+            A, b, c = A + qa, b + qb, c + qc
+        return A, b, c
+
+    def quadric_point(self, fi: int) -> tuple[np.ndarray, float]:
+        """The point of least quadric error for collapsing face ``fi`` (pulled slightly to its
+        centroid, :data:`PULL`) and that error (the sum of squared distances to the planes)."""
+        A, b, c = self.quadric(fi)
         P = np.array([self.V[v] for v in self.faces[fi]])
-        c = P.mean(axis=0)
-        A, b = np.zeros((3, 3)), np.zeros(3)
-        for g in star - {fi}:
-            Q = [self.V[v] for v in self.faces[g]]
-            n = np.array(_newell(Q))
-            nn = math.sqrt(_dot(n, n))
-            if nn > 0:
-                n = n / nn
-                A += np.outer(n, n)
-                b += n * float(n @ np.mean(Q, axis=0))
         lam = PULL * max(1.0, float(np.trace(A)))
-        p = np.linalg.solve(A + lam * np.eye(3), b + lam * c)
-        diam = float(np.max(np.linalg.norm(P - c, axis=1)))
-        return ([p] if np.linalg.norm(p - c) <= 2 * diam else []) + [c] + list(P)
+        p = np.linalg.solve(A + lam * np.eye(3), b + lam * P.mean(axis=0))
+        return p, max(0.0, float(p @ A @ p - 2 * b @ p + c))
+
+    def targets(self, fi: int) -> list[np.ndarray]:
+        """Where face ``fi`` may go: its quadric point, its centroid, its corners."""
+        P = np.array([self.V[v] for v in self.faces[fi]])
+        return [self.quadric_point(fi)[0], P.mean(axis=0)] + list(P)
 
     def unfolded(self, kept: dict[int, list[int]]) -> bool:
         """Whether no face of ``kept`` (the new faces) turns by more than :data:`MIN_COS` or
@@ -164,15 +189,15 @@ class _Collapser:
         kept = {g: f for g, f in new.items() if len(f) >= 3}
         if not _fan_ok(w, kept):
             return False
-        self.vf.append(set())
-        for p in self.targets(fi, star):
+        for p in self.targets(fi):
             self.V.append(tuple(p.tolist()))
             if self.unfolded(kept):
                 break
             self.V.pop()
         else:
-            self.vf.pop()
             return False
+        self.vf.append(set())
+        self.Q.append(self.quadric(fi))
         ring = {v for g in star for v in self.faces[g]}
         for g in star:
             for v in self.faces[g]:
@@ -185,7 +210,6 @@ class _Collapser:
             self.touched(g)
         self.alive += 1 - sum(1 for v in ring if not self.vf[v])
         self.collapsed += 1
-        self.moved.add(w)
         self.dissolve_around(w)
         return True
 
@@ -336,29 +360,26 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
 
 
 def _collapse_loop(work: _Collapser, budget: int | None, min_area: float, report: Reporter) -> None:
-    total = sum(work.area(fi) for fi in work.faces)
-    threshold = min_area * total
-    start = work.alive
-    goal = budget if budget is not None else start
-    while True:
-        over = budget is not None and work.alive > budget
-        top = work.pop()
-        if top is None:
-            if over:
+    """Collapse the faces below ``min_area`` of the total area (smallest first), then, while over
+    ``budget``, the face whose collapse costs the least quadric error."""
+    threshold = min_area * sum(work.area(fi) for fi in work.faces)
+    while threshold > 0 and (top := work.pop()) is not None and top[1] < threshold:
+        if not work.collapse(top[0]):
+            work.refused += 1
+        report(0.0 if budget is not None else 0.5, f"dropping small faces: {work.alive} vertices")
+    if budget is not None and work.alive > budget:
+        work.reorder(True)
+        start = work.alive
+        while work.alive > budget:
+            top = work.pop()
+            if top is None:
                 raise NeuralPolyError(
                     f"the vertex budget {budget} cannot be met without breaking the closed surface: simplification "
                     f"stops at {work.alive} vertices (no face left can be collapsed and keep a closed manifold "
                     "without folding its neighbours); raise the budget")
-            break
-        fi, area = top
-        if not over and area >= threshold:
-            break
-        if not work.collapse(fi):
-            work.refused += 1
-        if budget is not None and start > goal:
-            report(min(0.99, (start - work.alive) / (start - goal)), f"{work.alive} vertices")
-        else:
-            report(0.5, f"{work.alive} vertices")
+            if not work.collapse(top[0]):
+                work.refused += 1
+            report(min(0.99, (start - work.alive) / (start - budget)), f"{work.alive} vertices")
     work.small_left = sum(1 for fi in work.faces if work.area(fi) < threshold)
 
 
