@@ -45,7 +45,8 @@ from .neuralpoly_core.fileio import atomic_write_text
 from .neuralpoly_core.mesh import PolyMesh
 from .neuralpoly_core.network import Network
 from .neuralpoly_core.network.architecture import ArchType, check_dim, type_of
-from .neuralpoly_core.network.modelfile import load_model_with_meta, model_to_json
+from .neuralpoly_core.network.modelfile import load_model_placed, model_to_json
+from .neuralpoly_core.network.placement import Placement
 from .neuralpoly_core.polytope import METHODS, extract_polytope
 from .neuralpoly_core.polytope.slicing import paper_slice_basis
 from .neuralpoly_core.polytope.sweep import sweep_order
@@ -211,16 +212,16 @@ def add_polytope(context=None, *, dim: int = 3, widths="4", p="1", seed: int = 0
     return insert_polytope(context, net, meta, ex, location=location)
 
 
-def _read_model(filepath) -> tuple[Network, dict]:
-    return load_model_with_meta(Path(bpy.path.abspath(str(filepath))))
+def _read_model(filepath) -> tuple[Network, dict, Placement | None]:
+    return load_model_placed(Path(bpy.path.abspath(str(filepath))))
 
 
 def plan_model_file(context, filepath, ex: ExtractSettings | None = None, *, location=None,
                     level_set: LevelSetSettings | None = None) -> Plan:
     """The plan of :func:`load_model_file`: the file is read and checked now."""
-    net, meta = _read_model(filepath)
+    net, meta, placement = _read_model(filepath)
     if not net.is_neural_polytope:
-        return plan_level_set(context, net, meta, level_set, location=location)
+        return plan_level_set(context, net, meta, level_set, location=location, placement=placement)
     if not meta.get("type"):
         arch = type_of(net)
         meta = dict(meta, type=None if arch is None else str(arch))
@@ -485,16 +486,20 @@ def _selecting(context, plan: Plan, select: bool) -> Plan:
 
 
 def plan_level_set(context, net: Network, meta: dict, ls: LevelSetSettings | None = None, *,
-                   location=None, name: str | None = None, select: bool = True) -> Plan:
-    """The plan of :func:`insert_level_set`: the settings are checked now."""
+                   location=None, name: str | None = None, select: bool = True,
+                   placement: Placement | None = None) -> Plan:
+    """The plan of :func:`insert_level_set`: the settings are checked now. A network fitted to a
+    mesh (its model file's ``placement``) is extracted in the placement's box and lands where
+    the mesh was (``location`` is then ignored; see :func:`levelset_objects.placed`)."""
     context = _context(context)
-    ls = levelset_objects.settings_from_meta(meta, ls).validated(net)
+    ls = levelset_objects.settings_from_meta(meta, levelset_objects.placed(ls, placement)).validated(net)
     loc = tuple(context.scene.cursor.location) if location is None else tuple(location)
+    loc = loc if placement is None else tuple(placement.offset)
     title = name or f"LevelSet {_network_title(net, meta)}"
 
     def finish(mesh: PolyMesh, summary: dict) -> bpy.types.Object:
         return levelset_objects.create_object(context, net, meta, ls, mesh, summary, kind=Kind.LEVELSET,
-                                              name=title, location=loc)
+                                              name=title, location=loc, placement=placement)
     return _selecting(context, levelset_objects.extraction_plan(net, ls, finish), select)
 
 
@@ -513,8 +518,8 @@ def insert_level_set(context, net: Network, meta: dict, ls: LevelSetSettings | N
 
 def plan_load_level_set(context, filepath, ls: LevelSetSettings | None = None, *, location=None) -> Plan:
     """The plan of :func:`load_level_set`: the file is read and the settings checked now."""
-    net, meta = _read_model(filepath)
-    return plan_level_set(context, net, meta, ls, location=location)
+    net, meta, placement = _read_model(filepath)
+    return plan_level_set(context, net, meta, ls, location=location, placement=placement)
 
 
 def load_level_set(context, filepath, ls: LevelSetSettings | None = None, *, location=None,

@@ -93,7 +93,7 @@ class NEURALPOLY_OT_reextract_level_set(PlannedJob, LevelSetProps, BooleanProps,
                     "bbox_min": tuple(p.bbox_min), "bbox_max": tuple(p.bbox_max)}
         if p.boolean_mode:
             defaults["boolean_mode"] = p.boolean_mode.upper()
-        if p.method in ("exact", "marching"):
+        if p.method in ("exact", "marching", "trilinear"):
             defaults["levelset_method"] = p.method.upper()
         for name, value in defaults.items():
             if not self.properties.is_property_set(name):
@@ -177,7 +177,9 @@ class NEURALPOLY_OT_lowpoly(PlannedJob, LowPolyProps, bpy.types.Operator):
 
     def done(self, result) -> str:
         f = lowpoly_objects.stored_fit(result)["fit"]
-        return (f"Added {result.name}: {f['vertices']} vertices, {f['faces']} faces, "
+        before = f.get("vertices_before_simplify")
+        simplified = f" (from {before})" if before not in (None, f["vertices"]) else ""
+        return (f"Added {result.name}: {f['vertices']} vertices{simplified}, {f['faces']} faces, "
                 f"Chamfer {100 * (f['chamfer_rel'] or 0.0):.3g} % of the diagonal")
 
     def draw(self, context):
@@ -190,6 +192,7 @@ class NEURALPOLY_OT_lowpoly(PlannedJob, LowPolyProps, bpy.types.Operator):
         row.active = self.lowpoly_method == "MARCHING"
         row.prop(self, "lowpoly_resolution")
         layout.prop(self, "lowpoly_samples")
+        layout.prop(self, "lowpoly_vertex_budget")
 
 
 classes = (

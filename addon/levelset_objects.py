@@ -38,17 +38,26 @@ from .neuralpoly_core.network import Network
 from .neuralpoly_core.network.modelfile import model_to_json
 from .worker_client import Plan
 
-__all__ = ["METHODS", "DEFAULT_BBOX", "MAX_RESOLUTION", "LevelSetSettings", "settings_from_meta",
+__all__ = ["require_trilinear", "placed", "METHODS", "DEFAULT_BBOX", "MAX_RESOLUTION", "LevelSetSettings", "settings_from_meta",
            "extraction_plan", "facts", "create_object", "replace_mesh", "store_settings", "stored_settings"]
 
 #: Extraction methods of level sets: 'auto' is exact for piecewise-linear networks, else marching.
-METHODS = ("auto", "exact", "marching")
+METHODS = ("auto", "exact", "marching", "trilinear")
 #: The box used when neither the caller nor the model's meta names one.
 DEFAULT_BBOX = (-1.0, 1.0)
 #: Largest marching-cubes grid (cells per axis) the add-on accepts.
 MAX_RESOLUTION = 512
 
 Box = tuple[tuple[float, ...], tuple[float, ...]]
+
+
+def require_trilinear(net: Network) -> None:
+    """ExtractionError unless ``net`` has a trilinear hash-grid encoding (Kim's method needs one)."""
+    enc = getattr(net, "encoding", None)
+    if enc is None or enc.is_piecewise_linear:
+        what = "no hash-grid encoding" if enc is None else "a simplex hash grid (extract it with Exact)"
+        raise ExtractionError(f"the Trilinear method is for networks with a trilinear hash-grid encoding; this "
+                              f"network has {what}")
 
 
 @dataclass(frozen=True)
@@ -84,11 +93,14 @@ class LevelSetSettings:
         level = check_float(0.0 if self.level is None else self.level, "level", error=ExtractionError)
         method = str(self.method).lower()
         if method not in METHODS:
-            raise ExtractionError(f"level-set extraction method must be Auto, Exact or Marching, got {self.method!r}")
+            raise ExtractionError(f"level-set extraction method must be Auto, Exact, Marching or Trilinear, "
+                                  f"got {self.method!r}")
         if method == "auto":
             method = "exact" if net.is_piecewise_linear else "marching"
         if method == "exact":
             net.require_piecewise_linear("use Marching or Auto")
+        if method == "trilinear":
+            require_trilinear(net)
         res = check_int(self.resolution, "resolution", 4, MAX_RESOLUTION, error=ExtractionError)
         lo, hi = parse_bbox(DEFAULT_BBOX if self.bbox is None else _as_box_array(self.bbox, net.dim), net.dim)
         box = (tuple(float(v) for v in lo), tuple(float(v) for v in hi))
@@ -201,11 +213,24 @@ def stored_settings(obj: bpy.types.Object, dim: int) -> LevelSetSettings:
     return LevelSetSettings(float(p.level), box, p.method or "auto", int(p.resolution), bool(p.cap))
 
 
+def placed(ls: LevelSetSettings | None, placement) -> LevelSetSettings | None:
+    """``ls`` for a network fitted to a mesh: an open box becomes the ``placement``'s box (the
+    object then gets the placement as its transform, :func:`create_object`)."""
+    if placement is None:
+        return ls
+    ls = ls or LevelSetSettings(level=None)
+    if ls.bbox is not None:
+        return ls
+    lo, hi = placement.box
+    return LevelSetSettings(ls.level, ((lo,) * 3, (hi,) * 3), ls.method, ls.resolution, ls.cap)
+
+
 def create_object(context, net: Network, meta: dict, ls: LevelSetSettings, mesh: PolyMesh, summary: dict, *,
                   kind: Kind, name: str, location,
                   collection: bpy.types.Collection | None = None, placement=None) -> bpy.types.Object:
     """A new object showing ``mesh`` (extracted from ``net`` with ``ls``; ``summary`` its facts),
-    remembering all of it (with the ``placement`` of a network fitted to a mesh). Nothing is
+    remembering all of it (with the ``placement`` of a network fitted to a mesh, whose scale it
+    takes: ``mesh`` is in network coordinates, ``location`` the placement's offset). Nothing is
     left behind if anything fails.
     """
     if kind not in model_store.LEVEL_SET_KINDS:
@@ -214,6 +239,8 @@ def create_object(context, net: Network, meta: dict, ls: LevelSetSettings, mesh:
     obj = bpy.data.objects.new(name, me)
     try:
         obj.location = tuple(location)
+        if placement is not None:
+            obj.scale = (placement.scale,) * 3
         model_store.store_model(obj, net, meta, kind=kind, placement=placement)
         store_settings(obj, ls, summary)
         (collection or context.collection or context.scene.collection).objects.link(obj)

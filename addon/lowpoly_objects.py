@@ -38,7 +38,7 @@ from .neuralpoly_core.jobs import read_mesh_npz, write_mesh_npz
 from .neuralpoly_core.mesh import PolyMesh
 from .neuralpoly_core.network.modelfile import model_from_json_placed
 from .neuralpoly_core.summary import summarize
-from .neuralpoly_core.training.lowpoly import check_input_mesh, parse_net_spec
+from .neuralpoly_core.training.lowpoly import EXTRACTION_METHODS, check_input_mesh, parse_net_spec
 from .worker_client import Plan
 
 __all__ = ["NET_KINDS", "METHODS", "DEVICES", "FACT_KEYS", "LowPolySettings", "input_object", "world_mesh",
@@ -46,13 +46,14 @@ __all__ = ["NET_KINDS", "METHODS", "DEVICES", "FACT_KEYS", "LowPolySettings", "i
 
 #: Network kinds of the spec ``KIND:SIZE`` (hash grids: reserved by the core until it has them).
 NET_KINDS = ("relu", "hashgrid")
-#: Extraction methods of the fitted surface.
-METHODS = ("exact", "marching")
+#: Extraction methods of the fitted surface (the core's ``EXTRACTION_METHODS``).
+METHODS = EXTRACTION_METHODS
 DEVICES = ("auto", "cpu", "cuda")
 #: The facts of the fit an object keeps (from the job's summary) and the panel shows.
 FACT_KEYS = ("chamfer", "chamfer_rel", "hausdorff", "hausdorff_rel", "vertices", "faces", "train_seconds",
              "extract_seconds", "max_level_error", "net", "steps", "seed", "method", "input_vertices",
-             "input_faces")
+             "input_faces", "vertices_before_simplify", "faces_before_simplify", "chamfer_before_simplify",
+             "chamfer_rel_before_simplify", "vertex_budget")
 #: Longest time budget accepted (a day); the fit itself stops at its budget.
 MAX_SECONDS = 86400.0
 
@@ -65,10 +66,13 @@ class LowPolySettings:
         :func:`neuralpoly_core.training.lowpoly.parse_net_spec`)
     seconds : training time budget (> 0)
     seed : seeds the samples, the batches and the initial weights
-    method : 'exact' (planar n-gons) or 'marching' (marching cubes on a ``resolution^3`` grid)
+    method : 'exact' (planar n-gons; ReLU MLPs, simplex hash grids), 'marching' (marching cubes on a
+        ``resolution^3`` grid) or 'trilinear' (Kim's method; trilinear hash grids only)
     resolution : marching grid cells per axis (exact extraction ignores it)
     device : 'auto', 'cpu' or 'cuda'
     samples : points each way for the Chamfer/Hausdorff comparison with the input
+    vertex_budget : at most this many vertices (0: no simplification; else at least 4), see
+        :func:`neuralpoly_core.mesh.simplify.simplify_mesh`
     """
 
     net: str = "relu:8x32"
@@ -78,17 +82,34 @@ class LowPolySettings:
     resolution: int = 128
     device: str = "cpu"
     samples: int = 200_000
+    vertex_budget: int = 0
 
     def validated(self) -> "LowPolySettings":
         """Checked settings (the spec in its normal form), or NeuralPolyError naming the setting."""
-        spec = parse_net_spec(self.net).text
+        parsed = parse_net_spec(self.net)
+        spec = parsed.text
         seconds = check_float(self.seconds, "time budget (seconds)", 0.0, MAX_SECONDS, lo_open=True)
         seed = check_int(self.seed, "seed", 0)
         method = check_choice(str(self.method).lower(), METHODS, "extraction method")
         resolution = check_int(self.resolution, "resolution", 4, levelset_objects.MAX_RESOLUTION)
         device = check_choice(str(self.device).lower(), DEVICES, "device")
         samples = check_int(self.samples, "comparison samples", 1000)
-        return LowPolySettings(spec, seconds, seed, method, resolution, device, samples)
+        budget = check_int(self.vertex_budget, "vertex budget", 0)
+        if 0 < budget < 4:
+            raise NeuralPolyError(f"a vertex budget must be 0 (no limit) or at least 4 (a tetrahedron), got {budget}")
+        _check_method(parsed, method)
+        return LowPolySettings(spec, seconds, seed, method, resolution, device, samples, budget)
+
+
+def _check_method(spec, method: str) -> None:
+    """The extraction method fits the network: trilinear for trilinear hash grids, exact for the rest."""
+    trilinear = getattr(spec, "interpolation", None) == "trilinear"
+    if method == "trilinear" and not trilinear:
+        raise NeuralPolyError(f"the Trilinear extraction is for trilinear hash grids (e.g. hashgrid:trilinear,"
+                              f"levels=4,res=4-32,mlp=2x32); {spec.text} has no trilinear encoding: use Exact")
+    if method == "exact" and trilinear:
+        raise NeuralPolyError(f"{spec.text} is a trilinear hash grid, not piecewise linear: extract it with "
+                              "Trilinear (Kim's method) or Marching")
 
 
 def input_object(context) -> bpy.types.Object:
@@ -168,12 +189,18 @@ def fact_lines(obj: bpy.types.Object) -> list[str]:
             f"Hausdorff: {_num(f.get('hausdorff'), '.4g')} ({pct(f.get('hausdorff_rel'))} %)",
             f"Vertices: {f.get('vertices')}, faces: {f.get('faces')} ({f.get('method')}; input "
             f"{f.get('input_vertices')} / {f.get('input_faces')})",
-            f"Train: {_num(f.get('train_seconds'), '.2f')} s, extract: {_num(f.get('extract_seconds'), '.2f')} s"]
+            f"Train: {_num(f.get('train_seconds'), '.2f')} s, extract: {_num(f.get('extract_seconds'), '.2f')} s"
+            ] + ([f"Simplified from {f.get('vertices_before_simplify')} vertices (budget {f.get('vertex_budget')}; "
+                  f"Chamfer before: {pct(f.get('chamfer_rel_before_simplify'))} %)"]
+                 if f.get("vertex_budget") else [])
 
 
 def _job_arguments(path_in: str, path_out: str, s: LowPolySettings) -> dict:
-    return {"mesh": path_in, "output": path_out, "net": s.net, "seconds": s.seconds, "seed": s.seed,
+    args = {"mesh": path_in, "output": path_out, "net": s.net, "seconds": s.seconds, "seed": s.seed,
             "device": s.device, "method": s.method, "resolution": s.resolution, "samples": s.samples}
+    if s.vertex_budget:
+        args["vertex_budget"] = s.vertex_budget
+    return args
 
 
 def _create(context, result: dict, ls_of, name: str, source: str) -> bpy.types.Object:
@@ -190,7 +217,6 @@ def _create(context, result: dict, ls_of, name: str, source: str) -> bpy.types.O
     obj = levelset_objects.create_object(context, net, meta, ls, mesh, summary, kind=Kind.LOWPOLY, name=name,
                                          location=placement.offset, placement=placement)
     try:
-        obj.scale = (placement.scale,) * 3
         _store_fit(obj, facts, source)
     except BaseException:
         blender_mesh.remove_object(obj)

@@ -126,6 +126,7 @@ LEVELSET_METHOD_ITEMS = [
     ("AUTO", "Auto", "Exact for piecewise-linear networks (ReLU, |x|, identity), marching cubes otherwise"),
     ("EXACT", "Exact", "Exact level set with planar faces (piecewise-linear networks only)"),
     ("MARCHING", "Marching", "Marching cubes on a grid, vertices moved onto the level set (any network)"),
+    ("TRILINEAR", "Trilinear", "Kim's method for trilinear hash-grid networks: planar within each trilinear cell"),
 ]
 OPERATION_ITEMS = [
     ("UNION", "Union", "Everything inside any of the selected objects"),
@@ -220,6 +221,8 @@ LOWPOLY_NET_ITEMS = [
 LOWPOLY_METHOD_ITEMS = [
     ("EXACT", "Exact", "The fitted network's exact level set: planar n-gon faces"),
     ("MARCHING", "Marching", "Marching cubes on a grid of the network's box"),
+    ("TRILINEAR", "Trilinear", "Kim's method for trilinear hash grids (network Hash Grid, size starting "
+     "'trilinear,'): planar within each trilinear cell"),
 ]
 
 
@@ -244,12 +247,16 @@ class LowPolyProps:
     lowpoly_samples: IntProperty(  # type: ignore[valid-type]
         name="Comparison Samples", default=200_000, soft_min=1000, soft_max=2_000_000,
         description="Surface points each way for the Chamfer and Hausdorff distances to the input")
+    lowpoly_vertex_budget: IntProperty(  # type: ignore[valid-type]
+        name="Vertex Budget", default=0, min=0, soft_max=100_000,
+        description="At most this many vertices (0: no limit): coplanar faces are merged, then the smallest "
+                    "patches collapsed (their new vertices leave the exact surface)")
 
     def lowpoly_settings(self):
         from .lowpoly_objects import LowPolySettings
         return LowPolySettings(f"{self.lowpoly_net.lower()}:{self.lowpoly_size.strip()}", self.lowpoly_seconds,
                                self.lowpoly_seed, self.lowpoly_method.lower(), self.lowpoly_resolution,
-                               self.lowpoly_device.lower(), self.lowpoly_samples)
+                               self.lowpoly_device.lower(), self.lowpoly_samples, self.lowpoly_vertex_budget)
 
 
 class GeneralSettings(LevelSetProps, BooleanProps, HeightmapProps, LowPolyProps, bpy.types.PropertyGroup):
@@ -261,4 +268,4 @@ BOOLEAN_NAMES = ("operation", "boolean_mode", "sharpness", "boolean_resolution",
 HEIGHTMAP_NAMES = ("blobs", "blob_seed", "blob_radius", "blob_sharpness", "heightmap_size", "heightmap_resolution",
                    "blob_height", "amplitude", "period", "keyframe_step")
 LOWPOLY_NAMES = ("lowpoly_net", "lowpoly_size", "lowpoly_seconds", "lowpoly_seed", "lowpoly_method",
-                 "lowpoly_resolution", "lowpoly_device", "lowpoly_samples")
+                 "lowpoly_resolution", "lowpoly_device", "lowpoly_samples", "lowpoly_vertex_budget")

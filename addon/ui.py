@@ -351,6 +351,7 @@ class NEURALPOLY_PT_lowpoly(NeuralPolyPanel):
         sub.active = g.lowpoly_method == "MARCHING"
         sub.prop(g, "lowpoly_resolution")
         col.prop(g, "lowpoly_samples")
+        col.prop(g, "lowpoly_vertex_budget")
         row = layout.row()
         row.scale_y = 1.4
         row.enabled = torch_setup.torch_status().installed

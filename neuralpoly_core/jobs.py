@@ -258,7 +258,8 @@ def _extract_level_set(arguments: dict, progress: Progress, cancel: Cancel) -> d
 
 
 #: Arguments of a ``fit_sdf`` job besides ``mesh`` (see :func:`neuralpoly_core.training.lowpoly.fit_and_extract`).
-FIT_SDF_OPTIONS = ("net", "seconds", "steps", "seed", "device", "method", "resolution", "samples")
+FIT_SDF_OPTIONS = ("net", "seconds", "steps", "seed", "device", "method", "resolution", "samples",
+                   "vertex_budget", "min_region_area")
 
 
 @job("fit_sdf", "Fit a network to a mesh's signed distance; extract the low-poly mesh as an .npz file")

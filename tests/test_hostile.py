@@ -419,6 +419,11 @@ OPTION_CASES = [
     (["fit", "{w}/ball.obj", "--out", "{w}/out.xyz", "--steps", "5"], "unsupported mesh"),
     (["fit", "{w}/flat.obj", "--steps", "5", "--out", "{w}/out.obj"], "flat"),
     (["fit", "{w}/missing.obj", "--steps", "5"], "does not exist"),
+    (FIT + ["--vertex-budget", "3"], "vertex budget must be"),
+    (FIT + ["--vertex-budget", "0"], ">= 1"),
+    (FIT + ["--min-region-area", "-1"], "minimum region area"),
+    (FIT + ["--min-region-area", "nan"], "finite"),
+    (EXT + ["--vertex-budget", "10"], "simplify 3-D box level sets"),
     (["no-such-command"], "invalid choice"),
 ]
 

@@ -274,3 +274,53 @@ def test_fit_sdf_job(tmp_path):
     assert model_from_json_placed(res["model"])[2] is not None
     with pytest.raises(NeuralPolyError, match="unknown arguments"):
         run_job("fit_sdf", {"mesh": str(src), "epochs": 3})
+
+
+# -- simplification ----------------------------------------------------------------------
+@needs_torch
+def test_a_fitted_sphere_simplified_to_a_vertex_budget(sphere_fit):
+    from neuralpoly_core.training.lowpoly import simplify_fitted
+    mesh, fit, out, summary = sphere_fit
+    budget = out.n_vertices // 4
+    small = simplify_fitted(fit, out, vertex_budget=budget)
+    s = small.info["simplify"]
+    assert small.n_vertices <= budget and small.is_closed_manifold() and small.euler_characteristic == 2
+    err = np.abs(fit.network(fit.placement.to_network(small.vertices)).ravel())
+    assert s["max_level_error"] == pytest.approx(float(err.max()), rel=1e-9)      # honest, network units
+    assert s["max_level_error_before"] < 1e-9 < s["max_level_error"] < 0.1
+    r = np.linalg.norm(small.vertices - CENTER, axis=1)                              # still where the input was
+    assert np.mean(np.abs(r - RADIUS)) < 0.02 * RADIUS
+    m = surface_metrics(mesh, small, 20_000, seed=1)
+    assert m["chamfer_rel"] < 2.5 * summary["chamfer_rel"]
+
+
+@needs_torch
+def test_cli_fit_with_a_vertex_budget(tmp_path, capsys):
+    from neuralpoly_core.cli.main import main
+    src = export_mesh(icosphere(RADIUS, 8, center=CENTER), tmp_path / "ball.obj")
+    out, model = tmp_path / "lp.obj", tmp_path / "lp.json"
+    assert main(["fit", str(src), "--net", "relu:2x16", "--steps", "150", "--samples", "5000", "--vertex-budget",
+                 "30", "--out", str(out), "--model-out", str(model), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert s["vertices"] <= 30 < s["vertices_before_simplify"] and s["chamfer_before_simplify"] > 0
+    lp = read_mesh(out)
+    assert (lp.n_vertices, lp.n_faces) == (s["vertices"], s["faces"]) and lp.is_closed_manifold()
+    net, _, placement = load_model_placed(model)                 # max_level_error is that of the written mesh
+    assert float(np.max(np.abs(net(placement.to_network(lp.vertices))))) == pytest.approx(
+        s["max_level_error"], rel=1e-3, abs=1e-6)
+    again = tmp_path / "again.obj"                               # the extract command simplifies the same way
+    assert main(["extract", str(model), "--vertex-budget", "30", "--out", str(again), "--json"]) == 0
+    e = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert e["vertices"] == s["vertices"] and e["vertices_before_simplify"] == s["vertices_before_simplify"]
+    np.testing.assert_allclose(read_mesh(again).vertices, lp.vertices, atol=1e-6)
+    assert main(["fit", str(src), "--steps", "5", "--vertex-budget", "3"]) == 2
+    assert "vertex budget" in capsys.readouterr().err
+
+
+@needs_torch
+def test_fit_sdf_job_with_a_vertex_budget(tmp_path):
+    src = export_mesh(icosphere(RADIUS, 8, center=CENTER), tmp_path / "ball.obj")
+    res = run_job("fit_sdf", {"mesh": str(src), "net": "relu:2x16", "steps": 150, "samples": 5000,
+                              "vertex_budget": 24, "output": str(tmp_path / "out.npz")})
+    mesh = read_mesh_npz(res["mesh"])
+    assert mesh.n_vertices == res["summary"]["vertices"] <= 24 < res["summary"]["vertices_before_simplify"]

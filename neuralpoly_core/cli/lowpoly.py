@@ -28,6 +28,11 @@ def register(sub) -> None:
     f.add_argument("--method", choices=list(EXTRACTION_METHODS), default="exact")
     f.add_argument("--resolution", type=positive_int, default=128, help="marching: grid cells per axis")
     add_trilinear_correction_arg(f)
+    f.add_argument("--vertex-budget", type=positive_int, default=None, metavar="N",
+                   help="simplify to at most N vertices (>= 4): coplanar faces merged exactly, then the smallest "
+                        "patches collapsed (their new vertices leave f = 0: max_level_error says how far)")
+    f.add_argument("--min-region-area", type=finite_float, default=0.0, metavar="A",
+                   help="simplify: collapse faces smaller than A times the total area (e.g. 1e-4; default 0)")
     f.add_argument("--samples", type=positive_int, default=200_000,
                    help="area-weighted samples each way for Chamfer/Hausdorff (default 200000)")
     f.add_argument("--model-out", type=Path, help="write the fitted model (JSON, with its placement)")
@@ -54,7 +59,9 @@ def cmd_fit(args) -> int:
             warnings.simplefilter("always")
             fit, out, summary = fit_and_extract(mesh, spec, seconds=seconds, steps=args.steps, seed=args.seed,
                                                 device=args.device, method=args.method,
-                                                resolution=args.resolution, samples=args.samples, progress=bar,
+                                                resolution=args.resolution, samples=args.samples,
+                                                vertex_budget=args.vertex_budget,
+                                                min_region_area=args.min_region_area, progress=bar,
                                                 trilinear_correction=args.trilinear_correction)
     finally:
         bar.close()
@@ -69,6 +76,10 @@ def cmd_fit(args) -> int:
         print(f"{spec.text}, {summary['steps']} steps in {summary['train_seconds']:.1f} s; {args.method} "
               f"extraction {summary['vertices']} vertices, {summary['faces']} faces in "
               f"{summary['extract_seconds']:.2f} s")
+        if "simplify_seconds" in summary:
+            print(f"simplified from {summary['vertices_before_simplify']} vertices, "
+                  f"{summary['faces_before_simplify']} faces (Chamfer "
+                  f"{100 * summary['chamfer_rel_before_simplify']:.3f} % before) in {summary['simplify_seconds']:.2f} s")
         print(f"Chamfer {summary['chamfer']:.4g} ({100 * summary['chamfer_rel']:.3f} % of the box diagonal), "
               f"Hausdorff {summary['hausdorff']:.4g}, normal consistency {summary['normal_consistency']:.4f}, "
               f"max |f(v)| {summary['max_level_error']:.2g}")

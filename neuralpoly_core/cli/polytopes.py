@@ -40,6 +40,11 @@ def register(sub) -> None:
     e.add_argument("--workers", type=positive_int, default=None,
                    help="box level sets, exact: threads bounding cells at once (default: the usable "
                         "cores, at most 4; the result does not depend on it)")
+    e.add_argument("--vertex-budget", type=positive_int, default=None, metavar="N",
+                   help="3-D box level sets: simplify to at most N vertices (coplanar faces merged exactly, "
+                        "then the smallest patches collapsed; max_level_error is measured after)")
+    e.add_argument("--min-region-area", type=finite_float, default=0.0, metavar="A",
+                   help="3-D box level sets: collapse faces smaller than A times the total area")
     add_extraction_args(e, polytope_only=False)
     e.set_defaults(run=cmd_extract)
 
@@ -130,18 +135,38 @@ def cmd_extract(args) -> int:
                                  merge_coplanar=args.merge_coplanar, workers=args.workers,
                                  trilinear_correction=args.trilinear_correction)
         mesh.info.setdefault("method", method)
+        mesh, simplified = _simplified(net, level, mesh, args)
     else:
+        if args.vertex_budget is not None or args.min_region_area:
+            raise NeuralPolyError("--vertex-budget and --min-region-area simplify 3-D box level sets (give --bbox)")
+        simplified = {}
         level = 1.0 if args.level is None else args.level
         basis = slice_basis(net.dim, args.slice_theta)
         mesh = extract_polytope(net, args.method, resolution=args.resolution or 32,
                                 refine=not args.no_refine, basis=basis, level=level)
     summary = summarize(net, mesh, arch=meta.get("type"), loss=meta.get("loss"), level=level)
+    summary.update(simplified)
     if placement is not None:                               # back where the fitted mesh was
         mesh = mesh.copy()
         mesh.vertices = placement.to_world(mesh.vertices)
     write_mesh(mesh, args.out, meta.get("type") and f"NeuralPolytope {meta['type']}" or args.model.stem)
     print_summary(summary, args.json)
     return 0
+
+
+def _simplified(net, level: float, mesh, args):
+    """``mesh`` simplified as ``--vertex-budget`` / ``--min-region-area`` ask, and the summary's extra keys."""
+    if args.vertex_budget is None and not args.min_region_area:
+        return mesh, {}
+    from ..mesh.simplify import simplify_mesh
+
+    if mesh.dim != 3 or args.cap:
+        raise NeuralPolyError("--vertex-budget and --min-region-area simplify closed 3-D surfaces (no --cap, 3 inputs)")
+    out = simplify_mesh(mesh, vertex_budget=args.vertex_budget, min_region_area=args.min_region_area,
+                        f=net, level=level)
+    s = out.info["simplify"]
+    return out, {"vertices_before_simplify": s["vertices_before"], "faces_before_simplify": s["faces_before"],
+                 "max_level_error_before_simplify": s["max_level_error_before"], "max_planarity": s["max_planarity"]}
 
 
 def cmd_gallery(args) -> int:

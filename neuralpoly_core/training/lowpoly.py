@@ -51,8 +51,8 @@ from .hashgrid_torch import HashGridSpec, parse_hashgrid_spec
 from .sdf import relu_mlp, torch_to_network
 from .torch_access import require_torch, resolve_device, torch_threads
 
-__all__ = ["NetSpec", "parse_net_spec", "FitResult", "fit_mesh_sdf", "extract_fitted", "sign_changes",
-           "fit_and_extract", "check_input_mesh",
+__all__ = ["NetSpec", "parse_net_spec", "FitResult", "fit_mesh_sdf", "extract_fitted", "simplify_fitted",
+           "sign_changes", "fit_and_extract", "check_input_mesh",
            "CLAMP", "BOX", "WARMUP"]
 
 #: Clamp of the SDF loss, in network units (the box is [-1, 1]^3).
@@ -323,40 +323,87 @@ def extract_fitted(result_or_net, placement: Placement | None = None, *, method:
     return out
 
 
+def simplify_fitted(result_or_net, mesh: PolyMesh, placement: Placement | None = None, *,
+                    vertex_budget: int | None = None, min_region_area: float = 0.0, progress=None,
+                    cancel=None) -> PolyMesh:
+    """A fitted surface ``mesh`` (world coordinates) simplified by
+    :func:`~neuralpoly_core.mesh.simplify.simplify_mesh` (coplanar merging, then small patches
+    collapsed down to ``vertex_budget``), its level error measured in network units
+    (``info['simplify']['max_level_error']``)."""
+    from ..mesh.simplify import simplify_mesh
+
+    if isinstance(result_or_net, FitResult):
+        net, placement = result_or_net.network, result_or_net.placement
+    else:
+        net = result_or_net
+    if placement is None:
+        raise NeuralPolyError("simplifying a fitted surface needs its placement (none in the model file?)")
+    if not mesh.is_closed_manifold():
+        raise NeuralPolyError("the fitted surface is not a closed manifold (it reaches the network's box or touches "
+                              "itself), so it cannot be simplified and stay closed: fit longer, or extract "
+                              "without a vertex budget")
+    return simplify_mesh(mesh, vertex_budget=vertex_budget, min_region_area=min_region_area,
+                         f=lambda X: net(placement.to_network(X)), level=0.0, progress=progress, cancel=cancel)
+
+
+def _metrics(mesh: PolyMesh, out: PolyMesh, samples: int, seed: int) -> dict:
+    from ..mesh.sdf import surface_metrics
+
+    m = surface_metrics(mesh, out, samples, seed=seed)
+    return {k: m[k] for k in ("chamfer", "chamfer_rel", "hausdorff", "hausdorff_rel", "normal_consistency",
+                              "bbox_diagonal")}
+
+
 def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = None, steps: int | None = None,
                     seed: int = 0, device: str = "cpu", method: str = "exact", resolution: int = 128,
-                    samples: int = 200_000, progress=None, cancel=None,
-                    trilinear_correction="surfaces") -> tuple[FitResult, PolyMesh, dict]:
-    """Fit (:func:`fit_mesh_sdf`), extract (:func:`extract_fitted`) and compare with the input
+                    samples: int = 200_000, vertex_budget: int | None = None, min_region_area: float = 0.0,
+                    progress=None, cancel=None, trilinear_correction="surfaces") -> tuple[FitResult, PolyMesh, dict]:
+    """Fit (:func:`fit_mesh_sdf`), extract (:func:`extract_fitted`), simplify when asked
+    (:func:`simplify_fitted`: ``vertex_budget``, ``min_region_area``) and compare with the input
     (:func:`~neuralpoly_core.mesh.sdf.surface_metrics`, ``samples`` points each way).
 
     Returns ``(fit, mesh, summary)``; ``summary`` has ``chamfer``, ``chamfer_rel`` (of the
     input's bounding-box diagonal), ``hausdorff``, ``hausdorff_rel``, ``normal_consistency``,
     ``vertices``, ``faces``, ``train_seconds``, ``extract_seconds``, ``max_level_error``
-    (``|f(v)|`` over the output's vertices, network units), ``net``, ``steps``, ``seed``,
-    ``method``, ``warnings``; with ``method='trilinear'`` also ``flatness_error``,
-    ``trilinear_correction``, ``planar_level_error`` (:func:`~neuralpoly_core.summary.trilinear_facts`).
+    (``|f(v)|`` over the output's vertices, network units, after simplification), ``net``,
+    ``steps``, ``seed``, ``method``, ``warnings``; and ``vertices_before_simplify``,
+    ``faces_before_simplify`` (the extracted mesh; equal to ``vertices`` / ``faces`` without
+    simplification), with simplification also ``chamfer_before_simplify``,
+    ``chamfer_rel_before_simplify``, ``max_level_error_before_simplify``, ``simplify_seconds``,
+    ``max_planarity`` (farthest corner from its face's plane, world units); with
+    ``method='trilinear'`` also ``flatness_error``, ``trilinear_correction``,
+    ``planar_level_error`` (:func:`~neuralpoly_core.summary.trilinear_facts`, of the extraction).
     """
-    from ..mesh.sdf import surface_metrics
-
     check_choice(method, EXTRACTION_METHODS, "extraction method")
     samples = check_int(samples, "samples", 1)
+    if vertex_budget is not None:                  # checked before the fit, not after it
+        vertex_budget = check_int(vertex_budget, "vertex budget", 4)
+    min_region_area = check_float(min_region_area, "minimum region area (fraction of the total)", 0.0, 1.0)
+    simplify = vertex_budget is not None or min_region_area > 0
     report = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"), what="low-poly")
-    fit_part, extract_part = report.parts([0.9, 0.1])
+    fit_part, extract_part, simplify_part = report.parts([0.85, 0.1, 0.05] if simplify else [0.9, 0.1, 0.0])
     fit = fit_mesh_sdf(mesh, net, seconds=seconds, steps=steps, seed=seed, device=device,
                        progress=fit_part, cancel=cancel)
     t0 = time.perf_counter()
     out = extract_fitted(fit, method=method, resolution=resolution, progress=extract_part, cancel=cancel,
                          trilinear_correction=trilinear_correction)
     extract_seconds = time.perf_counter() - t0
+    extra = {"vertices_before_simplify": out.n_vertices, "faces_before_simplify": out.n_faces, **trilinear_facts(out)}
+    if simplify:
+        before = _metrics(mesh, out, samples, seed)
+        t0 = time.perf_counter()
+        out = simplify_fitted(fit, out, vertex_budget=vertex_budget, min_region_area=min_region_area,
+                              progress=simplify_part, cancel=cancel)
+        s = out.info["simplify"]
+        extra.update(chamfer_before_simplify=before["chamfer"], chamfer_rel_before_simplify=before["chamfer_rel"],
+                     max_level_error_before_simplify=s["max_level_error_before"],
+                     simplify_seconds=time.perf_counter() - t0, max_planarity=s["max_planarity"],
+                     vertex_budget=vertex_budget, min_region_area=min_region_area)
     level_error = float(np.max(np.abs(fit.network(fit.placement.to_network(out.vertices)))))
-    m = surface_metrics(mesh, out, samples, seed=seed)
-    summary = {k: m[k] for k in ("chamfer", "chamfer_rel", "hausdorff", "hausdorff_rel", "normal_consistency",
-                                 "bbox_diagonal")}
+    summary = _metrics(mesh, out, samples, seed)
     summary.update(vertices=out.n_vertices, faces=out.n_faces, train_seconds=fit.facts["train_seconds"],
                    extract_seconds=extract_seconds, max_level_error=level_error, net=fit.spec.text,
                    steps=fit.facts["steps"], seed=fit.facts["seed"], restarts=fit.facts["restarts"],
                    method=method, input_vertices=mesh.n_vertices, input_faces=mesh.n_faces,
-                   warnings=fit.facts["warnings"])
-    summary.update(trilinear_facts(out))
+                   warnings=fit.facts["warnings"], **extra)
     return fit, out, summary

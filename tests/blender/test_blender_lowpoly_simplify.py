@@ -1,0 +1,103 @@
+"""Neural low-poly in Blender: a vertex budget, the trilinear method, and model files that keep their placement.
+
+Short fits (a 2x16 ReLU MLP, a few seconds) on the moved, scaled, subdivided UV sphere of
+``test_blender_lowpoly``: the budget is met by a closed surface, the input is untouched; a
+model file written by a fit loads back where its input mesh was (the placement is applied).
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from test_blender_lowpoly import CENTRE, FAST, coords, scene_counts, sphere
+
+RADIUS = 0.7
+
+
+def world_vertices(obj) -> np.ndarray:
+    bpy.context.view_layer.update()                                   # matrix_world of objects made by the API
+    co = coords(obj).reshape(-1, 3).astype(np.float64)
+    M = np.array(obj.matrix_world, dtype=np.float64)
+    return co @ M[:3, :3].T + M[:3, 3]
+
+
+def poly_mesh(addon, obj):
+    co, corners, sizes = addon.blender_mesh.mesh_arrays(obj.data)
+    return addon.neuralpoly_core.mesh.PolyMesh(co, corners, sizes)
+
+
+def test_a_vertex_budget_is_met_by_a_closed_surface_and_the_input_is_untouched(addon):
+    obj = sphere()
+    before, matrix = coords(obj), [tuple(r) for r in obj.matrix_world]
+    assert bpy.ops.neuralpoly.lowpoly(**FAST, lowpoly_vertex_budget=20) == {"FINISHED"}
+    new = bpy.context.active_object
+    assert new is not obj and new.neuralpoly.kind == "LOWPOLY"
+    mesh = poly_mesh(addon, new)
+    assert mesh.n_vertices <= 20 and mesh.is_closed_manifold() and mesh.euler_characteristic == 2
+    f = addon.lowpoly_objects.stored_fit(new)["fit"]
+    assert f["vertices"] == mesh.n_vertices < f["vertices_before_simplify"] and f["vertex_budget"] == 20
+    # the level error is that of the simplified mesh: its new vertices are off f = 0, but near it
+    net, _ = addon.api.model_of(new)
+    err = float(np.max(np.abs(net(mesh.vertices))))
+    assert err == pytest.approx(f["max_level_error"], rel=1e-3, abs=1e-5) and 1e-6 < err < 0.2
+    assert any(line.startswith("Simplified from") for line in addon.lowpoly_objects.fact_lines(new))
+    # still where the input is, the input as it was
+    r = np.linalg.norm((world_vertices(new) - CENTRE) / np.array([1.5, 1.0, 1.2]), axis=1)
+    assert np.mean(np.abs(r - RADIUS)) < 0.1 * RADIUS
+    np.testing.assert_array_equal(coords(obj), before)
+    assert [tuple(r) for r in obj.matrix_world] == matrix and [m.type for m in obj.modifiers] == ["SUBSURF"]
+    assert obj.neuralpoly.kind == "NONE"
+
+
+def test_bad_budgets_and_methods_are_refused_and_nothing_is_added(addon):
+    sphere(subdivide=False)
+    counts = scene_counts()
+    for settings, match in [(dict(lowpoly_vertex_budget=3), "vertex budget"),
+                            (dict(lowpoly_method="TRILINEAR"), "no trilinear encoding"),
+                            (dict(lowpoly_net="HASHGRID", lowpoly_size="trilinear,levels=2,res=4-8,mlp=1x16"),
+                             "extract it with Trilinear")]:
+        with pytest.raises(RuntimeError, match=match):
+            bpy.ops.neuralpoly.lowpoly(**dict(FAST, **settings))
+        assert scene_counts() == counts
+
+
+def test_a_trilinear_hash_grid_extracts_with_the_trilinear_method(addon):
+    obj = sphere(subdivide=False)
+    assert bpy.ops.neuralpoly.lowpoly(**dict(FAST, lowpoly_net="HASHGRID", lowpoly_method="TRILINEAR",
+                                             lowpoly_size="trilinear,levels=2,features=2,table=10,res=4-8,mlp=1x16"
+                                             )) == {"FINISHED"}
+    new = bpy.context.active_object
+    assert new is not obj and new.neuralpoly.method == "trilinear"
+    net, _ = addon.api.model_of(new)
+    assert net.encoding is not None and net.encoding.interpolation == "trilinear"
+    assert addon.lowpoly_objects.stored_fit(new)["fit"]["method"] == "trilinear"
+    assert poly_mesh(addon, new).n_faces > 0
+
+
+def test_a_fitted_model_file_loads_back_where_its_input_was(addon, tmp_path):
+    core = addon.neuralpoly_core
+    from_core = core.training.lowpoly
+    ball = core.mesh.shapes.icosphere(RADIUS, 8, center=np.array(CENTRE))
+    fit = from_core.fit_mesh_sdf(ball, "relu:2x16", steps=300, seed=1, n_samples=20_000)
+    path = core.network.modelfile.save_model(fit.network, tmp_path / "ball.json", meta=fit.meta(),
+                                             placement=fit.placement)
+    want = from_core.extract_fitted(fit).vertices                      # the core's mesh, in world coordinates
+    bpy.context.scene.cursor.location = (-5.0, 4.0, 0.0)               # not where the ball is
+    for load in (lambda: bpy.ops.neuralpoly.load_model(filepath=str(path)),
+                 lambda: addon.api.load_level_set(bpy.context, str(path))):
+        result = load()
+        obj = bpy.context.active_object if result == {"FINISHED"} else result
+        assert obj.neuralpoly.kind == "LEVELSET"
+        V = world_vertices(obj)                                          # in the input's frame
+        assert len(V) == len(want) and np.max(cKDTree(want).query(V)[0]) < 1e-5
+        # the stored placement: saving and reloading keeps it, re-extraction stays put
+        assert addon.model_store.load_placement(obj) == fit.placement
+        again = addon.api.save_model_file(obj, tmp_path / "again.json")
+        assert core.network.modelfile.load_model_placed(again)[2] == fit.placement
+        addon.api.reextract_level_set(obj, method="marching", resolution=24)
+        V = world_vertices(obj)
+        assert np.max(np.abs(fit.network(fit.placement.to_network(V)))) < 1e-3      # on f = 0, in the world
+        assert np.linalg.norm(V.mean(axis=0) - CENTRE) < 0.05
