@@ -297,6 +297,15 @@ def fit_mesh_sdf(mesh: PolyMesh, net="relu:8x32", seconds: float | None = None, 
     return FitResult(network, placement, spec, facts)
 
 
+def _net_and_placement(result_or_net, placement: Placement | None, doing: str) -> tuple[Network, Placement]:
+    """The network and placement of a :class:`FitResult`, or ``result_or_net`` with ``placement``."""
+    if isinstance(result_or_net, FitResult):
+        result_or_net, placement = result_or_net.network, result_or_net.placement
+    if placement is None:
+        raise NeuralPolyError(f"{doing} needs its placement (none in the model file?)")
+    return result_or_net, placement
+
+
 def extract_fitted(result_or_net, placement: Placement | None = None, *, method: str = "exact",
                    resolution: int = 128, progress=None, cancel=None,
                    trilinear_correction="surfaces") -> PolyMesh:
@@ -307,12 +316,7 @@ def extract_fitted(result_or_net, placement: Placement | None = None, *, method:
     units); ``marching`` on a ``resolution^3`` grid of the box; ``trilinear`` (trilinear hash
     grids) with ``trilinear_correction`` (see :func:`~neuralpoly_core.levelset.extract_level_set`).
     """
-    if isinstance(result_or_net, FitResult):
-        net, placement = result_or_net.network, result_or_net.placement
-    else:
-        net = result_or_net
-    if placement is None:
-        raise NeuralPolyError("extracting a fitted network needs its placement (none in the model file?)")
+    net, placement = _net_and_placement(result_or_net, placement, "extracting a fitted network")
     check_choice(method, EXTRACTION_METHODS, "extraction method")
     mesh = extract_level_set(net, 0.0, placement.box, method=method, resolution=resolution,
                              progress=progress, cancel=cancel, trilinear_correction=trilinear_correction)
@@ -332,12 +336,7 @@ def simplify_fitted(result_or_net, mesh: PolyMesh, placement: Placement | None =
     (``info['simplify']['max_level_error']``)."""
     from ..mesh.simplify import simplify_mesh
 
-    if isinstance(result_or_net, FitResult):
-        net, placement = result_or_net.network, result_or_net.placement
-    else:
-        net = result_or_net
-    if placement is None:
-        raise NeuralPolyError("simplifying a fitted surface needs its placement (none in the model file?)")
+    net, placement = _net_and_placement(result_or_net, placement, "simplifying a fitted surface")
     if not mesh.is_closed_manifold():
         raise NeuralPolyError("the fitted surface is not a closed manifold (it reaches the network's box or touches "
                               "itself), so it cannot be simplified and stay closed: fit longer, or extract "
