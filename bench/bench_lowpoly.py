@@ -182,7 +182,7 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(results), figsize=(max(3.6 * len(results), 7.5), 3.8), squeeze=False)
     for ax, (name, r) in zip(axes[0], results.items()):
         for k, m in r["methods"].items():
             if m["chamfer_rel"] < 1e-9:          # the input itself (a 16-vertex box is not decimated up)
@@ -196,8 +196,8 @@ def plot(results: dict, path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("Chamfer, % of box diagonal\n(filled: to input, hollow: to net)")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7 if len(results) > 1 else 4), frameon=False)
+    fig.tight_layout(rect=(0, 0.08 if len(results) > 1 else 0.16, 1, 1))
     tmp = path.with_name(path.name + ".part.png")
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
