@@ -62,6 +62,7 @@ each layer, with timestamps).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -148,11 +149,20 @@ def single_threaded_blas():
     """Limit BLAS to one thread (threadpoolctl) while our own threads run, or while many small
     products would only make BLAS threads spin; a no-op context when threadpoolctl is not
     installed."""
+    controller = _blas_controller()
+    return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """One ``threadpoolctl.ThreadpoolController`` for the process (None without threadpoolctl):
+    making one scans the loaded libraries, about 1 ms, which small extractions and region
+    counts paid on every call. numpy's BLAS is loaded before the first call."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+        return None
+    return ThreadpoolController()
 
 
 @dataclass(eq=False)
