@@ -51,7 +51,7 @@ from ..errors import NeuralPolyError
 from .solver import scipy_parts, solve
 
 __all__ = ["Formulation", "build_formulation", "check_box", "interval_bounds", "check_countable", "model_size",
-           "TIGHTENINGS"]
+           "tangent_directions", "vanishing_rows", "TIGHTENINGS"]
 
 TIGHTENINGS = ("interval", "lp")
 _TANGENTS = 2                          # tangent directions (at most; min(dim, 2))
@@ -250,6 +250,49 @@ def _resize(expr, n: int):
     return expr
 
 
+def _can_vanish(w, bias: float, first) -> bool:
+    """Whether the row ``w . h + bias`` can be identically 0 on a region: never in the first
+    layer (``first`` None) unless it is the zero row; in the second, never when it has a bias
+    and reads units whose weight rows (``first``) are linearly independent (its gradient on a
+    region is then 0 only where every unit it reads is off, and there it is its bias)."""
+    support = np.flatnonzero(w)
+    if first is None:
+        return not support.size and bias == 0.0
+    if bias == 0.0:
+        return True
+    if not support.size:
+        return False
+    if support.size > first.shape[1]:
+        return True
+    sv = np.linalg.svd(first[support], compute_uv=False)
+    return bool(sv[-1] <= 1e-9 * sv[0])
+
+
+def vanishing_rows(net) -> list:
+    """Per layer, the rows whose margin may be waived: kinked rows that can be identically 0 on
+    a region, maxout pieces that can tie identically with another piece of their unit (all of
+    them from the third layer on, or after a maxout first layer: only the tangents tell)."""
+    out = []
+    for li, layer in enumerate(net.layers):
+        act, W = layer.activation, layer.weight
+        bias = layer.bias if layer.bias is not None else np.zeros(layer.rows)
+        if not (act.kinked or act.group > 1):
+            out.append(np.zeros(layer.rows, dtype=bool))
+            continue
+        if li >= 2 or (li == 1 and net.layers[0].activation.group > 1):
+            out.append(np.ones(layer.rows, dtype=bool))
+            continue
+        first = None if li == 0 else net.layers[0].weight
+        if act.group == 1:
+            out.append(np.array([_can_vanish(W[j], bias[j], first) for j in range(layer.rows)], dtype=bool))
+            continue
+        k = act.group
+        out.append(np.array([any(_can_vanish(W[i] - W[j], bias[i] - bias[j], first)
+                                 for i in range(j - j % k, j - j % k + k) if i != j) for j in range(layer.rows)],
+                            dtype=bool))
+    return out
+
+
 def tangent_directions(dim: int) -> np.ndarray:
     """The formulation's ``(min(dim, 2), dim)`` orthonormal tangent directions: fixed (seeded)
     pseudo-random ones, so no weight row of small integers is orthogonal to them by accident."""
@@ -298,8 +341,9 @@ def _contains_zero(lo, hi):
     return (lo <= 0.0) & (hi >= 0.0)
 
 
-def _kinked(b: _Builder, g, lo, hi, slopes, tangents, F: float, f: int):
-    """Constraints of a layer of kinked units; returns (z, output expression, output tangents)."""
+def _kinked(b: _Builder, g, lo, hi, slopes, tangents, maybe, F: float, f: int, propagate: bool):
+    """Constraints of a layer of kinked units; returns (z, output expression, output tangents:
+    none unless ``propagate``, for a later layer that needs them)."""
     below, above = slopes
     up, down = np.maximum(hi, 0.0), np.maximum(-lo, 0.0)
     zlo = np.where(lo >= 0.0, 1.0, 0.0)
@@ -312,7 +356,7 @@ def _kinked(b: _Builder, g, lo, hi, slopes, tangents, F: float, f: int):
     b.rows([(q, 1.0), (z, down)], -np.inf, down)                     # q <= L- (1 - z)
     b.rows([(p, 1.0), ([f] * len(g), -1.0), (z, -F)], -F, np.inf)   # p >= f - F (1 - z)
     # q >= f - F z - F e, e = 1 only where g and its tangents are 0
-    allowed = (lo < 0.0) & (hi > 0.0)
+    allowed = maybe & (lo < 0.0) & (hi > 0.0)
     for _, dlo, dhi in tangents:
         allowed &= _contains_zero(dlo, dhi)
     idx, e = _zero_binaries(b, [([(g, 1.0)], lo, hi)] + [([(dg, 1.0)], dlo, dhi) for dg, dlo, dhi in tangents],
@@ -323,15 +367,18 @@ def _kinked(b: _Builder, g, lo, hi, slopes, tangents, F: float, f: int):
     b.rows([(q[rest], 1.0), ([f] * len(rest), -1.0), (z[rest], F)], 0.0, np.inf)
     b.rows([(q[idx], 1.0), ([f] * len(idx), -1.0), (z[idx], F), (e, F)], 0.0, np.inf)
     out = []
-    for dg, dlo, dhi in tangents:                                    # dh = below dg + (above - below) z dg
-        u = _product(b, z, dg, dlo, dhi)
-        expr = _selection(dg, below, b.n) + _selection(u, above - below, b.n)
-        out.append((expr,) + _hull([_scaled(below, dlo, dhi), _scaled(above, dlo, dhi)]))
+    for dg, dlo, dhi in tangents if propagate else ():               # dh = below dg + (above - below) z dg
+        if np.array_equal(dlo, dhi):                                 # a constant tangent: z dg is linear
+            zdg = _selection(z, (above - below) * dlo, b.n)
+        else:
+            zdg = _selection(_product(b, z, dg, dlo, dhi), above - below, b.n)
+        out.append((_selection(dg, below, b.n) + zdg,) + _hull([_scaled(below, dlo, dhi), _scaled(above, dlo, dhi)]))
     return z, _selection(p, above, b.n) - _selection(q, below, b.n), out
 
 
-def _maxout(b: _Builder, g, lo, hi, k: int, tangents, F: float, f: int):
-    """Constraints of a rank-k maxout layer; returns (w, output expression, output tangents)."""
+def _maxout(b: _Builder, g, lo, hi, k: int, tangents, maybe, F: float, f: int, propagate: bool):
+    """Constraints of a rank-k maxout layer; returns (w, output expression, output tangents:
+    none unless ``propagate``)."""
     units = len(g) // k
     lo_u, hi_u = lo.reshape(units, k), hi.reshape(units, k)
     top = hi_u.max(axis=1)
@@ -347,17 +394,22 @@ def _maxout(b: _Builder, g, lo, hi, k: int, tangents, F: float, f: int):
     one_hot = scipy_parts().csr_matrix((np.ones(len(g)), (np.repeat(np.arange(units), k), w)), shape=(units, b.n))
     b.rows([one_hot], 1.0, 1.0)                                      # sum_j w_j = 1
     out, diffs = [], [([(mj, 1.0), (g, -1.0)], np.zeros(len(g)), big)]
-    allowed = (whi.ravel() == 1.0) & ~wlo.ravel()
+    allowed = maybe & (whi.ravel() == 1.0) & ~wlo.ravel()
     for dg, dlo, dhi in tangents:                                    # dm = sum_j w_j dg_j
-        u = _product(b, w, dg, dlo, dhi)
         dmlo, dmhi = dlo.reshape(units, k).min(axis=1), dhi.reshape(units, k).max(axis=1)
         dm = b.vars(dmlo, dmhi)
-        sums = scipy_parts().csr_matrix((np.ones(len(g)), (np.repeat(np.arange(units), k), u)), shape=(units, b.n))
+        if np.array_equal(dlo, dhi):                                 # a constant tangent: w dg is linear
+            cols, vals = w, dlo
+        else:
+            cols, vals = _product(b, w, dg, dlo, dhi), 1.0
+        sums = scipy_parts().csr_matrix((np.broadcast_to(vals, len(g)), (np.repeat(np.arange(units), k), cols)),
+                                        shape=(units, b.n))
         b.rows([(dm, 1.0), -sums], 0.0, 0.0)
         dlo_j, dhi_j = np.repeat(dmlo, k) - dhi, np.repeat(dmhi, k) - dlo
         diffs.append(([(np.repeat(dm, k), 1.0), (dg, -1.0)], dlo_j, dhi_j))
         allowed &= _contains_zero(dlo_j, dhi_j)
-        out.append((_selection(dm, 1.0, b.n), dmlo, dmhi))
+        if propagate:
+            out.append((_selection(dm, 1.0, b.n), dmlo, dmhi))
     idx, e = _zero_binaries(b, diffs, allowed)                       # m - g_j >= f - F w_j - F e_j
     slack = np.zeros(len(g), dtype=np.int64) - 1
     slack[idx] = e
@@ -406,9 +458,9 @@ def build_formulation(net, lo: np.ndarray, hi: np.ndarray, *, margin: float, tig
     x = b.vars(lo, hi)
     f = int(b.vars([margin], [margin])[0])
     expr = _selection(x, 1.0, b.n)
-    tangents = []                                                    # (expression, lo, hi) per direction
-    for r in tangent_directions(net.dim):
-        tangents.append((_selection(b.vars(r, r), 1.0, b.n), r, r))
+    tangents = [(None, r, r) for r in tangent_directions(net.dim)]   # (expression or None: constant, lo, hi)
+    maybe = vanishing_rows(net)
+    needs = [any(m.any() for m in maybe[i:]) for i in range(len(maybe))] + [False]   # layer i's tangents
     hlo, hhi = lo, hi
     bins, cols, bounds = [], [], []
     offset = 0
@@ -425,15 +477,19 @@ def build_formulation(net, lo: np.ndarray, hi: np.ndarray, *, margin: float, tig
         bounds.append((glo, ghi))
         hlo, hhi = act.interval(glo, ghi)
         dgs = []
-        for t, tlo, thi in tangents:                                 # dg = W dh
+        for t, tlo, thi in tangents if needs[li] else ():            # dg = W dh
+            if t is None:                                            # the input's: dg = W r, a constant
+                c = layer.weight @ tlo
+                dgs.append((b.vars(c, c), c, c))
+                continue
             dlo, dhi = _linear_interval(layer.weight, tlo, thi)
             dg = b.vars(dlo, dhi)
             b.rows([-(W @ _resize(t, b.n)), (dg, 1.0)], 0.0, 0.0)
             dgs.append((dg, dlo, dhi))
         if act.group > 1:
-            w, expr, tangents = _maxout(b, g, glo, ghi, act.group, dgs, margin, f)
+            w, expr, tangents = _maxout(b, g, glo, ghi, act.group, dgs, maybe[li], margin, f, needs[li + 1])
         elif act.kinked:
-            w, expr, tangents = _kinked(b, g, glo, ghi, act.slopes, dgs, margin, f)
+            w, expr, tangents = _kinked(b, g, glo, ghi, act.slopes, dgs, maybe[li], margin, f, needs[li + 1])
         else:                                                        # identity: g passes on
             c = act.slopes[1]
             expr = _selection(g, c, b.n)
