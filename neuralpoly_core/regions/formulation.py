@@ -118,7 +118,8 @@ def _linear_interval(weight, hlo, hhi, bias=None):
 
 
 def model_size(net) -> tuple[int, int, int, int]:
-    """``(variables, rows, nonzeros, binaries)`` of the formulation, before it is built."""
+    """``(variables, rows, nonzeros, binaries)`` of the formulation, before it is built (at most;
+    ``binaries``: the pattern's, which every no-good cut spans)."""
     n_vars, rows, nnz, binaries = net.dim + 1, 0, 0, 0
     per_input = 1                                        # model variables behind each input of a layer
     for layer in net.layers:
@@ -140,6 +141,13 @@ def model_size(net) -> tuple[int, int, int, int]:
             per_input = 1 if 0.0 in act.slopes else 2
         else:
             per_input = 1
+    maybe = vanishing_rows(net)                          # zero binaries and tangents (an upper bound)
+    K = min(net.dim, _TANGENTS) if any(m.any() for m in maybe) else 0
+    for layer, m in zip(net.layers, maybe):
+        r, v = layer.rows, int(m.sum())
+        n_vars += K * (2 * r + layer.width) + v
+        rows += K * (5 * r + layer.width) + 2 * (1 + K) * v
+        nnz += K * (2 * int(np.count_nonzero(layer.weight)) + 12 * r + layer.width) + 8 * (1 + K) * v
     return n_vars, rows, nnz, binaries
 
 
@@ -410,7 +418,11 @@ def _maxout(b: _Builder, g, lo, hi, k: int, tangents, maybe, F: float, f: int, p
         allowed &= _contains_zero(dlo_j, dhi_j)
         if propagate:
             out.append((_selection(dm, 1.0, b.n), dmlo, dmhi))
+    allowed &= np.arange(len(g)) % k != 0                            # a tie goes to the first piece (argmax)
     idx, e = _zero_binaries(b, diffs, allowed)                       # m - g_j >= f - F w_j - F e_j
+    for t in range(1, k):                                            # e_j <= sum_{i < j} w_i
+        mine = idx[idx % k == t]
+        b.rows([(e[np.isin(idx, mine)], 1.0)] + [(w[mine - t + i], -1.0) for i in range(t)], -np.inf, 0.0)
     slack = np.zeros(len(g), dtype=np.int64) - 1
     slack[idx] = e
     rest = np.flatnonzero(slack < 0)
