@@ -36,8 +36,13 @@ identically 0 along ``r_k`` around the point. With ``min(dim, 2)`` orthonormal d
 (fixed, pseudo-random) that is exact for 1- and 2-input networks, and exact with
 probability 1 above (a gradient that is not 0 but is orthogonal to both directions is a
 measure-zero accident; ``e = 1`` for it could only move a witness onto a hyperplane, and
-every pattern is checked with numpy at its witness). A pattern with ``f > 0`` holds on an
-open set: a full-dimensional linear region.
+every pattern is checked with numpy at its witness). A maxout piece ``j`` that ties
+identically with the unit's winner waives its margin the same way (``e_j``: ``m - g_j`` and
+its tangents 0), only behind a winner of lower index (``e_j <= sum_{i<j} w_i``: the tie goes
+to the first piece, as numpy's argmax). Only rows that can vanish get ``e``
+(:func:`vanishing_rows`), and tangents are built only up to the last such layer: a net with
+none (the trained digits nets) gets the plain margin model. A pattern with ``f > 0`` holds on
+an open set: a full-dimensional linear region.
 """
 
 from __future__ import annotations
