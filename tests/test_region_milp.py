@@ -101,6 +101,36 @@ def test_small_2d_nets_match_a_dense_grid(name, tighten, solver):
     assert np.array_equal(net.activation_pattern(res.witnesses)[:, res.pattern_columns], res.patterns)
 
 
+@pytest.mark.parametrize("solver", BACKENDS)
+@pytest.mark.parametrize("tighten", ["interval", "lp"])
+@pytest.mark.parametrize("seed, count", [(1, 23), (10, 26), (17, 32), (115, 4)])
+def test_units_identically_zero_by_cancellation_are_off_without_a_margin(seed, count, tighten, solver):
+    # integer weights: on some regions a unit's affine map cancels to 0 (seed 1: -h1 + h2 - 1/2
+    # with h1 off and h2 the constant 1/2; seed 10: u0 - 2 u1 - u2 + 2 u3 = 0). The margin rows
+    # made those regions infeasible: the MILP found 21 and 22 (seeds 1 and 10) before.
+    from test_regions_exact import integer_net
+    net = integer_net(seed)
+    exact = count_regions(net, (-1.0, 1.0), method="exact")
+    walk = count_regions(net, (-1.0, 1.0), method="walk")
+    res = count_regions_milp(net, (-1.0, 1.0), tighten=tighten, solver=solver)
+    assert res.complete and res.details["unverified"] == 0
+    assert exact.regions == walk.regions == res.regions == count
+    packed = lambda r: {bytes(p) for p in np.packbits(r.patterns, axis=1)}  # noqa: E731
+    assert packed(res) == packed(exact)
+    assert np.array_equal(net.activation_pattern(res.witnesses)[:, res.pattern_columns], res.patterns)
+
+
+def test_a_unit_identically_zero_on_a_region_by_cancellation():
+    # g = u1 - u2 with u1 = relu(x), u2 = relu(x) + relu(-x - 1/2): g = 0 wherever x > -1/2, on
+    # two whole regions, though u1 and u2 are on there (not a bias-free unit with its inputs off)
+    net = Network(2, [Layer([[1.0, 0.0], [-1.0, 0.0]], [0.0, -0.5], RELU),
+                      Layer([[1.0, 0.0], [1.0, 1.0]], [0.0, 0.0], IDENTITY),
+                      Layer([[1.0, -1.0]], [0.0], RELU)])
+    exact = count_regions(net, (-1.0, 1.0), method="exact")
+    res = count_regions_milp(net, (-1.0, 1.0))
+    assert res.complete and res.regions == exact.regions == 3
+
+
 def test_the_dead_quadrant_is_one_region():
     res = count_regions_milp(nets()["bias-free"], (-1.0, 1.0))
     assert [0, 0, 0, 0, 0] in res.patterns.astype(int).tolist()
@@ -188,3 +218,23 @@ def test_missing_scipy_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)
     with pytest.raises(NeuralPolyError, match="needs scipy"):
         count_regions_milp(tent(1), (0.0, 1.0))
+
+
+@pytest.mark.parametrize("seed, count", [(8, 5), (10, 8), (22, 4)])
+def test_integer_maxout_and_abs_nets_match_the_exact_count(seed, count):
+    # small integer weights with relu, |x| and rank-2 maxout layers: pieces that tie identically
+    # on a region (the tie goes to the first piece, as numpy's argmax) and |x| units that cancel
+    rng = np.random.default_rng(1000 + seed)
+    acts, layers, a = [RELU, ABS, Activation("maxout", k=2)], [], 2
+    for _ in range(int(rng.integers(2, 4))):
+        act = acts[int(rng.integers(0, 3))]
+        units = int(rng.integers(2, 4))
+        W = rng.integers(-2, 3, size=(units * act.group, a)).astype(float)
+        bias = rng.integers(-2, 3, size=units * act.group).astype(float) * 0.5 if seed % 2 else None
+        layers.append(Layer(W, bias, act))
+        a = units
+    net = Network(2, layers)
+    exact = count_regions(net, (-1.0, 1.0), method="exact")
+    res = count_regions_milp(net, (-1.0, 1.0))
+    assert res.complete and res.details["unverified"] == 0
+    assert res.regions == exact.regions == count

@@ -243,26 +243,48 @@ def test_count_regions_job(models, tmp_path):
     assert not (tmp_path / "s.npz").exists()
 
 
-@pytest.mark.parametrize("method", ["milp", "walk"])
+@pytest.mark.parametrize("method", ["milp", "walk", "both", None])
 def test_regions_digits_experiment_command(tmp_path, capsys, method):
-    """The registered experiment, tiny: one (10; 2) network, 2 epochs, 1 s of counting."""
+    """The registered experiment, tiny: one (10; 2) network, 2 epochs, 1 s of counting per method."""
     out = tmp_path / "run"
     out.mkdir()
     code, text, err = run(capsys, "experiment", "regions-digits", "--out", out, "--first-widths", "10", "--total", 12,
                           "--networks-per-width", 1, "--epochs", 2, "--time-limit", 1, "--samples", 500,
-                          "--no-png", "--json", "--method", method)
+                          "--no-png", "--json", *(["--method", method] if method else []))
     assert code == 0, err
+    method = method or "both"                       # the default
     r = last_json(text)
     (row,) = r["networks"]
     assert row["method"] == r["settings"]["method"] == method
+    assert set(row["counts"]) == ({"milp", "walk"} if method == "both" else {method})
+    best = row["counts"][row["best_method"]]
+    assert (row["regions"], row["complete"], row["stopped"]) == (best["regions"], best["complete"], best["stopped"])
+    assert all(best["regions"] >= c["regions"] or c["complete"] is False and best["complete"]
+               for c in row["counts"].values())
+    if method == "both" and row["counts"]["walk"]["complete"] and row["counts"]["milp"]["complete"]:
+        assert row["counts"]["walk"]["regions"] == row["counts"]["milp"]["regions"]
     assert (row["n1"], row["n2"]) == (10, 2) and row["regions"] >= 1
-    assert row["union_regions"] >= max(row["regions"], row["sampled_regions"])
+    assert row["union_regions"] >= max([row["sampled_regions"]] + [c["regions"] for c in row["counts"].values()])
     b = all_bounds(64, (10, 2))
     assert row["bounds"] == {k: b[k] for k in ("layer_product", "montufar2017", "serra", "shallow")}
     assert row["complete"] or row["stopped"] in ("time limit", "region limit")
     lines = text.splitlines()
     assert lines[0].split()[:3] == ["n1", "n2", "seed"] and lines[1].split()[:3] == ["10", "2", "0"]
+    # the table has each method's count, or '-' for a method not run
+    cells = lines[1].split()
+    milp = row["counts"].get("milp")
+    assert cells[4] == (str(milp["regions"]) if milp else "-")
     assert (out / "regions_digits.json").exists() and (out / "models" / "n1_10_seed_0.json").exists()
+
+
+def test_the_best_count_is_a_complete_one_else_the_largest():
+    from neuralpoly_core.experiments.regions_digits import best_count
+    c = lambda n, done: {"regions": n, "complete": done}  # noqa: E731
+    assert best_count({"milp": c(40, False), "walk": c(900, False)}) == "walk"
+    assert best_count({"milp": c(40, False), "walk": c(30, False)}) == "milp"
+    assert best_count({"milp": c(12, True), "walk": c(9, False)}) == "milp"
+    assert best_count({"milp": c(12, True), "walk": c(12, True)}) == "walk"
+    assert best_count({"walk": c(5, False)}) == "walk"
 
 
 @pytest.mark.parametrize("binary", [True, False])

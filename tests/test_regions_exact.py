@@ -357,12 +357,11 @@ def test_maxout_on_a_segment_and_in_3d():
     assert not np.any(np.all(unit_patterns(net3, out[inside]) == T3.patterns[T3.face_region[inside]], axis=1))
 
 
-@pytest.mark.parametrize("seed, count", [(1, 23), (10, 26)])
-def test_integer_weights_many_coincidences(seed, count):
-    # small integer weights: hyperplanes through vertices, units identically zero on regions;
-    # the counts agree with the patterns of 2,000,000 uniform samples
+def integer_net(seed):
+    """A random ReLU net with small integer weights: 2 or 3 inputs, 1 to 3 layers of 2 to 5
+    units, biases in {-1/2, 0, 1/2} for odd seeds, none for even ones."""
     rng = np.random.default_rng(100 + seed)
-    dim, layers, a = int(rng.integers(2, 4)), [], None
+    dim, layers = int(rng.integers(2, 4)), []
     a = dim
     for _ in range(int(rng.integers(1, 4))):
         b = int(rng.integers(2, 6))
@@ -370,7 +369,15 @@ def test_integer_weights_many_coincidences(seed, count):
         bias = rng.integers(-1, 2, size=b).astype(float) * 0.5 if seed % 2 else None
         layers.append(Layer(W, bias, RELU))
         a = b
-    net = Network(dim, layers, Output("sum"))
+    return Network(dim, layers, Output("sum"))
+
+
+@pytest.mark.parametrize("seed, count", [(1, 23), (10, 26)])
+def test_integer_weights_many_coincidences(seed, count):
+    # small integer weights: hyperplanes through vertices, units identically zero on regions;
+    # the counts agree with the patterns of 2,000,000 uniform samples
+    net = integer_net(seed)
+    dim = net.dim
     T = enumerate_regions(net)
     assert T.count == count and T.info["degenerate_cells"] == 0
     check_regions(T, net, 2.0 ** dim)

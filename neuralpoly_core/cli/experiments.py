@@ -80,14 +80,16 @@ def _regions_digits_options(p: argparse.ArgumentParser) -> None:
                    help=f"networks (seeds) per n1 (default {D['networks_per_width']})")
     p.add_argument("--epochs", type=positive_int, default=D["epochs"], help=f"training epochs (default {D['epochs']})")
     p.add_argument("--time-limit", type=finite_float, default=D["time_limit"],
-                   help=f"seconds of MILP counting per network (default {D['time_limit']:g}); a stopped count is a lower bound")
+                   help=f"seconds of counting per network and per method (default {D['time_limit']:g}); "
+                        "a stopped count is a lower bound")
     p.add_argument("--max-regions", type=positive_int, default=D["max_regions"],
                    help=f"region limit per network (default {D['max_regions']})")
     p.add_argument("--samples", type=int, default=D["samples"],
                    help=f"random points of the sampled lower bound (default {D['samples']})")
     p.add_argument("--no-png", action="store_true", help="no PNG picture")
-    p.add_argument("--method", choices=["milp", "walk"], default=D["method"],
-                   help="count by MILP (default) or by walking the region graph (far faster in 64-D)")
+    p.add_argument("--method", choices=["milp", "walk", "both"], default=D["method"],
+                   help="count by MILP, by walking the region graph (exact, far faster in 64-D), or both "
+                        f"(default {D['method']}; each with --time-limit)")
 
 
 def _regions_digits() -> ModuleType:
@@ -105,7 +107,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         _folding_known, "the tent map and CantorNet as model files: chi against the closed form 1 - L/(2^L - 1)",
         _folding_known_options, lambda a: dict(levels=a.levels, paths=a.paths)),
     "regions-digits": Experiment(
-        _regions_digits, "linear regions of digit classifiers (MILP counts) against the bounds and training error",
+        _regions_digits, "linear regions of digit classifiers (walk and MILP counts) against the bounds and training error",
         _regions_digits_options,
         lambda a: dict(first_widths=a.first_widths, total=a.total, networks_per_width=a.networks_per_width,
                        epochs=a.epochs, time_limit=a.time_limit, max_regions=a.max_regions, samples=a.samples,

@@ -6,10 +6,11 @@ counts their regions by MILP. Here: scikit-learn's 8x8 digits (64 inputs, 1,797 
 download), networks ``(n1; 22 - n1)`` for ``n1`` in ``first_widths`` (two seeds each by
 default: 10 networks), trained with :func:`~neuralpoly_core.training.classifier.train_classifier`,
 regions counted in the input box ``[0, 1]^64`` by
-:func:`~neuralpoly_core.regions.milp.count_regions_milp` (``method='milp'``) or by walking the
-region graph (:func:`~neuralpoly_core.regions.walk.count_regions_walk`, ``method='walk'``, far
-faster in 64 dimensions) with a time limit per network. A count
-the limit stopped is a lower bound, and the JSON says which. For scale, each network's
+:func:`~neuralpoly_core.regions.milp.count_regions_milp` (``method='milp'``), by walking the
+region graph (:func:`~neuralpoly_core.regions.walk.count_regions_walk`, ``method='walk'``, exact
+and far faster in 64 dimensions), or by both (``method='both'``, the default), each with the
+time limit per network. A count the limit stopped is a lower bound, and the JSON says which;
+a network's ``regions`` is its best count: a complete one (the walk's first), else the larger. For scale, each network's
 patterns at the digits and at uniform random points of the box (each such point with no
 pre-activation at 0 lies inside a region) give a second lower bound, and the union of both
 sets of patterns a third.
@@ -34,14 +35,14 @@ from ..training.classifier import train_classifier
 from ..training.datasets import load_digits_split
 from .regions_plot import plot_regions_digits
 
-__all__ = ["run", "DEFAULTS", "sampled_patterns", "format_table"]
+__all__ = ["run", "DEFAULTS", "COUNT_METHODS", "sampled_patterns", "best_count", "format_table"]
 
 #: The defaults: 10 networks, 15 s of counting each (a few minutes in all on 2 cores).
 DEFAULTS = {"first_widths": (10, 11, 12, 13, 14), "total": 22, "networks_per_width": 2, "epochs": 60,
-            "time_limit": 15.0, "max_regions": 100_000, "samples": 200_000, "method": "milp"}
+            "time_limit": 15.0, "max_regions": 100_000, "samples": 200_000, "method": "both"}
 
 #: The counting methods the experiment takes.
-COUNT_METHODS = ("milp", "walk")
+COUNT_METHODS = ("milp", "walk", "both")
 
 #: The bounds the table and the figure compare with (Serra et al.'s "first, latest and ours").
 COMPARED = ("layer_product", "montufar2017", "serra")
@@ -72,19 +73,37 @@ def _check(first_widths, total, networks_per_width, epochs, time_limit, max_regi
             check_int(max_regions, "max_regions", 1), check_int(samples, "samples", 0), check_int(seed, "seed", 0))
 
 
-def _one_network(data, n1, n2, seed, epochs, time_limit, max_regions, points, report, method="milp"):
+def _count(net, method, time_limit, max_regions, report):
+    count = count_regions(net, (0.0, 1.0), method=method, time_limit=time_limit, max_regions=max_regions,
+                          progress=report)
+    entry = {"regions": count.regions, "complete": count.complete, "stopped": count.stopped,
+             "seconds": count.seconds, "solves": count.details.get("solves", count.details.get("lps"))}
+    return entry, set(map(bytes, np.packbits(count.patterns, axis=1)))
+
+
+def best_count(counts: dict) -> str:
+    """The method whose count a row reports: a complete count (the walk's first), else the largest."""
+    done = [m for m in ("walk", "milp") if m in counts and counts[m]["complete"]]
+    return done[0] if done else max(counts, key=lambda m: (counts[m]["regions"], m == "walk"))
+
+
+def _one_network(data, n1, n2, seed, epochs, time_limit, max_regions, points, report, method="both"):
     res = train_classifier(data, (n1, n2), epochs=epochs, seed=seed, progress=report.part(0.0, 0.2))
     net = res.network
-    count = count_regions(net, (0.0, 1.0), method=method, time_limit=time_limit, max_regions=max_regions,
-                          progress=report.part(0.2, 0.8))
-    milp = set(map(bytes, np.packbits(count.patterns, axis=1)))
+    methods = ("milp", "walk") if method == "both" else (method,)
+    counts, found = {}, set()
+    for i, m in enumerate(methods):
+        counts[m], patterns = _count(net, m, time_limit, max_regions,
+                                     report.part(0.2 + 0.8 * i / len(methods), 0.8 / len(methods)))
+        found |= patterns
     sampled = sampled_patterns(net, points)
     bounds = all_bounds(net.dim, (n1, n2))
+    best = counts[best_count(counts)]
     row = {"n1": n1, "n2": n2, "seed": seed, "train_error": res.train_error, "val_error": 1.0 - res.val_accuracy,
-           "loss": res.loss, "regions": count.regions, "complete": count.complete, "stopped": count.stopped,
-           "count_seconds": count.seconds, "method": method,
-           "solves": count.details.get("solves", count.details.get("lps")),
-           "sampled_regions": len(sampled), "union_regions": len(milp | sampled),
+           "loss": res.loss, "regions": best["regions"], "complete": best["complete"], "stopped": best["stopped"],
+           "count_seconds": sum(c["seconds"] for c in counts.values()), "method": method,
+           "best_method": best_count(counts), "solves": best["solves"], "counts": counts,
+           "sampled_regions": len(sampled), "union_regions": len(found | sampled),
            "bounds": {k: bounds[k] for k in COMPARED + ("shallow",)}}
     return net, res.meta, row
 
@@ -94,9 +113,11 @@ def _summary(rows, first_widths) -> list[dict]:
     for n1 in first_widths:
         mine = [r for r in rows if r["n1"] == n1]
         counts = [r["regions"] for r in mine]
+        per_method = {m: float(np.mean([r["counts"][m]["regions"] for r in mine]))
+                      for m in ("milp", "walk") if m in mine[0]["counts"]}
         out.append({"n1": n1, "n2": mine[0]["n2"], "networks": len(mine), "regions_mean": float(np.mean(counts)),
                     "regions_min": min(counts), "regions_max": max(counts),
-                    "all_complete": all(r["complete"] for r in mine),
+                    "all_complete": all(r["complete"] for r in mine), "method_means": per_method,
                     "union_mean": float(np.mean([r["union_regions"] for r in mine])),
                     "train_error_mean": float(np.mean([r["train_error"] for r in mine])),
                     "bounds": mine[0]["bounds"]})
@@ -122,15 +143,18 @@ def run(out_dir, *, first_widths=DEFAULTS["first_widths"], total: int = DEFAULTS
     epochs : int
         Training epochs per network.
     time_limit : float
-        Seconds of MILP counting per network; a count it stops is a lower bound.
+        Seconds of counting per network and per method; a count it stops is a lower bound.
     max_regions : int
         Region limit per network.
     samples : int
         Uniform random points of the box for the sampled lower bound.
     png : bool
         Draw the figure (needs matplotlib).
-    method : {'milp', 'walk'}
-        How the regions are counted (``solves`` in a row: MILP solves, or the walk's LPs).
+    method : {'both', 'milp', 'walk'}
+        How the regions are counted: each row's ``counts`` has one entry per method run
+        (``regions``, ``complete``, ``stopped``, ``seconds``, ``solves``: MILP solves or the
+        walk's LPs); its ``regions``, ``complete``, ``stopped`` and ``solves`` are those of
+        the best count (``best_method``, :func:`best_count`).
     progress, cancel : callable, optional
         See :mod:`neuralpoly_core.reporting`.
 
@@ -175,14 +199,20 @@ def run(out_dir, *, first_widths=DEFAULTS["first_widths"], total: int = DEFAULTS
     return result
 
 
+def _cell(counts: dict, method: str) -> str:
+    c = counts.get(method)
+    return f"{'-':>7s}  {'':4s}" if c is None else f"{c['regions']:7d}  {'yes' if c['complete'] else 'no':>4s}"
+
+
 def format_table(result: dict) -> str:
-    """The report as a text table: one line per network, then one per ``n1`` with the bounds."""
-    lines = ["  n1  n2  seed  train_err  regions  complete  sampled  union  seconds"]
+    """The report as a text table: one line per network (each method's count and whether it
+    completed), then one per ``n1`` with the best counts and the bounds."""
+    lines = ["  n1  n2  seed  train_err     milp  done     walk  done  sampled  union  seconds"]
     for r in result["networks"]:
-        lines.append(f"{r['n1']:4d} {r['n2']:3d} {r['seed']:5d}  {r['train_error']:9.4f}  {r['regions']:7d}  "
-                     f"{'yes' if r['complete'] else 'no':>8s}  {r['sampled_regions']:7d}  {r['union_regions']:5d}  "
+        lines.append(f"{r['n1']:4d} {r['n2']:3d} {r['seed']:5d}  {r['train_error']:9.4f}  {_cell(r['counts'], 'milp')}  "
+                     f"{_cell(r['counts'], 'walk')}  {r['sampled_regions']:7d}  {r['union_regions']:5d}  "
                      f"{r['count_seconds']:7.1f}")
-    lines.append("  n1  n2  regions (mean, min-max)  " + "  ".join(COMPARED))
+    lines.append("  n1  n2  best regions (mean, min-max)  " + "  ".join(COMPARED))
     for s in result["summary"]:
         b = "  ".join(f"{s['bounds'][k]:.3g}" for k in COMPARED)
         lines.append(f"{s['n1']:4d} {s['n2']:3d}  {s['regions_mean']:9.1f} ({s['regions_min']}-{s['regions_max']})"

@@ -31,9 +31,15 @@ def _markers(ax, x, y, complete, color, label):
                label=f"{label} (lower bound: time limit)" if (~complete).any() else None)
 
 
+def _methods(result: dict) -> str:
+    method = result["settings"].get("method", "milp")
+    return {"both": "walk or MILP", "walk": "walk", "milp": "MILP"}.get(method, method)
+
+
 def plot_regions_digits(result: dict, path) -> None:
-    """Two panels: per ``n1``, every network's count and the bounds (log scale); training error
-    against the number of regions, coloured from red (small ``n1``) to blue."""
+    """Two panels: per ``n1``, every network's best count (filled: complete; hollow: a lower
+    bound) and the bounds (log scale); training error against the number of regions found,
+    coloured from red (small ``n1``) to blue."""
     plt = _pyplot()
     rows = result["networks"]
     widths = sorted({r["n1"] for r in rows})
@@ -42,9 +48,9 @@ def plot_regions_digits(result: dict, path) -> None:
         left.plot(widths, [next(r["bounds"][key] for r in rows if r["n1"] == n1) for n1 in widths],
                   style, color="0.3", label=label)
     _markers(left, [r["n1"] for r in rows], [max(r["regions"], 1) for r in rows], [r["complete"] for r in rows],
-             "tab:red", "MILP count")
+             "tab:red", f"best count ({_methods(result)})")
     left.scatter([r["n1"] + 0.12 for r in rows], [r["union_regions"] for r in rows], marker="x", color="tab:blue",
-                 s=22, label="MILP and sampled patterns (lower bound)")
+                 s=22, label="counted and sampled patterns (lower bound)")
     left.set_yscale("log")
     left.set_xticks(widths, [f"({n1};{result['settings']['total'] - n1})" for n1 in widths])
     left.set_xlabel("hidden layers (n1; n2)")
@@ -56,7 +62,7 @@ def plot_regions_digits(result: dict, path) -> None:
         _markers(right, [r["union_regions"] for r in mine], [r["train_error"] for r in mine],
                  [r["complete"] for r in mine], color, f"({n1};{mine[0]['n2']})")
     right.set_xscale("log")
-    right.set_xlabel("linear regions found (MILP and sampled; a lower bound unless complete)")
+    right.set_xlabel("linear regions found (counted and sampled; a lower bound unless complete)")
     right.set_ylabel("training error")
     right.legend(fontsize=7)
     fig.suptitle("Linear regions of digit classifiers (Serra, Tjandraatmadja & Ramalingam 2018, offline)", fontsize=10)

@@ -15,7 +15,7 @@ two phases, each solve handing the model and its cuts to HiGHS (:mod:`.solver`):
    the count complete: what is left is measure zero, up to the solver's tolerances.
 
 Every recorded pattern is checked with numpy at its witness point; one that does not
-reproduce is re-solved as a linear programme with its binaries fixed (the witness of the
+reproduce is re-solved with its pattern's binaries fixed (the witness of the
 largest margin), and counted as ``unverified`` if that fails too. Time and region limits
 stop the count: its result then says the count is a lower bound.
 """
@@ -83,7 +83,8 @@ class _Enumeration:
         return self.net.activation_pattern(x)[self.form.pattern_columns]
 
     def _polish(self, pattern):
-        """The LP with the pattern's binaries fixed: its witness of largest margin, or None."""
+        """The model with the pattern's binaries fixed (an LP but for the zero binaries): its witness
+        of largest margin, or None."""
         f = self.form
         lb, ub = f.lb.copy(), f.ub.copy()
         lb[f.binaries] = ub[f.binaries] = pattern.astype(np.float64)
@@ -91,7 +92,7 @@ class _Enumeration:
         c = np.zeros(f.n_vars)
         c[f.f] = -1.0
         self.solves += 1
-        sol = solve(c, f.A, f.row_lo, f.row_hi, lb, ub, None)
+        sol = solve(c, f.A, f.row_lo, f.row_hi, lb, ub, f.integer)       # the zero binaries stay whole
         if sol.status != "optimal" or sol.x[f.f] <= self.tolerance:
             return None
         return np.clip(sol.x[f.x], f.lb[f.x], f.ub[f.x]), float(sol.x[f.f])
