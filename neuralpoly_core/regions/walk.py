@@ -44,6 +44,12 @@ _ZERO = 1e-12            # |A_r| below this (relative): the row is constant on t
 _STEPS = (1e-3, 1e-2, 1e-1, 0.45)    # how far across a facet, as fractions of its margin t
 
 
+def _identical(dG, dg) -> bool:
+    """True where the affine map ``dG x + dg`` is identically 0 (two maxout pieces that tie on
+    the whole region: argmax keeps the first, as in the exact enumeration; no boundary)."""
+    return bool(np.abs(dG).max(initial=0.0) <= _ZERO and abs(dg) <= _ZERO)
+
+
 def _pattern_columns(net) -> np.ndarray:
     cols, row = [], 0
     for layer in net.layers:
@@ -79,7 +85,8 @@ def region_rows(net, x, candidates):
                         As.append(G[win[u]] - G[j])
                         bs.append(g[win[u]] - g[j])
                         cand.append(bool(candidates[row0 + j] and candidates[row0 + win[u]]))
-                        strict &= bool(z[win[u]] - z[j] > scale[j] + scale[win[u]])
+                        strict &= bool(z[win[u]] - z[j] > scale[j] + scale[win[u]]
+                                       or _identical(G[win[u]] - G[j], g[win[u]] - g[j]))
             d = np.zeros(layer.rows)
             d[win] = 1.0
             M = (d[:, None] * G).reshape(units, k, -1).sum(axis=1)
@@ -99,10 +106,17 @@ def region_rows(net, x, candidates):
 
 
 def _stable_rows(net, lo, hi) -> np.ndarray:
-    """True for rows whose sign interval arithmetic does not fix on the whole box."""
+    """True for rows that interval arithmetic does not prove stable on the whole box: a kinked
+    row whose sign it does not fix; a maxout piece that it does not prove below another piece
+    of its unit everywhere (a piece's sign says nothing about its ties)."""
     out = []
-    for glo, ghi in interval_bounds(net, lo, hi):
-        out.append((glo < 0.0) & (ghi > 0.0))
+    for layer, (glo, ghi) in zip(net.layers, interval_bounds(net, lo, hi)):
+        k = layer.activation.group
+        if k > 1:
+            best_lo = np.repeat(glo.reshape(-1, k).max(axis=1), k)
+            out.append(ghi >= best_lo)
+        else:
+            out.append((glo < 0.0) & (ghi > 0.0))
     return np.concatenate(out)
 
 
