@@ -107,17 +107,33 @@ def region_rows(net, x, candidates):
 
 def _stable_rows(net, lo, hi) -> np.ndarray:
     """True for rows that interval arithmetic does not prove stable on the whole box: a kinked
-    row whose sign it does not fix; a maxout piece that it does not prove below another piece
-    of its unit everywhere (a piece's sign says nothing about its ties)."""
-    out = []
+    row whose sign it does not fix; a maxout piece whose difference with some other piece of
+    its unit it does not prove of one sign (a piece's own sign says nothing about its ties)."""
+    out, hlo, hhi = [], lo, hi
     for layer, (glo, ghi) in zip(net.layers, interval_bounds(net, lo, hi)):
         k = layer.activation.group
         if k > 1:
-            best_lo = np.repeat(glo.reshape(-1, k).max(axis=1), k)
-            out.append(ghi >= best_lo)
+            out.append(_tying_pieces(layer, k, hlo, hhi, glo, ghi))
         else:
             out.append((glo < 0.0) & (ghi > 0.0))
+        hlo, hhi = layer.activation.interval(glo, ghi)
     return np.concatenate(out)
+
+
+def _tying_pieces(layer, k, hlo, hhi, glo, ghi) -> np.ndarray:
+    """Per maxout row: whether it may tie with another piece of its unit that may win, for layer
+    inputs in ``[hlo, hhi]`` (pre-activations in ``[glo, ghi]``): neither is below some piece
+    everywhere, and their difference's interval (widened like :func:`interval_bounds`) holds 0."""
+    W = layer.weight.reshape(-1, k, layer.weight.shape[1])
+    b = np.zeros(W.shape[:2]) if layer.bias is None else np.asarray(layer.bias, dtype=np.float64).reshape(-1, k)
+    D, e = W[:, :, None] - W[:, None], b[:, :, None] - b[:, None]          # (units, k, k, inputs)
+    dlo = np.maximum(D, 0.0) @ hlo + np.minimum(D, 0.0) @ hhi + e
+    dhi = np.maximum(D, 0.0) @ hhi + np.minimum(D, 0.0) @ hlo + e
+    pad = 1e-9 * (1.0 + np.maximum(np.abs(dlo), np.abs(dhi)))
+    may = (dlo - pad <= 0.0) & (dhi + pad >= 0.0)
+    may[:, np.arange(k), np.arange(k)] = False
+    up = ghi.reshape(-1, k) >= glo.reshape(-1, k).max(axis=1, keepdims=True)   # may win somewhere
+    return (up & (may & up[:, None, :]).any(axis=2)).reshape(-1)
 
 
 class _FacetLP:
