@@ -220,20 +220,27 @@ def test_missing_scipy_is_a_clear_error(monkeypatch):
         count_regions_milp(tent(1), (0.0, 1.0))
 
 
-@pytest.mark.parametrize("seed, count", [(8, 5), (10, 8), (22, 4)])
-def test_integer_maxout_and_abs_nets_match_the_exact_count(seed, count):
-    # small integer weights with relu, |x| and rank-2 maxout layers: pieces that tie identically
-    # on a region (the tie goes to the first piece, as numpy's argmax) and |x| units that cancel
-    rng = np.random.default_rng(1000 + seed)
-    acts, layers, a = [RELU, ABS, Activation("maxout", k=2)], [], 2
+def mixed_integer_net(seed, dim=2, ranks=(2,)):
+    """A net of 2 or 3 layers of 2 or 3 units, each relu, |x| or maxout of a rank in ``ranks``,
+    small integer weights, biases in {-1, -1/2, 0, 1/2, 1} for odd seeds, none for even ones:
+    pieces that tie identically on a region and units that cancel."""
+    rng = np.random.default_rng(1000 + seed if (dim, tuple(ranks)) == (2, (2,)) else 7000 + 10 * seed + dim)
+    acts, layers, a = [RELU, ABS] + [Activation("maxout", k=k) for k in ranks], [], dim
     for _ in range(int(rng.integers(2, 4))):
-        act = acts[int(rng.integers(0, 3))]
+        act = acts[int(rng.integers(0, len(acts)))]
         units = int(rng.integers(2, 4))
         W = rng.integers(-2, 3, size=(units * act.group, a)).astype(float)
         bias = rng.integers(-2, 3, size=units * act.group).astype(float) * 0.5 if seed % 2 else None
         layers.append(Layer(W, bias, act))
         a = units
-    net = Network(2, layers)
+    return Network(dim, layers)
+
+
+@pytest.mark.parametrize("seed, count", [(8, 5), (10, 8), (22, 4)])
+def test_integer_maxout_and_abs_nets_match_the_exact_count(seed, count):
+    # small integer weights with relu, |x| and rank-2 maxout layers: pieces that tie identically
+    # on a region (the tie goes to the first piece, as numpy's argmax) and |x| units that cancel
+    net = mixed_integer_net(seed)
     exact = count_regions(net, (-1.0, 1.0), method="exact")
     res = count_regions_milp(net, (-1.0, 1.0))
     assert res.complete and res.details["unverified"] == 0
