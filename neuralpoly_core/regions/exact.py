@@ -277,7 +277,9 @@ class _Enumerator:
             self.codes.a[self.codes.n - len(parents):self.codes.n, col] = -1
 
     def _cut_maxout(self, li: int, Z: GrowCols, zscale, k: int):
-        """Cut by the running ties of every rank-k unit, then read each unit's argmax."""
+        """Cut by the running ties of every rank-k unit, then read each unit's argmax (pieces
+        within the zero test's tolerance of the largest tie: the first of them, as numpy's
+        argmax on exact values; two pieces equal on a whole cell can differ by rounding)."""
         cx = self.cx
         width = len(zscale) // k
         for u in range(width):
@@ -291,7 +293,9 @@ class _Enumerator:
                 self._progress(li)
         cvv, off, cnt = cx.cell_vertices(np.arange(cx.n_cells))
         cen = np.add.reduceat(Z.view[:, cvv], off, axis=1) / cnt
-        best = cen.T.reshape(cx.n_cells, width, k).argmax(axis=2)
+        C = cen.T.reshape(cx.n_cells, width, k)
+        eps = cx.tol * zscale.reshape(width, k).max(axis=1)
+        best = (C >= C.max(axis=2, keepdims=True) - eps[:, None]).argmax(axis=2)
         self.codes.view[:] = best
 
 
