@@ -44,7 +44,7 @@ from .worker_client import Plan
 __all__ = ["NET_KINDS", "METHODS", "DEVICES", "FACT_KEYS", "LowPolySettings", "input_object", "world_mesh",
            "plan_lowpoly", "fit_facts", "fact_lines"]
 
-#: Network kinds of the spec ``KIND:SIZE`` (hash grids: reserved by the core until it has them).
+#: Network kinds of the spec ``KIND:SIZE`` (``relu:8x32``, ``hashgrid:simplex,levels=4,mlp=2x32``).
 NET_KINDS = ("relu", "hashgrid")
 #: Extraction methods of the fitted surface (the core's ``EXTRACTION_METHODS``).
 METHODS = EXTRACTION_METHODS

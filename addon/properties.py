@@ -216,7 +216,8 @@ class HeightmapProps:
 
 LOWPOLY_NET_ITEMS = [
     ("RELU", "ReLU MLP", "ReLU network with biases and a linear head; size DEPTHxWIDTH, e.g. 8x32"),
-    ("HASHGRID", "Hash Grid", "Multi-resolution hash-grid encoding and a small ReLU MLP (where the core has it)"),
+    ("HASHGRID", "Hash Grid", "Multi-resolution hash-grid encoding and a small ReLU MLP; size e.g. "
+                             "simplex,levels=4,res=4-32,mlp=2x32 (or trilinear,...)"),
 ]
 LOWPOLY_METHOD_ITEMS = [
     ("EXACT", "Exact", "The fitted network's exact level set: planar n-gon faces"),
@@ -232,7 +233,8 @@ class LowPolyProps:
     lowpoly_net: EnumProperty(name="Network", items=LOWPOLY_NET_ITEMS, default="RELU")  # type: ignore[valid-type]
     lowpoly_size: StringProperty(  # type: ignore[valid-type]
         name="Size", default="8x32",
-        description="Network size: hidden layers x units for a ReLU MLP (e.g. 8x32, 4x64)")
+        description="Network size: hidden layers x units for a ReLU MLP (e.g. 8x32, 4x64); for a hash grid "
+                    "simplex|trilinear,levels=L,features=F,table=LOG2,res=MIN-MAX,mlp=DxW")
     lowpoly_seconds: FloatProperty(  # type: ignore[valid-type]
         name="Time Budget (s)", default=30.0, soft_min=1.0, soft_max=600.0,
         description="Seconds of training (the fit stops at this budget)")
