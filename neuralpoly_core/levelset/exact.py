@@ -467,7 +467,7 @@ def extract_level_set_exact(net: Network, level: float = 0.0, bbox=(-1.0, 1.0), 
         curved faces of the edge's cell, by Newton's method; ``'kim'`` Thm 4.7's own
         diagonal-plane quartic; ``'edge'`` the root of f - level on the straight edge;
         ``'none'`` the planar (linearly interpolated) vertices, Kim's default.
-        The combinatorics are the same in all three; ``info["planar_level_error"]`` is the
+        The combinatorics are the same in all four; ``info["planar_level_error"]`` is the
         error before the correction. True/False mean 'surfaces'/'none'.
 
     Raises
