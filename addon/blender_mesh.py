@@ -13,6 +13,7 @@ from typing import Any, cast
 import bpy
 import numpy as np
 
+from .neuralpoly_core.errors import NeuralPolyError
 from .neuralpoly_core.mesh import PolyMesh
 
 REGION_ATTRIBUTE = "region_id"
@@ -107,6 +108,20 @@ def mesh_arrays(me: bpy.types.Mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     sizes = np.empty(len(me.polygons), dtype=np.int32)
     me.polygons.foreach_get("loop_total", sizes)
     return co.reshape(-1, 3).astype(np.float64), corners.astype(np.int64), sizes.astype(np.int64)
+
+
+def world_mesh(obj: bpy.types.Object, depsgraph) -> PolyMesh:
+    """``obj``'s evaluated mesh (modifiers applied) in world coordinates (float64)."""
+    if obj.type != "MESH":
+        raise NeuralPolyError(f"object {obj.name!r} is not a mesh (it is a {obj.type.lower()})")
+    evaluated = obj.evaluated_get(depsgraph)
+    me = evaluated.to_mesh()
+    try:
+        co, corners, sizes = mesh_arrays(me)
+        M = np.array(evaluated.matrix_world, dtype=np.float64)     # up to date with the depsgraph
+    finally:
+        evaluated.to_mesh_clear()
+    return PolyMesh(co @ M[:3, :3].T + M[:3, 3], corners, sizes)
 
 
 def region_ids(me: bpy.types.Mesh) -> np.ndarray | None:

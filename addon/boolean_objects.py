@@ -40,7 +40,7 @@ from .neuralpoly_core.mesh import PolyMesh
 from .neuralpoly_core.network import Network
 from .worker_client import Plan
 
-__all__ = ["OPERATIONS", "MODES", "DEFAULT_SHARPNESS", "CONVEX_TOLERANCE", "world_mesh", "convex_description",
+__all__ = ["OPERATIONS", "MODES", "DEFAULT_SHARPNESS", "CONVEX_TOLERANCE", "convex_description",
            "description", "network_of", "extraction_box", "plan_boolean", "plan_reextract_boolean"]
 
 OPERATIONS = ("union", "intersection", "difference")
@@ -48,22 +48,6 @@ MODES = ("hard", "soft")
 DEFAULT_SHARPNESS = 8.0
 #: Relative tolerance of the convexity test (Blender stores vertices in float32).
 CONVEX_TOLERANCE = 1e-6
-
-
-def world_mesh(obj: bpy.types.Object, depsgraph) -> tuple[np.ndarray, list[list[int]]]:
-    """World-space vertices (float64) and faces of ``obj``'s evaluated mesh (modifiers applied)."""
-    if obj.type != "MESH":
-        raise NeuralPolyError(f"object {obj.name!r} is not a mesh (it is a {obj.type.lower()})")
-    evaluated = obj.evaluated_get(depsgraph)
-    me = evaluated.to_mesh()
-    try:
-        co, corners, sizes = blender_mesh.mesh_arrays(me)
-    finally:
-        evaluated.to_mesh_clear()
-    M = np.array(obj.matrix_world, dtype=np.float64)
-    V = co @ M[:3, :3].T + M[:3, 3]
-    faces = [f.tolist() for f in np.split(corners, np.cumsum(sizes)[:-1])] if len(sizes) else []
-    return V, faces
 
 
 def convex_description(obj: bpy.types.Object, depsgraph) -> dict:
@@ -75,20 +59,21 @@ def convex_description(obj: bpy.types.Object, depsgraph) -> dict:
         Naming the object, if it is not a mesh, not closed, degenerate or not convex.
     """
     from .neuralpoly_core.construct.boolean import Convex
-    V, faces = world_mesh(obj, depsgraph)
+    mesh = blender_mesh.world_mesh(obj, depsgraph)
+    V = mesh.vertices
+    faces = [f.tolist() for f in np.split(mesh.corners, np.cumsum(mesh.face_sizes)[:-1])] if mesh.n_faces else []
     if not faces or len(V) < 4:
         raise NeuralPolyError(f"object {obj.name!r} has no closed surface: a convex solid needs faces")
     if not np.all(np.isfinite(V)):
         raise NeuralPolyError(f"object {obj.name!r} has vertices that are not finite")
-    poly = PolyMesh.from_faces(V, faces)
-    if not poly.is_closed_manifold():
+    if not mesh.is_closed_manifold():
         raise NeuralPolyError(f"object {obj.name!r} is not a closed mesh (it has holes or loose "
                               "geometry); the boolean needs closed convex solids")
     try:
         Convex.from_mesh(V, faces, tolerance=CONVEX_TOLERANCE)
     except NeuralPolyError as e:
         raise NeuralPolyError(f"object {obj.name!r} cannot be used: {e}") from None
-    if abs(poly.volume()) <= 1e-9 * float(np.ptp(V, axis=0).max()) ** 3:
+    if abs(mesh.volume()) <= 1e-9 * float(np.ptp(V, axis=0).max()) ** 3:
         raise NeuralPolyError(f"object {obj.name!r} is flat: a convex solid needs volume")
     return {"mesh": {"vertices": V.tolist(), "faces": faces}}
 

@@ -41,7 +41,7 @@ from .neuralpoly_core.summary import summarize
 from .neuralpoly_core.training.lowpoly import EXTRACTION_METHODS, check_input_mesh, parse_net_spec
 from .worker_client import Plan
 
-__all__ = ["NET_KINDS", "METHODS", "DEVICES", "FACT_KEYS", "LowPolySettings", "input_object", "world_mesh",
+__all__ = ["NET_KINDS", "METHODS", "DEVICES", "FACT_KEYS", "LowPolySettings", "input_object",
            "plan_lowpoly", "fit_facts", "fact_lines"]
 
 #: Network kinds of the spec ``KIND:SIZE`` (``relu:8x32``, ``hashgrid:simplex,levels=4,mlp=2x32``).
@@ -126,23 +126,8 @@ def input_object(context) -> bpy.types.Object:
                           "make the one to fit active")
 
 
-def world_mesh(obj: bpy.types.Object, depsgraph) -> PolyMesh:
-    """``obj``'s evaluated mesh (modifiers applied) in world coordinates (float64)."""
-    if obj.type != "MESH":
-        raise NeuralPolyError(f"object {obj.name!r} is not a mesh (it is a {obj.type.lower()})")
-    evaluated = obj.evaluated_get(depsgraph)
-    me = evaluated.to_mesh()
-    try:
-        co, corners, sizes = blender_mesh.mesh_arrays(me)
-        M = np.array(evaluated.matrix_world, dtype=np.float64)     # up to date with the depsgraph
-    finally:
-        evaluated.to_mesh_clear()
-    V = co @ M[:3, :3].T + M[:3, 3]
-    return PolyMesh(V, corners, sizes)
-
-
 def _checked_input(obj: bpy.types.Object, depsgraph) -> PolyMesh:
-    mesh = world_mesh(obj, depsgraph)
+    mesh = blender_mesh.world_mesh(obj, depsgraph)
     try:
         check_input_mesh(mesh)
     except NeuralPolyError as e:
