@@ -27,7 +27,6 @@ import tempfile
 from dataclasses import dataclass
 
 import bpy
-import numpy as np
 
 from . import blender_mesh, levelset_objects, model_store
 from .levelset_objects import LevelSetSettings

@@ -25,7 +25,7 @@ import pytest
 from neuralpoly_core import fileio
 from neuralpoly_core.budget import MemoryBudgetError, set_memory_budget
 from neuralpoly_core.cli import main
-from neuralpoly_core.errors import ExtractionError, ModelFormatError, NeuralPolyError
+from neuralpoly_core.errors import ModelFormatError, NeuralPolyError
 from neuralpoly_core.fileio import MAX_JSON_DEPTH, parse_json, read_json, read_npy, read_npz
 from neuralpoly_core.mesh.files import export_mesh, read_mesh, read_obj, read_ply, read_stl
 from neuralpoly_core.mesh.shapes import icosphere
