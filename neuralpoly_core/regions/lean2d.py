@@ -37,10 +37,11 @@ from .tessellation_build import affine_maps
 __all__ = ["lean_regions_2d"]
 
 _TOL = 1e-9                      # relative to |A| |y|max + |b| of the unit on the cell
-_UP = np.array([0.3826834323650898, 0.9238795325112867])     # generic "up" (22.5 degrees off y)
+_UP = np.array([0.3826834323650898, 0.9238795325112867, 0.0])     # generic "up" (22.5 degrees off y)
 _MAX_WIDTH = 64                  # a vertex's signs in one 64-bit word
 _BLAS_CELLS = 2000               # from this many cells on, BLAS runs single-threaded (as in .exact)
 _MIX = np.uint64(0x9E3779B97F4A7C15)      # hashes (cell, signs) of faces
+_ONE_SORT = 1 << 16              # up to this many faces, 8 face + angle is one float key (to 1e-10)
 
 
 class _GiveUp(Exception):
@@ -55,13 +56,10 @@ def _bits(mask: np.ndarray) -> np.ndarray:
     return mask.astype(np.uint64) @ _POW2[:mask.shape[1]]   # uint64 products wrap: no carries
 
 
-def _values(A, b, cell, P):
-    """The units' values (k, w) at points ``P`` (k, 2) of cells ``cell`` (``A``: the two
-    gradient components, each (n, w))."""
-    Z = A[0][cell] * P[:, 0:1]
-    Z += A[1][cell] * P[:, 1:2]
-    Z += b[cell]
-    return Z
+def _values(M, cell, P):
+    """The units' values (k, w) at points ``P`` (k, 3: x, y, 1) of cells ``cell`` (``M``
+    (n, 3, w): each cell's two gradient components and offset of every unit)."""
+    return np.einsum("kd,kdw->kw", P, M[cell])
 
 
 def _on_lines(Z, eps, rows, lines):
@@ -72,15 +70,15 @@ def _on_lines(Z, eps, rows, lines):
     Z[rows, lines] = 0.0
 
 
-def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
+def _cut_cells(X, cv, coff, ccnt, nxt, M, eps):
     """One layer's arrangements in every cell: the vertices (cell, id, values with exact zeros
     on the lines through them; new coordinates appended to ``X``) and the faces (cell, values
     of their lowest vertex, the lines through it signed by the face's side)."""
-    n, w = len(ccnt), b.shape[1]
+    n, w = len(ccnt), M.shape[2]
     cidx = np.repeat(np.arange(n), ccnt)
     own = np.empty(len(X), dtype=np.int64)
     own[cv] = cidx                  # one cell of each vertex: all agree there up to round-off
-    Zv = _values(A, b, own, X)
+    Zv = _values(M, own, X)
     if np.any(np.abs(Zv) <= eps[own]):
         raise _GiveUp
     Zc = Zv[cv]
@@ -108,7 +106,7 @@ def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
     e2 = np.concatenate([o1, o2])                      # end 0 of every segment, then end 1
     ec, ej2 = np.concatenate([sc, sc]), np.concatenate([sj, sj])
     eP = P[e2]
-    Ze = _values(A, b, ec, eP)
+    Ze = _values(M, ec, eP)
     _on_lines(Ze, eps[ec], np.arange(2 * m), ej2)
     # inner crossings: line t separates the two ends of line s (and s those of t)
     scnt = np.bincount(sc, minlength=n)
@@ -124,7 +122,7 @@ def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
     P1, P2 = eP[s], eP[m + s]
     Pp = P1 + (z1 / (z1 - z2))[:, None] * (P2 - P1)
     pc = sc[s]
-    Zp = _values(A, b, pc, Pp)
+    Zp = _values(M, pc, Pp)
     k = len(s)
     _on_lines(Zp, eps[pc], np.arange(k)[:, None], np.stack([sj[s], sj[t]], axis=1))
     Xn = np.concatenate([X, Pb, Pp], axis=0)
@@ -160,29 +158,40 @@ def _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps):
 
 def _polygons(X, face, vid, nf):
     """Each face's vertices counter-clockwise around their centroid (ids, counts), the areas
-    and the centroids."""
+    and the centroids (``face``: each vertex's face, in any order)."""
     cnt = np.bincount(face, minlength=nf)
-    if np.any(cnt < 3):
+    if cnt.min() < 3:
         raise _GiveUp
-    P = X[vid]
-    cen = np.stack([np.bincount(face, P[:, 0], nf), np.bincount(face, P[:, 1], nf)], axis=1) / cnt[:, None]
+    P = X[vid, :2]
+    cen = np.empty((nf, 2))
+    cen[:, 0] = np.bincount(face, P[:, 0], nf)
+    cen[:, 1] = np.bincount(face, P[:, 1], nf)
+    cen /= cnt[:, None]
     d = P - cen[face]
-    order = np.lexsort((np.arctan2(d[:, 1], d[:, 0]), face))
+    if nf <= _ONE_SORT:              # one sort: 8 x the face + the angle in [-pi, pi]
+        key = np.arctan2(d[:, 1], d[:, 0])
+        key += 8.0 * face
+        order = np.argsort(key)
+        ks = key[order]
+        if (ks[1:] == ks[:-1]).any():          # an angle the key cannot resolve
+            raise _GiveUp
+    else:
+        order = np.lexsort((np.arctan2(d[:, 1], d[:, 0]), face))
     vid, P = vid[order], P[order]
     off = np.cumsum(cnt) - cnt
-    nxt = np.arange(len(vid)) + 1
+    nxt = np.arange(1, len(vid) + 1)
     nxt[off + cnt - 1] = off
-    area = 0.5 * np.bincount(face, P[:, 0] * P[nxt, 1] - P[nxt, 0] * P[:, 1], nf)
+    area = 0.5 * np.bincount(face[order], P[:, 0] * P[nxt, 1] - P[nxt, 0] * P[:, 1], nf)
     return vid, cnt, area, cen
 
 
-def _cut_layer(X, cells, A, b, eps, budget, what):
+def _cut_layer(X, cells, M, eps, budget, what):
     """One layer: new vertices, the new cells (cycles: the cells no line crosses, then the
     faces of the others), each one's parent, its units' signs, area and centroid."""
     cv, coff, ccnt, nxt, carea, ccen = cells
-    Xn, (vcell, vkey, vid), fcell, fpos, xc, first_signs = _cut_cells(X, cv, coff, ccnt, nxt, A, b, eps)
+    Xn, (vcell, vkey, vid), fcell, fpos, xc, first_signs = _cut_cells(X, cv, coff, ccnt, nxt, M, eps)
     nf = len(fcell)
-    nbytes = 8 * 8 * len(vid) + 8 * (3 * b.shape[1] + 8) * nf
+    nbytes = 8 * 8 * len(vid) + 8 * (3 * M.shape[2] + 8) * nf
     if nbytes > budget:
         check_memory(nbytes, what(), "use a smaller box, a smaller network or max_regions")
     # the face of each (vertex, signs): by a hash of (cell, signs), every match checked
@@ -197,8 +206,7 @@ def _cut_layer(X, cells, A, b, eps, budget, what):
     face = order[at]
     if np.any(fh[at] != vh) or np.any(fcell[face] != vcell) or np.any(fkey[face] != vkey):
         raise _GiveUp
-    order = np.argsort(face, kind="stable")
-    fv, fcnt, area, cen = _polygons(Xn, face[order], vid[order], nf)
+    fv, fcnt, area, cen = _polygons(Xn, face, vid, nf)
     keep = np.nonzero(~xc)[0]
     kv = cv[ranges(coff[keep], ccnt[keep])]
     cnt = np.concatenate([ccnt[keep], fcnt])
@@ -220,18 +228,21 @@ def lean_regions_2d(net, lo, hi, reporter, max_regions=None, stack=None) -> dict
                            for l in layers):
         return None
     ext = np.maximum(np.abs(lo), np.abs(hi))
-    X = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+    X = np.array([[lo[0], lo[1], 1.0], [hi[0], lo[1], 1.0], [hi[0], hi[1], 1.0], [lo[0], hi[1], 1.0]])
     box = float(np.prod(hi - lo))
     cells = (np.arange(4), np.zeros(1, dtype=np.int64), np.array([4]), np.array([1, 2, 3, 0]),
              np.array([box]), (0.5 * (lo + hi))[None, :])
     first = layers[0]
-    A = (first.weight[None, :, 0].copy(), first.weight[None, :, 1].copy())
-    b = (np.zeros(first.width) if first.bias is None else first.bias)[None, :].copy()
+    M = np.zeros((1, 3, first.width))                  # x, y, 1 (homogeneous points) -> units
+    M[0, :2] = first.weight.T
+    if first.bias is not None:
+        M[0, 2] = first.bias
     budget = memory_budget()
-    return _layers(net, layers, X, cells, A, b, ext, box, budget, reporter, max_regions, stack)
+    return _layers(net, layers, X, cells, M, np.array([ext[0], ext[1], 1.0]), box, budget, reporter,
+                   max_regions, stack)
 
 
-def _layers(net, layers, X, cells, A, b, ext, box, budget, reporter, max_regions, stack):
+def _layers(net, layers, X, cells, M, ext, box, budget, reporter, max_regions, stack):
     """The loop of :func:`lean_regions_2d` (``stack``: for the BLAS limit once cells are many)."""
     codes = np.zeros((1, 0), dtype=bool)
     limited = stack is None
@@ -241,9 +252,9 @@ def _layers(net, layers, X, cells, A, b, ext, box, budget, reporter, max_regions
                 stack.enter_context(single_threaded_blas())
                 limited = True
             reporter.check()
-            eps = _TOL * (np.abs(A[0]) * ext[0] + np.abs(A[1]) * ext[1] + np.abs(b))
+            eps = _TOL * np.einsum("d,ndw->nw", ext, np.abs(M))
             what = lambda n=len(cells[2]), li=li: f"enumerating the regions of {net!r} (layer {li + 1}, {n:,} cells)"
-            X, cells, fcell, on, area = _cut_layer(X, cells, A, b, eps, budget, what)
+            X, cells, fcell, on, area = _cut_layer(X, cells, M, eps, budget, what)
             if np.any(area <= 0) or abs(float(cells[4].sum()) - box) > 1e-9 * box:
                 raise _GiveUp
             if max_regions is not None and len(fcell) > max_regions:
@@ -254,14 +265,15 @@ def _layers(net, layers, X, cells, A, b, ext, box, budget, reporter, max_regions
                 D = np.where(on, above, below)
                 nxt = layers[li + 1]
                 Wt = nxt.weight.T
-                A = ((D * A[0][fcell]) @ Wt, (D * A[1][fcell]) @ Wt)
-                b = (D * b[fcell]) @ Wt
+                Mc = M[fcell]
+                Mc *= D[:, None, :]
+                M = (Mc.reshape(-1, Mc.shape[2]) @ Wt).reshape(len(fcell), 3, -1)
                 if nxt.bias is not None:
-                    b += nxt.bias
+                    M[:, 2] += nxt.bias
     except _GiveUp:
         return None
     reporter(1.0, f"layer {len(layers)} of {len(layers)}")
-    return dict(X=X, regions=cells[:3], codes=codes, centroids=cells[5])
+    return dict(X=np.ascontiguousarray(X[:, :2]), regions=cells[:3], codes=codes, centroids=cells[5])
 
 
 def lean_tessellation_args(net, res, slices, origin, basis, lo, hi) -> dict:
