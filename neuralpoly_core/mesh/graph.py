@@ -129,7 +129,7 @@ def _stable_order(x: np.ndarray) -> np.ndarray:
             return order
 
 
-def sharing_pairs(members, counts, min_shared: int = 1):
+def sharing_pairs(members, counts, min_shared: int = 1, return_members: bool = False):
     """The pairs of sets that have at least ``min_shared`` members in common.
 
     Parameters
@@ -140,11 +140,16 @@ def sharing_pairs(members, counts, min_shared: int = 1):
         How many members each set has (``members`` holds set 0's, then set 1's, ...).
     min_shared : int
         The fewest common members a pair needs.
+    return_members : bool
+        Also return the common members themselves.
 
     Returns
     -------
     a, b, shared : (P,) int64 arrays
         The pairs ``a[i] < b[i]`` (by ``a``, then ``b``) and how many members they share.
+    common : (shared.sum(),) int64 array
+        Only with ``return_members``: each pair's common members, ascending, pair after pair
+        (pair ``i``'s are ``common[o[i]:o[i] + shared[i]]``, ``o = cumsum(shared) - shared``).
 
     Notes
     -----
@@ -153,13 +158,16 @@ def sharing_pairs(members, counts, min_shared: int = 1):
     pair); then one sort of the pair keys ``a * S + b``, which the set-by-set order leaves
     nearly sorted, and run lengths. The same pairs and counts as the upper triangle of the
     sparse product ``M @ M.T`` of the set-member incidence matrix, in about the same time.
+    With ``return_members`` each key carries the member it came from and the keys sort with
+    their members (one int64 ``key * V + member`` when it fits, ``V`` the largest member + 1).
     """
     members = np.asarray(members, dtype=np.int64)
     counts = np.asarray(counts, dtype=np.int64)
     n, E = len(counts), len(members)
     none = np.zeros(0, dtype=np.int64)
+    empty = (none, none, none, none) if return_members else (none, none, none)
     if n < 2 or E < 2:
-        return none, none, none
+        return empty
     own = np.repeat(np.arange(n, dtype=np.int32 if n < 2 ** 31 else np.int64), counts)
     order = _stable_order(members)
     sv = members[order]
@@ -172,7 +180,7 @@ def sharing_pairs(members, counts, min_shared: int = 1):
     pos = np.arange(E) - start[gid]
     so = own[order]                               # the sets of each member, ascending
     small = size[gid] <= _PADDED
-    parts = []
+    parts, whose = [], []                         # whose: the member of each key (return_members)
     m = int(size[size <= _PADDED].max(initial=0))
     if m >= 2:                                    # each entry's later sets: a row of a padded table
         check_memory(24 * E * (m - 1), f"the pairs of {n:,} sets", "use fewer or smaller sets")
@@ -185,16 +193,23 @@ def sharing_pairs(members, counts, min_shared: int = 1):
         inv[order] = np.arange(E)
         P = np.take(sliding_window_view(pad, m - 1)[flat + 1], inv, axis=0)     # set by set
         parts.append(((own.astype(np.int64) * n)[:, None] + P)[P >= 0])
+        if return_members:
+            whose.append(np.broadcast_to(members[:, None], P.shape)[P >= 0])
     big = np.flatnonzero(~small)
     if len(big):                                  # members in many sets: pair by pair
         after = (start + size)[gid[big]] - 1 - big
         first = np.repeat(big, after)
         second = first + 1 + np.arange(len(first)) - np.repeat(np.cumsum(after) - after, after)
         parts.append(so[first].astype(np.int64) * n + so[second])
+        if return_members:
+            whose.append(sv[first])
     key = np.concatenate(parts) if parts else none
     if not len(key):
-        return none, none, none
-    key.sort(kind="stable")
+        return empty
+    if return_members:
+        key, common = _sort_with_members(key, np.concatenate(whose), n)
+    else:
+        key.sort(kind="stable")
     new = np.empty(len(key), dtype=bool)
     new[0] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])
@@ -202,4 +217,18 @@ def sharing_pairs(members, counts, min_shared: int = 1):
     shared = np.diff(np.append(first_of, len(key)))
     keep = shared >= min_shared
     u = key[first_of[keep]]
+    if return_members:
+        return u // n, u % n, shared[keep], common[np.repeat(keep, shared)]
     return u // n, u % n, shared[keep]
+
+
+def _sort_with_members(key, member, n: int):
+    """``key`` sorted, and ``member`` in the same order, ascending within equal keys."""
+    check_memory(24 * len(key), f"the common members of {n:,} sets", "use fewer or smaller sets")
+    v = int(member.max()) + 1
+    if (n * n - 1) * v + v - 1 < 2 ** 63:          # one int64 sort
+        both = key * v + member
+        both.sort(kind="stable")                  # nearly sorted, as the keys are
+        return both // v, both % v
+    order = np.lexsort((member, key))
+    return key[order], member[order]
