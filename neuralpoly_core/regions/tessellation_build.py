@@ -264,41 +264,49 @@ def spans_plane(X, ids, counts) -> np.ndarray:
     """
     ids = np.asarray(ids, dtype=np.int64)
     counts = np.asarray(counts, dtype=np.int64)
+    XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
     out = np.zeros(len(counts), dtype=bool)
     ends = np.cumsum(counts)
     i = 0
     while i < len(counts):                       # blocks of sets with at most _CHUNK points (or one set)
         j = max(i + 1, int(np.searchsorted(ends, ends[i] - counts[i] + _CHUNK, side="right")))
         base = ends[i] - counts[i]
-        out[i:j] = _spans_block(X, ids[base:ends[j - 1]], counts[i:j])
+        out[i:j] = _spans_block(XT, ids[base:ends[j - 1]], counts[i:j])
         i = j
     return out
 
 
-def _spans_block(X, ids, k):
+def _spans_block(XT, ids, k):
+    """:func:`spans_plane` of one block; ``XT`` the points' coordinates as three rows."""
     ok = np.zeros(len(k), dtype=bool)
     use = k >= 2
     if not use.any():
         return ok
-    sel = np.repeat(use, k)
-    ids, k = ids[sel], k[use]
+    if not use.all():
+        ids, k = ids[np.repeat(use, k)], k[use]
     st = np.cumsum(k) - k
-    grp = np.repeat(np.arange(len(k)), k)
-    U = X[ids] - X[ids[st]][grp]                 # P - P[0], as the SVD sees it
-    q = np.einsum("ij,ij->i", U, U)
+    U = []
+    for col in XT:                               # P - P[0], as the SVD sees it, by coordinate
+        v = col[ids]
+        U.append(v - np.repeat(v[st], k))
+    ux, uy, uz = U
+    q = ux * ux + uy * uy + uz * uz
     m2 = np.maximum.reduceat(q, st)
-    far = np.minimum.reduceat(np.where(q == m2[grp], np.arange(len(q)), len(q)), st)
-    c = np.cross(U, U[far][grp])
-    cm = np.sqrt(np.maximum.reduceat(np.einsum("ij,ij->i", c, c), st))
+    far = np.minimum.reduceat(np.where(q == np.repeat(m2, k), np.arange(len(q)), len(q)), st)
+    fx, fy, fz = (np.repeat(u[far], k) for u in U)
+    c2 = (uy * fz - uz * fy) ** 2 + (uz * fx - ux * fz) ** 2 + (ux * fy - uy * fx) ** 2
+    cm = np.sqrt(np.maximum.reduceat(c2, st))
     with np.errstate(invalid="ignore", divide="ignore"):
         r = cm / m2
     km = (k - 1).astype(np.float64)
     plane = r > 2.0 * _FLAT * km
     line = r * np.sqrt(km) < 0.5 * _FLAT
     res = plane.copy()
-    for n in np.unique(k[~(plane | line)]).tolist():         # undecided (or coincident points): the SVD
-        w = np.flatnonzero(~(plane | line) & (k == n))
-        A = U[st[w][:, None] + np.arange(n)]
+    open_ = ~(plane | line)
+    for n in np.unique(k[open_]).tolist():       # undecided (or coincident points): the SVD
+        w = np.flatnonzero(open_ & (k == n))
+        rows = (st[w][:, None] + np.arange(n)).ravel()
+        A = np.stack([u[rows] for u in U], axis=1).reshape(len(w), n, 3)
         s = np.linalg.svd(A, compute_uv=False)
         res[w] = s[:, 1] > _FLAT * np.maximum(s[:, 0], 1e-300)
     ok[use] = res
