@@ -182,11 +182,13 @@ def test_spans_plane_equals_a_per_set_svd():
 
 @pytest.mark.parametrize("seed", range(8))
 def test_sharing_pairs_returns_the_common_members(seed):
+    """Also with ids too large to pack a pair key and a member into one int64 (seeds 6, 7)."""
     rng = np.random.default_rng(seed)
     n, nv = int(rng.integers(2, 80)), int(rng.integers(1, 60))
-    sets = [rng.choice(nv, int(rng.integers(0, min(nv, 20) + 1)), replace=False) for _ in range(n)]
+    base = 2 ** 60 if seed >= 6 else 0
+    sets = [base + rng.choice(nv, int(rng.integers(0, min(nv, 20) + 1)), replace=False) for _ in range(n)]
     if seed % 2 == 0:                       # a member in most sets (the pair-by-pair path)
-        sets = [np.append(s, nv) if rng.random() < 0.8 else s for s in sets]
+        sets = [np.append(s, base + nv) if rng.random() < 0.8 else s for s in sets]
     cnt = np.array([len(s) for s in sets])
     members = np.concatenate(sets).astype(np.int64)
     for k in (1, 3):

@@ -159,7 +159,7 @@ def sharing_pairs(members, counts, min_shared: int = 1, return_members: bool = F
     nearly sorted, and run lengths. The same pairs and counts as the upper triangle of the
     sparse product ``M @ M.T`` of the set-member incidence matrix, in about the same time.
     With ``return_members`` each key carries the member it came from and the keys sort with
-    their members (one int64 ``key * V + member`` when it fits, ``V`` the largest member + 1).
+    their members (one int64 ``key * 2^b + member`` when it fits, ``b`` the bits of the largest member).
     """
     members = np.asarray(members, dtype=np.int64)
     counts = np.asarray(counts, dtype=np.int64)
@@ -181,6 +181,8 @@ def sharing_pairs(members, counts, min_shared: int = 1, return_members: bool = F
     so = own[order]                               # the sets of each member, ascending
     small = size[gid] <= _PADDED
     parts, whose = [], []                         # whose: the member of each key (return_members)
+    shift = int(members.max()).bit_length() if return_members else 0
+    packed = return_members and (n * n) << shift < 2 ** 63      # keys as key * 2^shift + member
     m = int(size[size <= _PADDED].max(initial=0))
     if m >= 2:                                    # each entry's later sets: a row of a padded table
         check_memory(24 * E * (m - 1), f"the pairs of {n:,} sets", "use fewer or smaller sets")
@@ -192,22 +194,31 @@ def sharing_pairs(members, counts, min_shared: int = 1, return_members: bool = F
         inv = np.empty_like(order)
         inv[order] = np.arange(E)
         P = np.take(sliding_window_view(pad, m - 1)[flat + 1], inv, axis=0)     # set by set
-        parts.append(((own.astype(np.int64) * n)[:, None] + P)[P >= 0])
-        if return_members:
-            whose.append(np.broadcast_to(members[:, None], P.shape)[P >= 0])
+        mask = P >= 0
+        key = (own.astype(np.int64) * n)[:, None] + P
+        if packed:
+            key <<= shift
+            key |= members[:, None]
+        elif return_members:
+            whose.append(np.repeat(members, np.count_nonzero(mask, axis=1)))
+        parts.append(key[mask])
     big = np.flatnonzero(~small)
     if len(big):                                  # members in many sets: pair by pair
         after = (start + size)[gid[big]] - 1 - big
         first = np.repeat(big, after)
         second = first + 1 + np.arange(len(first)) - np.repeat(np.cumsum(after) - after, after)
-        parts.append(so[first].astype(np.int64) * n + so[second])
-        if return_members:
+        key = so[first].astype(np.int64) * n + so[second]
+        if packed:
+            key <<= shift
+            key |= sv[first]
+        elif return_members:
             whose.append(sv[first])
+        parts.append(key)
     key = np.concatenate(parts) if parts else none
     if not len(key):
         return empty
     if return_members:
-        key, common = _sort_with_members(key, np.concatenate(whose), n)
+        key, common = _sort_with_members(key, whose, n, shift if packed else None)
     else:
         key.sort(kind="stable")
     new = np.empty(len(key), dtype=bool)
@@ -222,13 +233,14 @@ def sharing_pairs(members, counts, min_shared: int = 1, return_members: bool = F
     return u // n, u % n, shared[keep]
 
 
-def _sort_with_members(key, member, n: int):
-    """``key`` sorted, and ``member`` in the same order, ascending within equal keys."""
+def _sort_with_members(key, whose, n: int, shift):
+    """The keys sorted, and their members in the same order, ascending within equal keys: the
+    keys packed as ``key * 2^shift + member`` (``whose`` unused), or with ``shift`` None, the
+    members of the keys in ``whose`` (arrays)."""
     check_memory(24 * len(key), f"the common members of {n:,} sets", "use fewer or smaller sets")
-    v = int(member.max()) + 1
-    if (n * n - 1) * v + v - 1 < 2 ** 63:          # one int64 sort
-        both = key * v + member
-        both.sort(kind="stable")                  # nearly sorted, as the keys are
-        return both // v, both % v
+    if shift is not None:                        # one int64 sort; nearly sorted, as the keys are
+        key.sort(kind="stable")
+        return key >> shift, key & ((1 << shift) - 1)
+    member = np.concatenate(whose)
     order = np.lexsort((member, key))
     return key[order], member[order]
