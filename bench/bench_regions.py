@@ -1,7 +1,7 @@
 """Timing of the exact enumeration of linear regions against regioncam.
 
 Run: ``.venv/bin/python bench/bench_regions.py [--repeat N] [--out bench/data/regions.json]``
-(``--only-pairs``: only items 2 and 3, into ``bench/data/regions_pairs.json``).
+(``--only-pairs``: only items 2 to 4, into ``bench/data/regions_pairs.json``).
 
 He-initialised ReLU nets (weights N(0, 2 / fan_in), biases uniform in [-1, 1], a ``sum``
 head), the box [-1, 1]^n0:
@@ -21,7 +21,10 @@ head), the box [-1, 1]^n0:
    pieces start from them): numpy's :func:`neuralpoly_core.mesh.graph.sharing_pairs` (what
    the enumeration uses, so that it runs in Blender's Python) against the scipy sparse
    product ``M @ M.T`` of the region-vertex incidence matrix it replaced (skipped without
-   scipy), run alternately in one process, medians.
+   scipy), run alternately in one process, medians;
+4. on the same regions, :meth:`RegionTessellation.adjacent_pairs` (the pairs of item 3 whose
+   shared vertices span a plane, tested all at once), median of ``--repeat-pairs`` calls
+   (the regions' vertex lists already made).
 
 Small nets are timed ``max(--repeat, 0.5 s / first call)`` times (at most 200). Writes the rows
 (median wall and CPU seconds, the machine's load average) as JSON (``--out``) and prints them.
@@ -158,6 +161,11 @@ def main(argv=None):
     rows.append(row)
     print(json.dumps(row), flush=True)
     row = pairs_row(T, args.repeat_pairs)
+    rows.append(row)
+    print(json.dumps(row), flush=True)
+    t, c, P = timed(T.adjacent_pairs, args.repeat_pairs)
+    row = {"dim": 3, "net": "8x32", "what": "adjacent pairs (facets)", "regions": T.count, "pairs": int(len(P)),
+           "seconds": round(t, 3), "cpu_seconds": round(c, 3)}
     rows.append(row)
     print(json.dumps(row), flush=True)
     result = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),

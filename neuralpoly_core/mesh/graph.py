@@ -129,7 +129,7 @@ def _stable_order(x: np.ndarray) -> np.ndarray:
             return order
 
 
-def sharing_pairs(members, counts, min_shared: int = 1):
+def sharing_pairs(members, counts, min_shared: int = 1, return_members: bool = False):
     """The pairs of sets that have at least ``min_shared`` members in common.
 
     Parameters
@@ -140,11 +140,16 @@ def sharing_pairs(members, counts, min_shared: int = 1):
         How many members each set has (``members`` holds set 0's, then set 1's, ...).
     min_shared : int
         The fewest common members a pair needs.
+    return_members : bool
+        Also return the common members themselves.
 
     Returns
     -------
     a, b, shared : (P,) int64 arrays
         The pairs ``a[i] < b[i]`` (by ``a``, then ``b``) and how many members they share.
+    common : (shared.sum(),) int64 array
+        Only with ``return_members``: each pair's common members, ascending, pair after pair
+        (pair ``i``'s are ``common[o[i]:o[i] + shared[i]]``, ``o = cumsum(shared) - shared``).
 
     Notes
     -----
@@ -153,13 +158,16 @@ def sharing_pairs(members, counts, min_shared: int = 1):
     pair); then one sort of the pair keys ``a * S + b``, which the set-by-set order leaves
     nearly sorted, and run lengths. The same pairs and counts as the upper triangle of the
     sparse product ``M @ M.T`` of the set-member incidence matrix, in about the same time.
+    With ``return_members`` each key carries the member it came from and the keys sort with
+    their members (one int64 ``key * 2^b + member`` when it fits, ``b`` the bits of the largest member).
     """
     members = np.asarray(members, dtype=np.int64)
     counts = np.asarray(counts, dtype=np.int64)
     n, E = len(counts), len(members)
     none = np.zeros(0, dtype=np.int64)
+    empty = (none, none, none, none) if return_members else (none, none, none)
     if n < 2 or E < 2:
-        return none, none, none
+        return empty
     own = np.repeat(np.arange(n, dtype=np.int32 if n < 2 ** 31 else np.int64), counts)
     order = _stable_order(members)
     sv = members[order]
@@ -172,7 +180,9 @@ def sharing_pairs(members, counts, min_shared: int = 1):
     pos = np.arange(E) - start[gid]
     so = own[order]                               # the sets of each member, ascending
     small = size[gid] <= _PADDED
-    parts = []
+    parts, whose = [], []                         # whose: the member of each key (return_members)
+    shift = int(members.max()).bit_length() if return_members else 0
+    packed = return_members and (n * n) << shift < 2 ** 63      # keys as key * 2^shift + member
     m = int(size[size <= _PADDED].max(initial=0))
     if m >= 2:                                    # each entry's later sets: a row of a padded table
         check_memory(24 * E * (m - 1), f"the pairs of {n:,} sets", "use fewer or smaller sets")
@@ -184,17 +194,33 @@ def sharing_pairs(members, counts, min_shared: int = 1):
         inv = np.empty_like(order)
         inv[order] = np.arange(E)
         P = np.take(sliding_window_view(pad, m - 1)[flat + 1], inv, axis=0)     # set by set
-        parts.append(((own.astype(np.int64) * n)[:, None] + P)[P >= 0])
+        mask = P >= 0
+        key = (own.astype(np.int64) * n)[:, None] + P
+        if packed:
+            key <<= shift
+            key |= members[:, None]
+        elif return_members:
+            whose.append(np.repeat(members, np.count_nonzero(mask, axis=1)))
+        parts.append(key[mask])
     big = np.flatnonzero(~small)
     if len(big):                                  # members in many sets: pair by pair
         after = (start + size)[gid[big]] - 1 - big
         first = np.repeat(big, after)
         second = first + 1 + np.arange(len(first)) - np.repeat(np.cumsum(after) - after, after)
-        parts.append(so[first].astype(np.int64) * n + so[second])
+        key = so[first].astype(np.int64) * n + so[second]
+        if packed:
+            key <<= shift
+            key |= sv[first]
+        elif return_members:
+            whose.append(sv[first])
+        parts.append(key)
     key = np.concatenate(parts) if parts else none
     if not len(key):
-        return none, none, none
-    key.sort(kind="stable")
+        return empty
+    if return_members:
+        key, common = _sort_with_members(key, whose, n, shift if packed else None)
+    else:
+        key.sort(kind="stable")
     new = np.empty(len(key), dtype=bool)
     new[0] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])
@@ -202,4 +228,19 @@ def sharing_pairs(members, counts, min_shared: int = 1):
     shared = np.diff(np.append(first_of, len(key)))
     keep = shared >= min_shared
     u = key[first_of[keep]]
+    if return_members:
+        return u // n, u % n, shared[keep], common[np.repeat(keep, shared)]
     return u // n, u % n, shared[keep]
+
+
+def _sort_with_members(key, whose, n: int, shift):
+    """The keys sorted, and their members in the same order, ascending within equal keys: the
+    keys packed as ``key * 2^shift + member`` (``whose`` unused), or with ``shift`` None, the
+    members of the keys in ``whose`` (arrays)."""
+    check_memory(24 * len(key), f"the common members of {n:,} sets", "use fewer or smaller sets")
+    if shift is not None:                        # one int64 sort; nearly sorted, as the keys are
+        key.sort(kind="stable")
+        return key >> shift, key & ((1 << shift) - 1)
+    member = np.concatenate(whose)
+    order = np.lexsort((member, key))
+    return key[order], member[order]

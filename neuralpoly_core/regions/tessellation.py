@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import NeuralPolyError
 from ..mesh.graph import connected_components, sharing_pairs
 from ..mesh.polymesh import PolyMesh
-from .tessellation_build import build, inner_faces
+from .tessellation_build import build, inner_faces, spans_plane
 
 __all__ = ["RegionTessellation"]
 
@@ -234,39 +234,31 @@ class RegionTessellation:
 
     def _sharing_pairs(self, regions=None):
         """Pairs ``(i, j)``, ``i < j``, of regions (of ``regions``, ascending ids; default all)
-        sharing at least ``dim`` vertices, how many they share, and a function giving the
-        vertex ids of a region of a pair."""
+        sharing at least ``dim`` vertices, how many they share, and (3-D) the shared vertex ids,
+        pair after pair, each pair's ascending (else None)."""
         regions = np.arange(self.count) if regions is None else regions
+        none = np.zeros(0, dtype=np.int64)
         if len(regions) < 2:
-            return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64), None
-        rv, off, cnt = self._subset_lists(regions)
-        a, b, shared = sharing_pairs(rv, cnt, self.dim)
+            return np.zeros((0, 2), dtype=np.int64), none, none
+        rv, _off, cnt = self._subset_lists(regions)
+        if self.dim == 3:
+            a, b, shared, common = sharing_pairs(rv, cnt, self.dim, return_members=True)
+        else:
+            (a, b, shared), common = sharing_pairs(rv, cnt, self.dim), None
         pairs = np.stack([regions[a], regions[b]], axis=1).astype(np.int64)
-        local = {int(r): i for i, r in enumerate(regions)}
-
-        def verts(r):
-            i = local[r]
-            return rv[off[i]:off[i] + cnt[i]]
-        return pairs, shared, verts
+        return pairs, shared, common
 
     def adjacent_pairs(self) -> np.ndarray:
         """Pairs ``(i, j)``, ``i < j``, of regions that share a facet (share ``dim``
         vertices; in 3-D three that are not collinear), (P, 2). In a conforming tessellation
-        every corner of a shared facet is a vertex of both regions. In 3-D the collinearity
-        test loops over the pairs in Python (seconds for 100,000 regions)."""
-        pairs, _shared, verts = self._sharing_pairs()
+        every corner of a shared facet is a vertex of both regions. In 3-D the shared vertices
+        of all pairs come with the pairs (:func:`~neuralpoly_core.mesh.graph.sharing_pairs`)
+        and :func:`~neuralpoly_core.regions.tessellation_build.spans_plane` tests them all at
+        once (an SVD per pair only where a cheap bound leaves it open)."""
+        pairs, shared, common = self._sharing_pairs()
         if self.dim == 3 and len(pairs):
-            pairs = pairs[self._not_collinear(pairs, verts)]
+            pairs = pairs[spans_plane(self._X, common, shared)]
         return pairs
-
-    def _not_collinear(self, pairs, verts):
-        """3-D: the pairs whose shared vertices span a plane (three on one line are an edge)."""
-        ok = np.ones(len(pairs), dtype=bool)
-        for i, (a, b) in enumerate(pairs.tolist()):
-            P = self._X[np.intersect1d(verts(a), verts(b))]
-            s = np.linalg.svd(P - P[0], compute_uv=False)
-            ok[i] = len(s) > 1 and s[1] > 1e-9 * max(s[0], 1e-300)
-        return ok
 
     def _count_pieces(self) -> int:
         """Connected components of adjacent regions with the same map. Only regions whose
@@ -285,10 +277,10 @@ class RegionTessellation:
         cand = np.sort(order[size[chain] > 1])
         if len(cand) < 2:
             return self.count
-        pairs, _shared, verts = self._sharing_pairs(cand)
+        pairs, shared, common = self._sharing_pairs(cand)
         a, b = pairs[:, 0], pairs[:, 1]
         same = np.abs(g[a] - g[b]) @ ext + np.abs(o[a] - o[b]) <= tol
         if self.dim == 3 and same.any():
-            same[same] = self._not_collinear(pairs[same], verts)
+            same[same] = spans_plane(self._X, common[np.repeat(same, shared)], shared[same])
         labels = connected_components(self.count, a[same], b[same])
         return int(np.count_nonzero(labels == np.arange(self.count)))

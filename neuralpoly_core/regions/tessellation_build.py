@@ -9,9 +9,11 @@ from ..budget import check_memory
 from ..errors import NeuralPolyError
 from ..mesh.graph import sharing_pairs
 
-__all__ = ["build", "affine_maps", "cell_faces", "face_lists", "inner_faces"]
+__all__ = ["build", "affine_maps", "cell_faces", "face_lists", "inner_faces", "spans_plane"]
 
 _MIXED = 2                       # see .exact
+_FLAT = 1e-9                     # spans_plane: s[1] <= this * s[0] is one line
+_CHUNK = 1 << 19                 # spans_plane: points per block
 
 
 def _column_kinds(net, slices):
@@ -238,3 +240,74 @@ def inner_faces(X, corners, sizes, fcell, flabel, cell_region, n_box: int) -> np
         if len(sv) > 1 and sv[1] > 1e-9 * max(sv[0], 1e-300):
             inner[i] = inner[j] = True
     return inner
+
+
+def spans_plane(X, ids, counts) -> np.ndarray:
+    """Whether each set of points spans a plane (not all on one line), (S,) bool.
+
+    ``ids``: the sets' point ids (rows of ``X``, (n, 3)), set after set, each set's ascending;
+    ``counts``: their sizes. A set spans a plane when ``s[1] > 1e-9 * s[0]``, ``s`` the
+    singular values of its points less its first ``P - P[0]`` (what a per-set
+    ``np.linalg.svd`` says, bit for bit: the undecided sets go through it).
+
+    Notes
+    -----
+    With ``u_i = P_i - P_0`` (k rows, ``u_0 = 0``), ``u_f`` the longest (``m = |u_f|``) and
+    ``r = max_i |u_i x u_f| / m^2``: ``m <= s[0] <= sqrt(k - 1) m``; every ``|u_i x u_f|`` is
+    the product of the singular values of two rows, at most ``s[0] s[1]`` (interlacing), so
+    ``s[1] / s[0] >= r / (k - 1)``; and ``s[1]^2 <= s[1]^2 + s[2]^2 <= sum_i (|u_i x u_f| / m)^2``
+    (the distances to the line of ``u_f``, a rank-1 approximation), so
+    ``s[1] / s[0] <= sqrt(k - 1) r``. Sets with ``r / (k - 1) > 2e-9`` span a plane, those
+    with ``sqrt(k - 1) r < 5e-10`` do not (both rounding errors, of ``r`` and of the SVD, are
+    about 1e-16 relative to ``m^2`` and ``s[0]``); the rest, and sets whose points coincide,
+    are decided by the SVD, batched by size. Vectorised, in blocks of 2^19 points.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
+    out = np.zeros(len(counts), dtype=bool)
+    ends = np.cumsum(counts)
+    i = 0
+    while i < len(counts):                       # blocks of sets with at most _CHUNK points (or one set)
+        j = max(i + 1, int(np.searchsorted(ends, ends[i] - counts[i] + _CHUNK, side="right")))
+        base = ends[i] - counts[i]
+        out[i:j] = _spans_block(XT, ids[base:ends[j - 1]], counts[i:j])
+        i = j
+    return out
+
+
+def _spans_block(XT, ids, k):
+    """:func:`spans_plane` of one block; ``XT`` the points' coordinates as three rows."""
+    ok = np.zeros(len(k), dtype=bool)
+    use = k >= 2
+    if not use.any():
+        return ok
+    if not use.all():
+        ids, k = ids[np.repeat(use, k)], k[use]
+    st = np.cumsum(k) - k
+    U = []
+    for col in XT:                               # P - P[0], as the SVD sees it, by coordinate
+        v = col[ids]
+        U.append(v - np.repeat(v[st], k))
+    ux, uy, uz = U
+    q = ux * ux + uy * uy + uz * uz
+    m2 = np.maximum.reduceat(q, st)
+    far = np.minimum.reduceat(np.where(q == np.repeat(m2, k), np.arange(len(q)), len(q)), st)
+    fx, fy, fz = (np.repeat(u[far], k) for u in U)
+    c2 = (uy * fz - uz * fy) ** 2 + (uz * fx - ux * fz) ** 2 + (ux * fy - uy * fx) ** 2
+    cm = np.sqrt(np.maximum.reduceat(c2, st))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cm / m2
+    km = (k - 1).astype(np.float64)
+    plane = r > 2.0 * _FLAT * km
+    line = r * np.sqrt(km) < 0.5 * _FLAT
+    res = plane.copy()
+    open_ = ~(plane | line)
+    for n in np.unique(k[open_]).tolist():       # undecided (or coincident points): the SVD
+        w = np.flatnonzero(open_ & (k == n))
+        rows = (st[w][:, None] + np.arange(n)).ravel()
+        A = np.stack([u[rows] for u in U], axis=1).reshape(len(w), n, 3)
+        s = np.linalg.svd(A, compute_uv=False)
+        res[w] = s[:, 1] > _FLAT * np.maximum(s[:, 0], 1e-300)
+    ok[use] = res
+    return ok
