@@ -180,12 +180,13 @@ def _soup(a, b, c):
     return V, np.arange(3 * T, dtype=np.int64).reshape(T, 3)
 
 
-def igl_module():
-    """libigl's Python module (``import igl``), or a NeuralPolyError saying how to install it."""
+def igl_module(purpose: str = "surface distances"):
+    """libigl's Python module (``import igl``), or a NeuralPolyError saying that ``purpose``
+    needs it and how to install it."""
     try:
         import igl
     except ImportError:
-        raise NeuralPolyError("surface distances need libigl: pip install libigl "
+        raise NeuralPolyError(f"{purpose} need libigl: pip install libigl "
                               "(or the 'lowpoly' extra of neuralpoly)") from None
     return igl
 
