@@ -24,11 +24,17 @@ characteristic throughout:
    around it turns by more than 60 degrees; vertices left between just two faces are then
    dissolved. **What is lost**: the new vertices are off ``f = level``
    (``info['simplify']['max_level_error']`` measures it when ``f`` is given), and faces around
-   a collapse may bend slightly out of their plane (``max_planarity``: the largest distance
-   of a corner from its face's plane).
+   a collapse may bend slightly out of their plane (``max_planarity_collapsed``: the largest
+   distance of a corner from its face's plane).
+3. **Planar faces again** (no vertex added or moved): every face farther from planar than
+   ``planarity_tolerance`` (default 1e-9) times the bounding-box diagonal is split along its
+   own diagonals into the fewest planar pieces a greedy search finds (the longest planar run
+   of corners first; at worst triangles),
+   :func:`~neuralpoly_core.mesh.planar_split.split_nonplanar_faces`. The other faces stay
+   as they are, so the result's faces are planar n-gons (``max_planarity``, ``faces_split``).
 
 Nothing here is a general decimator (libigl's and Blender's collapse triangles): planar
-n-gon faces that no collapse touches survive unchanged.
+n-gon faces that no collapse touches survive unchanged, and every face is planar.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import numpy as np
 from .._checks import check_callable, check_float, check_int
 from ..errors import ExtractionError, NeuralPolyError
 from ..reporting import Reporter
+from .planar_split import PLANARITY_TOLERANCE, split_nonplanar_faces
 from .polymesh import PolyMesh
 from .topology import merge_coplanar_groups
 
@@ -102,7 +109,8 @@ class _Collapser:
                 self.vf[v].add(fi)
         self.alive = sum(1 for s in self.vf if s)
         self.version = dict.fromkeys(self.faces, 0)
-        self.collapsed = self.dissolved = self.refused = self.small_left = 0
+        self.collapsed = self.dissolved = self.refused = 0
+        self.threshold = 0.0
         # each vertex's quadric (A, b, c): sum over the input planes n.x = d around it of
         # (n n^T, n d, d^2); a new vertex gets the sum of those it replaces (Garland-Heckbert)
         n = mesh.face_normals()
@@ -283,7 +291,8 @@ def _check_mesh(mesh: PolyMesh) -> None:
 
 
 def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_region_area: float = 0.0,
-                  tolerance: float = 1e-9, f=None, level: float = 0.0, progress=None, cancel=None) -> PolyMesh:
+                  tolerance: float = 1e-9, planarity_tolerance: float = PLANARITY_TOLERANCE, f=None,
+                  level: float = 0.0, progress=None, cancel=None) -> PolyMesh:
     """A simplified copy of a closed manifold ``mesh`` (see the module docstring).
 
     Parameters
@@ -298,6 +307,11 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
     tolerance : float
         Coplanarity tolerance of the merge (unit normals within it, plane offsets within it
         times the mesh size; :func:`~neuralpoly_core.mesh.topology.merge_coplanar_groups`).
+    planarity_tolerance : float
+        After the collapses every face farther from planar than this times the bounding-box
+        diagonal is split into planar pieces along its own diagonals
+        (:func:`~neuralpoly_core.mesh.planar_split.split_nonplanar_faces`, default
+        :data:`~neuralpoly_core.mesh.planar_split.PLANARITY_TOLERANCE` = 1e-9).
     f : callable, optional
         ``f(points)`` -> values, the function the mesh is a level set of (in the mesh's
         coordinates): the level error before and after is measured with it.
@@ -312,7 +326,12 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
         ``info['simplify']``: ``vertices_before``, ``faces_before``, ``vertices_merged``,
         ``faces_merged`` (after stage 1), ``vertices``, ``faces``, ``collapsed`` (patches),
         ``dissolved`` (vertices between two faces), ``moved_vertices`` (new vertices, off
-        the level set), ``max_planarity`` (before and after: ``max_planarity_before``),
+        the level set), ``max_planarity`` (of the result, within ``planarity_tolerance``
+        times the diagonal unless ``nonplanar_left``; of the input: ``max_planarity_before``;
+        after the collapses, before the split: ``max_planarity_collapsed``), ``faces_split``,
+        ``pieces_added``, ``nonplanar_left``, ``small_left`` (faces still below
+        ``min_region_area``: refused collapses and pieces of the split), ``planarity_tolerance`` (mesh units) and
+        ``planarity_tolerance_rel`` (of :func:`~neuralpoly_core.mesh.planar_split.split_nonplanar_faces`),
         ``max_level_error_before`` / ``max_level_error`` (with ``f``; the latter is also
         ``info['max_level_error']``, which without ``f`` is dropped rather than left stale).
 
@@ -327,6 +346,7 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
         vertex_budget = check_int(vertex_budget, "vertex budget", 4)
     min_region_area = check_float(min_region_area, "minimum region area (fraction of the total)", 0.0, 1.0)
     tolerance = check_float(tolerance, "coplanarity tolerance", 0.0)
+    planarity_tolerance = check_float(planarity_tolerance, "planarity tolerance (fraction of the diagonal)", 0.0)
     f = check_callable(f, "f")
     report = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"),
                       what="simplification", interval=0.1)
@@ -339,9 +359,15 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
     if need or min_region_area > 0:
         _collapse_loop(work, vertex_budget, min_region_area, report)
         out = merge_coplanar_groups(work.mesh(merged), tolerance)[0]
-        facts["small_left"] = work.small_left
     else:
         out = merged
+    facts["max_planarity_collapsed"] = face_planarity(out)
+    out, split = split_nonplanar_faces(out, planarity_tolerance)
+    facts.update(split)
+    if need or min_region_area > 0:             # the faces left below the area, pieces of the split included
+        V = out.vertices.tolist()
+        facts["small_left"] = sum(1 for f in out.faces
+                                  if 0.5 * math.sqrt(_dot(*(_newell([V[v] for v in f]),) * 2)) < work.threshold)
     if not out.is_closed_manifold() or out.euler_characteristic != mesh.euler_characteristic:
         raise ExtractionError("simplification broke the closed surface (a bug: please report it)")
     facts.update(vertices=out.n_vertices, faces=out.n_faces, collapsed=work.collapsed, dissolved=work.dissolved,
@@ -380,7 +406,7 @@ def _collapse_loop(work: _Collapser, budget: int | None, min_area: float, report
             if not work.collapse(top[0]):
                 work.refused += 1
             report(min(0.99, (start - work.alive) / (start - budget)), f"{work.alive} vertices")
-    work.small_left = sum(1 for fi in work.faces if work.area(fi) < threshold)
+    work.threshold = threshold
 
 
 def _is_original(V: np.ndarray, V0: np.ndarray) -> np.ndarray:
