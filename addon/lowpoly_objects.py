@@ -52,7 +52,7 @@ DEVICES = ("auto", "cpu", "cuda")
 FACT_KEYS = ("chamfer", "chamfer_rel", "hausdorff", "hausdorff_rel", "vertices", "faces", "train_seconds",
              "extract_seconds", "max_level_error", "net", "steps", "seed", "method", "input_vertices",
              "input_faces", "vertices_before_simplify", "faces_before_simplify", "chamfer_before_simplify",
-             "chamfer_rel_before_simplify", "vertex_budget")
+             "chamfer_rel_before_simplify", "vertex_budget", "max_planarity", "faces_split")
 #: Longest time budget accepted (a day); the fit itself stops at its budget.
 MAX_SECONDS = 86400.0
 
@@ -175,7 +175,8 @@ def fact_lines(obj: bpy.types.Object) -> list[str]:
             f"{f.get('input_vertices')} / {f.get('input_faces')})",
             f"Train: {_num(f.get('train_seconds'), '.2f')} s, extract: {_num(f.get('extract_seconds'), '.2f')} s"
             ] + ([f"Simplified from {f.get('vertices_before_simplify')} vertices (budget {f.get('vertex_budget')}; "
-                  f"Chamfer before: {pct(f.get('chamfer_rel_before_simplify'))} %)"]
+                  f"Chamfer before: {pct(f.get('chamfer_rel_before_simplify'))} %)",
+                  f"Planar faces: within {_num(f.get('max_planarity'), '.2g')} ({f.get('faces_split')} bent faces split)"]
                  if f.get("vertex_budget") else [])
 
 

@@ -166,7 +166,8 @@ def _simplified(net, level: float, mesh, args):
                         f=net, level=level)
     s = out.info["simplify"]
     return out, {"vertices_before_simplify": s["vertices_before"], "faces_before_simplify": s["faces_before"],
-                 "max_level_error_before_simplify": s["max_level_error_before"], "max_planarity": s["max_planarity"]}
+                 "max_level_error_before_simplify": s["max_level_error_before"], "max_planarity": s["max_planarity"],
+                 "max_planarity_collapsed": s["max_planarity_collapsed"], "faces_split": s["faces_split"]}
 
 
 def cmd_gallery(args) -> int:
