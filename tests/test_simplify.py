@@ -7,11 +7,13 @@ import pytest
 
 from neuralpoly_core import Activation, Layer, Network, NeuralPolyError, Output
 from neuralpoly_core.errors import Cancelled
+from neuralpoly_core.jobs import read_mesh_npz, run_job
 from neuralpoly_core.levelset.api import extract_level_set
 from neuralpoly_core.mesh import PolyMesh
 from neuralpoly_core.mesh.planar_split import PLANARITY_TOLERANCE, split_nonplanar_faces
 from neuralpoly_core.mesh.shapes import box_with_hole, torus
 from neuralpoly_core.mesh.simplify import face_planarity, simplify_mesh
+from neuralpoly_core.network.modelfile import model_to_json
 from neuralpoly_core.training import torch_available
 
 
@@ -210,3 +212,33 @@ def test_progress_and_cancel(cut):
     assert seen[-1] == 1.0 and seen == sorted(seen)
     with pytest.raises(Cancelled):
         simplify_mesh(mesh, vertex_budget=100, cancel=lambda: True)
+
+
+def test_the_level_set_job_simplifies_to_a_vertex_budget(cut, tmp_path):
+    net, mesh = cut
+    model = model_to_json(net, indent=None)
+    res = run_job("extract_level_set", {"model": model, "bbox": [-1, 1], "merge_coplanar": True,
+                                        "vertex_budget": 60, "output": str(tmp_path / "m.npz")})
+    out, s = read_mesh_npz(res["mesh"]), res["summary"]
+    assert out.n_vertices <= 60 and out.is_closed_manifold() and out.euler_characteristic == 2
+    assert s["vertex_budget"] == 60 and s["vertices_before_simplify"] > 60 and s["faces_split"] > 0
+    assert_planar_faces(out)
+    # the same mesh as simplifying the extraction here
+    direct = simplify_mesh(extract_level_set(net, 0.0, (-1.0, 1.0), merge_coplanar=True), vertex_budget=60, f=net)
+    assert (out.n_vertices, out.n_faces) == (direct.n_vertices, direct.n_faces)
+    np.testing.assert_allclose(out.vertices, direct.vertices, atol=1e-12)
+    assert s["max_level_error"] == pytest.approx(direct.info["simplify"]["max_level_error"], rel=1e-9)
+
+
+def test_the_level_set_job_checks_its_simplification_before_extracting(cut):
+    net, _ = cut
+    model = model_to_json(net, indent=None)
+    for extra, match in [({"vertex_budget": 3}, "vertex budget"), ({"vertex_budget": "many"}, "vertex budget"),
+                         ({"min_region_area": 2.0}, "minimum region area")]:
+        seen = []
+        with pytest.raises(NeuralPolyError, match=match):
+            run_job("extract_level_set", {"model": model, "bbox": [-1, 1], **extra},
+                    progress=lambda f, m: seen.append(f))
+        assert seen == []                                  # refused before any extraction
+    with pytest.raises(NeuralPolyError, match="not closed in its box"):
+        run_job("extract_level_set", {"model": model, "bbox": [-0.3, 0.3], "vertex_budget": 20})

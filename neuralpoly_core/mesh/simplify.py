@@ -51,7 +51,7 @@ from .planar_split import PLANARITY_TOLERANCE, split_nonplanar_faces
 from .polymesh import PolyMesh
 from .topology import merge_coplanar_groups
 
-__all__ = ["simplify_mesh", "face_planarity", "MIN_COS"]
+__all__ = ["simplify_mesh", "simplify_summary", "face_planarity", "MIN_COS"]
 
 #: A collapse is refused when a face around it turns by more than 60 degrees (its unit normal
 #: before and after have a dot product below this).
@@ -383,6 +383,18 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
     out.info.update({k: v for k, v in (("vertices", out.n_vertices), ("faces", out.n_faces)) if k in out.info})
     out.info["simplify"] = facts
     return out
+
+
+def simplify_summary(mesh: PolyMesh) -> dict:
+    """The keys a summary (CLI ``--json``, a job's result) adds for a mesh of :func:`simplify_mesh`:
+    ``vertices_before_simplify``, ``faces_before_simplify``, ``max_level_error_before_simplify``
+    (None without ``f``), ``max_planarity``, ``max_planarity_collapsed``, ``faces_split``,
+    ``vertex_budget``, ``min_region_area``."""
+    s = mesh.info["simplify"]
+    return {"vertices_before_simplify": s["vertices_before"], "faces_before_simplify": s["faces_before"],
+            "max_level_error_before_simplify": s.get("max_level_error_before"), "max_planarity": s["max_planarity"],
+            "max_planarity_collapsed": s["max_planarity_collapsed"], "faces_split": s["faces_split"],
+            "vertex_budget": s["vertex_budget"], "min_region_area": s["min_region_area"]}
 
 
 def _collapse_loop(work: _Collapser, budget: int | None, min_area: float, report: Reporter) -> None:
