@@ -9,7 +9,8 @@ extraction and the comparison with the input, in the worker process.
 
 The new object is a ``LOWPOLY`` object (:class:`.model_store.Kind`): it stores its network
 with the **placement** (network box -> world) in ``model_json``, the settings of its
-extraction like a level set (level 0 in the placement's box), and the fit's facts (Chamfer
+extraction like a level set (level 0 in the placement's box, and its vertex budget: a
+re-extraction simplifies to it again unless told another), and the fit's facts (Chamfer
 and Hausdorff distance to the input, vertex and face counts, train and extract seconds) in
 ``source_json``. Its mesh is in network coordinates and its transform is the placement
 (a uniform scale and a translation), so it lands where the input was, and re-extraction
@@ -229,7 +230,7 @@ def plan_lowpoly(context, obj: bpy.types.Object, settings: LowPolySettings | Non
 
     def ls_of(placement) -> LevelSetSettings:
         lo, hi = placement.box
-        return LevelSetSettings(0.0, ((lo,) * 3, (hi,) * 3), s.method, s.resolution)
+        return LevelSetSettings(0.0, ((lo,) * 3, (hi,) * 3), s.method, s.resolution, vertex_budget=s.vertex_budget)
 
     def finish(result: dict) -> bpy.types.Object:
         return _create(context, result, ls_of, title, source)
