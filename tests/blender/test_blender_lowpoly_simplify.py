@@ -71,7 +71,7 @@ def test_re_extracting_keeps_the_vertex_budget_or_takes_a_new_one_and_the_input_
         mesh = poly_mesh(addon, new)
         assert mesh.n_vertices <= budget and mesh.is_closed_manifold() and mesh.euler_characteristic == 2
         assert new.neuralpoly.vertex_budget == budget and new.neuralpoly.kind == "LOWPOLY"
-        assert float(np.max(np.abs(net(mesh.vertices)))) < 0.2                        # near f = 0
+        assert float(np.max(np.abs(net(mesh.vertices)))) < 0.3          # near f = 0 (the box is [-1, 1]^3)
         assert addon.model_store.load_placement(new) == placement
         # every face planar: corners within 1e-6 of the diagonal of their plane (float32 vertices)
         V = mesh.vertices.astype(np.float64)
@@ -112,8 +112,9 @@ def test_the_sidebar_and_the_redo_panel_offer_the_vertex_budget_of_a_low_poly_ob
     (op,) = [e[2] for e in log if e[0] == "operator" and e[1] == "neuralpoly.reextract_level_set"]
     assert op.values["vertex_budget"] == 10                        # the sidebar's budget goes to the operator
     # the redo panel (F9) of Re-extract shows the budget for a low-poly object
-    owner = SimpleNamespace(layout=Layout([]), levelset_method="EXACT", resolution=64, vertex_budget=16)
-    redo = draw(addon.general_operators.NEURALPOLY_OT_reextract_level_set, bpy.context, owner=owner)
+    redo: list = []
+    owner = SimpleNamespace(layout=Layout(redo), levelset_method="EXACT", resolution=64, vertex_budget=16)
+    addon.general_operators.NEURALPOLY_OT_reextract_level_set.draw(owner, bpy.context)
     assert [e[1] for e in redo if e[0] == "prop"] == ["levelset_method", "resolution", "vertex_budget"]
 
 
