@@ -66,7 +66,8 @@ def bench_one(name, path, args):
         rows[f"budget {budget}"] = dict(row(ref, small, time.perf_counter() - t0, args.samples, args.seed),
                                         max_level_error=s["max_level_error"], max_planarity=s["max_planarity"],
                                         max_planarity_collapsed=s["max_planarity_collapsed"],
-                                        faces_split=s["faces_split"], pieces_added=s["pieces_added"])
+                                        faces_split=s["faces_split"], pieces_added=s["pieces_added"],
+                                        nonplanar_left=s["nonplanar_left"])
         mc, secs = marching_at(fit, small.n_vertices)
         rows[f"mc ~{budget}"] = dict(row(ref, mc, secs, args.samples, args.seed), max_level_error=err(mc))
         targets[budget] = small.n_vertices

@@ -10,7 +10,7 @@ from neuralpoly_core.errors import Cancelled
 from neuralpoly_core.jobs import read_mesh_npz, run_job
 from neuralpoly_core.levelset.api import extract_level_set
 from neuralpoly_core.mesh import PolyMesh
-from neuralpoly_core.mesh.planar_split import PLANARITY_TOLERANCE, split_nonplanar_faces
+from neuralpoly_core.mesh.planar_split import PLANARITY_TOLERANCE, projects_simply, split_nonplanar_faces
 from neuralpoly_core.mesh.shapes import box_with_hole, torus
 from neuralpoly_core.mesh.simplify import face_planarity, simplify_mesh
 from neuralpoly_core.network.modelfile import model_to_json
@@ -151,6 +151,27 @@ def test_simplified_hand_made_meshes_have_planar_faces(make, budget, chi):
     assert out.n_vertices <= budget and out.is_closed_manifold() and out.euler_characteristic == chi
     assert s["nonplanar_left"] == 0 and s["max_planarity"] <= s["planarity_tolerance"]
     assert_planar_faces(out)
+
+
+@pytest.mark.parametrize("seed, budget", [(2, 150), (4, 80), (5, 300)])
+def test_collapses_that_would_leave_a_face_crossing_itself_are_refused(seed, budget):
+    # these once left a quad that, seen along its normal, crossed itself (a bow tie): neither
+    # diagonal splits it into two pieces turning its way, so it stayed bent
+    net = diamond(extra=30, seed=seed)
+    mesh = extract_level_set(net, 0.0, (-1.0, 1.0))
+    out = simplify_mesh(mesh, vertex_budget=budget, f=net)
+    s = out.info["simplify"]
+    assert out.n_vertices <= budget and out.is_closed_manifold() and out.euler_characteristic == 2
+    assert s["nonplanar_left"] == 0 and s["faces_split"] > 0
+    assert_planar_faces(out)
+
+
+def test_projects_simply():
+    square = [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (1.0, 1.0, 0.1), (0.0, 1.0, 0.0)]
+    assert projects_simply(square)
+    assert not projects_simply([square[0], square[2], square[1], square[3]])          # a bow tie
+    assert not projects_simply([(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (2.0, 0.0, 0.0), (1.0, 0.0, 0.0)])  # flat
+    assert projects_simply([(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (2.0, 0.0, 0.0), (1.0, 1.0, 0.0)])   # a straight corner
 
 
 @pytest.mark.skipif(not torch_available(), reason="needs torch")

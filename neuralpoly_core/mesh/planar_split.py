@@ -27,7 +27,7 @@ import numpy as np
 from .._checks import check_float
 from .polymesh import PolyMesh
 
-__all__ = ["split_nonplanar_faces", "PLANARITY_TOLERANCE"]
+__all__ = ["split_nonplanar_faces", "projects_simply", "PLANARITY_TOLERANCE"]
 
 #: A face is planar when no corner is farther from its plane than this times the mesh's
 #: bounding-box diagonal (a few thousand times float64's rounding of coordinates).
@@ -92,6 +92,32 @@ def _diagonal_inside(Q, i: int, j: int) -> bool:
             continue
         if _segments_meet(Q[i], Q[j], Q[e], Q[f]):
             return False
+    return True
+
+
+def projects_simply(P) -> bool:
+    """Whether polygon ``P`` (3-tuples), seen along its own normal (Newell's), is a simple
+    polygon of positive area: no two edges meet but neighbours at their shared corner, and no
+    corner turns straight back. Such a polygon can always be cut into triangles along inner
+    diagonals, so :func:`split_nonplanar_faces` finds a split unless the diagonals it needs
+    are edges of the mesh already."""
+    n = _newell(P)
+    length = math.sqrt(n[0] ** 2 + n[1] ** 2 + n[2] ** 2)
+    if length == 0.0:
+        return False
+    if len(P) == 3:
+        return True
+    Q = _project(P, (n[0] / length, n[1] / length, n[2] / length))
+    k = len(Q)
+    for e in range(k):
+        a, b, c = Q[e - 1], Q[e], Q[(e + 1) % k]
+        if _cross(a, b, c) == 0 and (b[0] - a[0]) * (c[0] - b[0]) + (b[1] - a[1]) * (c[1] - b[1]) <= 0:
+            return False                             # turns back along itself
+        for g in range(e + 2, k):
+            if (g + 1) % k == e:
+                continue
+            if _segments_meet(Q[e], Q[(e + 1) % k], Q[g], Q[(g + 1) % k]):
+                return False
     return True
 
 

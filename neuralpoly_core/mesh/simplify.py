@@ -21,7 +21,8 @@ characteristic throughout:
    their planes where those meet near the patch (n-gons stay n-gons, one corner fewer). A
    collapse is only made when the mesh stays a closed manifold (every edge in two faces, once
    each way; one fan of faces around the new vertex; no face repeating a vertex) and no face
-   around it turns by more than 60 degrees; vertices left between just two faces are then
+   around it turns by more than 60 degrees or crosses itself seen along its normal (so that
+   stage 3 can split it); vertices left between just two faces are then
    dissolved. **What is lost**: the new vertices are off ``f = level``
    (``info['simplify']['max_level_error']`` measures it when ``f`` is given), and faces around
    a collapse may bend slightly out of their plane (``max_planarity_collapsed``: the largest
@@ -47,7 +48,7 @@ import numpy as np
 from .._checks import check_callable, check_float, check_int
 from ..errors import ExtractionError, NeuralPolyError
 from ..reporting import Reporter
-from .planar_split import PLANARITY_TOLERANCE, split_nonplanar_faces
+from .planar_split import PLANARITY_TOLERANCE, projects_simply, split_nonplanar_faces
 from .polymesh import PolyMesh
 from .topology import merge_coplanar_groups
 
@@ -174,12 +175,15 @@ class _Collapser:
         return [self.quadric_point(fi)[0], P.mean(axis=0)] + list(P)
 
     def unfolded(self, kept: dict[int, list[int]]) -> bool:
-        """Whether no face of ``kept`` (the new faces) turns by more than :data:`MIN_COS` or
-        loses its area."""
+        """Whether no face of ``kept`` (the new faces) turns by more than :data:`MIN_COS`,
+        loses its area or, seen along its normal, crosses itself (then it could not be split
+        into planar pieces afterwards: :func:`~neuralpoly_core.mesh.planar_split.projects_simply`)."""
         for g, f in kept.items():
             n0, n1 = self.normal(self.faces[g]), self.normal(f)
             l0, l1 = math.sqrt(_dot(n0, n0)), math.sqrt(_dot(n1, n1))
             if l1 <= 1e-12 * max(l0, 1e-300) or _dot(n0, n1) < MIN_COS * l0 * l1:
+                return False
+            if len(f) > 3 and not projects_simply([self.V[v] for v in f]):
                 return False
         return True
 
@@ -234,6 +238,8 @@ class _Collapser:
         fh = [v for v in self.faces[h] if v != x]
         if len(fg) < 3 or len(fh) < 3:
             return
+        if not all(len(f) == 3 or projects_simply([self.V[v] for v in f]) for f in (fg, fh)):
+            return                             # the face would cross itself
         i = self.faces[g].index(x)
         a, b = self.faces[g][i - 1], self.faces[g][(i + 1) % len(self.faces[g])]
         for k in (self.vf[a] & self.vf[b]) - {g, h}:
