@@ -584,8 +584,9 @@ def reextract_level_set(obj: bpy.types.Object, *, level: float | None = None, bb
     Level sets (and low-poly objects): ``level``, ``bbox``, ``method`` ('auto', 'exact',
     'marching'), ``resolution``, ``cap``, ``vertex_budget`` (0: no limit) and ``min_region_area``
     (0: none) of the simplification (:func:`neuralpoly_core.mesh.simplify.simplify_mesh`; a
-    low-poly object keeps the budget it was made with). Booleans: ``mode`` ('hard', 'soft'), ``sharpness``, ``margin`` (box around the
-    inputs), ``method``, ``resolution``. Heightmaps: ``resolution``.
+    low-poly object keeps the budget it was made with). Booleans: ``mode`` ('hard', 'soft'),
+    ``sharpness``, ``margin`` (box around the inputs), ``method``, ``resolution``. Heightmaps:
+    ``resolution``.
     """
     return run_plan(plan_reextract_level_set(obj, level=level, bbox=bbox, method=method, resolution=resolution,
                                              cap=cap, mode=mode, sharpness=sharpness, margin=margin,

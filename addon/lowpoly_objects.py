@@ -177,7 +177,8 @@ def fact_lines(obj: bpy.types.Object) -> list[str]:
             f"Train: {_num(f.get('train_seconds'), '.2f')} s, extract: {_num(f.get('extract_seconds'), '.2f')} s"
             ] + ([f"Simplified from {f.get('vertices_before_simplify')} vertices (budget {f.get('vertex_budget')}; "
                   f"Chamfer before: {pct(f.get('chamfer_rel_before_simplify'))} %)",
-                  f"Planar faces: within {_num(f.get('max_planarity'), '.2g')} ({f.get('faces_split')} bent faces split)"]
+                  f"Planar faces: within {_num(f.get('max_planarity'), '.2g')} "
+                  f"({f.get('faces_split')} bent faces split)"]
                  if f.get("vertex_budget") else [])
 
 
