@@ -47,7 +47,10 @@ def test_a_vertex_budget_is_met_by_a_closed_surface_and_the_input_is_untouched(a
     net, _ = addon.api.model_of(new)
     err = float(np.max(np.abs(net(mesh.vertices))))
     assert err == pytest.approx(f["max_level_error"], rel=1e-3, abs=1e-5) and 1e-6 < err < 0.2
-    assert any(line.startswith("Simplified from") for line in addon.lowpoly_objects.fact_lines(new))
+    lines = addon.lowpoly_objects.fact_lines(new)
+    assert any(line.startswith("Simplified from") for line in lines)
+    assert f"Planar faces: within {f['max_planarity']:.2g} ({f['faces_split']} bent faces split)" in lines
+    assert f["max_planarity"] < 1e-8               # world units: 1e-9 of the diagonal (about 3) at most
     # still where the input is, the input as it was
     r = np.linalg.norm((world_vertices(new) - CENTRE) / np.array([1.5, 1.0, 1.2]), axis=1)
     assert np.mean(np.abs(r - RADIUS)) < 0.1 * RADIUS
