@@ -14,9 +14,12 @@ characteristic throughout:
    ``vertex_budget`` vertices, the face whose collapse costs the least, are collapsed to one
    new vertex each. Every vertex carries the quadric of the input planes around it (Garland &
    Heckbert 1997: the sum of squared distances to them), a new vertex the sum of those it
-   replaces; the new vertex goes to the point of least quadric error (pulled slightly towards
-   the patch's centroid, :data:`PULL`, so nearly parallel planes cannot send it far; else the
-   centroid, else a corner), and the cost of a face is that error: patches inside one planar
+   replaces; the new vertex goes to the point of least quadric error on the planes of the
+   3 (else 2, else 1) largest faces around the patch that stay n-gons, so those stay planar
+   (when its error is within :data:`PLANE_SLACK` of the least), else to the point of least
+   quadric error (both pulled slightly towards the patch's centroid, :data:`PULL`, so nearly
+   parallel planes cannot send it far), else the
+   centroid, else a corner; the cost of a face is the least error: patches inside one planar
    region cost nothing, so planar regions are what is kept, and the neighbouring faces keep
    their planes where those meet near the patch (n-gons stay n-gons, one corner fewer). A
    collapse is only made when the mesh stays a closed manifold (every edge in two faces, once
@@ -60,6 +63,10 @@ MIN_COS = 0.5
 #: Weight of the pull towards the patch's centroid, relative to one plane's (keeps the
 #: quadric-error point near the patch where the planes are nearly parallel).
 PULL = 1e-3
+#: A point on the planes of the largest faces around a collapse that stay n-gons is taken
+#: (so that they stay planar and need no split) when its quadric error is at most
+#: ``1 + PLANE_SLACK`` times the least.
+PLANE_SLACK = 3.0
 
 
 def _newell(P) -> tuple[float, float, float]:
@@ -170,9 +177,42 @@ class _Collapser:
         return p, max(0.0, float(p @ A @ p - 2 * b @ p + c))
 
     def targets(self, fi: int) -> list[np.ndarray]:
-        """Where face ``fi`` may go: its quadric point, its centroid, its corners."""
+        """Where face ``fi`` may go: points on the planes of its neighbours (:meth:`plane_points`,
+        when within :data:`PLANE_SLACK` of the least error), its quadric point, its centroid,
+        its corners."""
         P = np.array([self.V[v] for v in self.faces[fi]])
-        return [self.quadric_point(fi)[0], P.mean(axis=0)] + list(P)
+        best, err = self.quadric_point(fi)
+        A, b, c = self.quadric(fi)
+        bound = (1.0 + PLANE_SLACK) * err + 1e-12 * abs(c)
+        on_planes = [p for p in self.plane_points(fi, A, b, P) if float(p @ A @ p - 2 * b @ p + c) <= bound]
+        return on_planes + [best, P.mean(axis=0)] + list(P)
+
+    def plane_points(self, fi: int, A: np.ndarray, b: np.ndarray, P: np.ndarray) -> list[np.ndarray]:
+        """The points of least quadric error (pulled to the centroid as in :meth:`quadric_point`)
+        on the planes of the 3, 2 and 1 largest faces around face ``fi`` that keep at least 3
+        other corners (so stay n-gons of 4 or more after the collapse): a new vertex there
+        leaves those faces planar."""
+        old = set(self.faces[fi])
+        planes = []
+        for g in set().union(*(self.vf[v] for v in old)) - {fi}:
+            f = self.faces[g]
+            if sum(1 for v in f if v not in old) >= 3:
+                n = np.array(self.normal(f))
+                length = float(np.linalg.norm(n))
+                if length > 0:
+                    planes.append((length, n / length, float(n @ np.array(self.V[f[0]])) / length))
+        planes.sort(key=lambda t: -t[0])
+        lam = PULL * max(1.0, float(np.trace(A)))
+        out = []
+        for m in range(min(3, len(planes)), 0, -1):
+            N = np.array([t[1] for t in planes[:m]])
+            K = np.zeros((3 + m, 3 + m))
+            K[:3, :3], K[:3, 3:], K[3:, :3] = A + lam * np.eye(3), N.T, N
+            if np.linalg.cond(K) > 1e8:
+                continue                       # (nearly) parallel planes: no point on all of them
+            x = np.linalg.solve(K, np.concatenate([b + lam * P.mean(axis=0), [t[2] for t in planes[:m]]]))
+            out.append(x[:3])
+        return out
 
     def unfolded(self, kept: dict[int, list[int]]) -> bool:
         """Whether no face of ``kept`` (the new faces) turns by more than :data:`MIN_COS`,
