@@ -18,15 +18,14 @@ characteristic throughout:
    3 (else 2, else 1) largest faces around the patch that stay n-gons, so those stay planar
    (when its error is within :data:`PLANE_SLACK` of the least), else to the point of least
    quadric error (both pulled slightly towards the patch's centroid, :data:`PULL`, so nearly
-   parallel planes cannot send it far), else the
-   centroid, else a corner; the cost of a face is the least error: patches inside one planar
+   parallel planes cannot send it far), else the centroid, else a corner; the cost of a face
+   is the least error: patches inside one planar
    region cost nothing, so planar regions are what is kept, and the neighbouring faces keep
    their planes where those meet near the patch (n-gons stay n-gons, one corner fewer). A
    collapse is only made when the mesh stays a closed manifold (every edge in two faces, once
    each way; one fan of faces around the new vertex; no face repeating a vertex) and no face
    around it turns by more than 60 degrees or crosses itself seen along its normal (so that
-   stage 3 can split it); vertices left between just two faces are then
-   dissolved. **What is lost**: the new vertices are off ``f = level``
+   stage 3 can split it); vertices left between just two faces are then dissolved. **What is lost**: the new vertices are off ``f = level``
    (``info['simplify']['max_level_error']`` measures it when ``f`` is given), and faces around
    a collapse may bend slightly out of their plane (``max_planarity_collapsed``: the largest
    distance of a corner from its face's plane).
