@@ -1,6 +1,6 @@
 """Simplify a closed polygon mesh (a level set's exact surface) down to a vertex budget.
 
-:func:`simplify_mesh` works in two stages and keeps a closed manifold of the same Euler
+:func:`simplify_mesh` works in three stages and keeps a closed manifold of the same Euler
 characteristic throughout:
 
 1. **Coplanar merging** (exact): neighbouring faces on one plane (within ``tolerance``, see
@@ -14,21 +14,20 @@ characteristic throughout:
    ``vertex_budget`` vertices, the face whose collapse costs the least, are collapsed to one
    new vertex each. Every vertex carries the quadric of the input planes around it (Garland &
    Heckbert 1997: the sum of squared distances to them), a new vertex the sum of those it
-   replaces; the new vertex goes to the point of least quadric error on the planes of the
-   3 (else 2, else 1) largest faces around the patch that stay n-gons, so those stay planar
-   (when its error is within :data:`PLANE_SLACK` of the least), else to the point of least
-   quadric error (both pulled slightly towards the patch's centroid, :data:`PULL`, so nearly
-   parallel planes cannot send it far), else the centroid, else a corner; the cost of a face
-   is the least error: patches inside one planar
-   region cost nothing, so planar regions are what is kept, and the neighbouring faces keep
-   their planes where those meet near the patch (n-gons stay n-gons, one corner fewer). A
-   collapse is only made when the mesh stays a closed manifold (every edge in two faces, once
-   each way; one fan of faces around the new vertex; no face repeating a vertex) and no face
-   around it turns by more than 60 degrees or crosses itself seen along its normal (so that
-   stage 3 can split it); vertices left between just two faces are then dissolved. **What is lost**: the new vertices are off ``f = level``
-   (``info['simplify']['max_level_error']`` measures it when ``f`` is given), and faces around
-   a collapse may bend slightly out of their plane (``max_planarity_collapsed``: the largest
-   distance of a corner from its face's plane).
+   replaces. The new vertex goes to the point of least quadric error on the planes of the 3
+   (else 2, else 1) largest faces around the patch that stay n-gons, so that those stay
+   planar, when its error is at most ``1 + PLANE_SLACK`` times the least; else to the point
+   of least quadric error (both pulled slightly towards the patch's centroid, :data:`PULL`,
+   so nearly parallel planes cannot send it far); else the centroid, else a corner. The cost
+   of a face is the least error: patches inside one planar region cost nothing, so planar
+   regions are what is kept (n-gons stay n-gons, one corner fewer). A collapse is only made
+   when the mesh stays a closed manifold (every edge in two faces, once each way; one fan of
+   faces around the new vertex; no face repeating a vertex) and no face around it turns by
+   more than 60 degrees or crosses itself seen along its normal (so that stage 3 can split
+   it); vertices left between just two faces are then dissolved. **What is lost**: the new
+   vertices are off ``f = level`` (``info['simplify']['max_level_error']`` measures it when
+   ``f`` is given), and faces around a collapse may bend out of their plane
+   (``max_planarity_collapsed``: the largest distance of a corner from its face's plane).
 3. **Planar faces again** (no vertex added or moved): every face farther from planar than
    ``planarity_tolerance`` (default 1e-9) times the bounding-box diagonal is split along its
    own diagonals into the fewest planar pieces a greedy search finds (the longest planar run
