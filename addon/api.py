@@ -559,6 +559,8 @@ def plan_reextract_level_set(obj: bpy.types.Object, *, level: float | None = Non
         raise NeuralPolyError("mode, sharpness and margin apply to neural booleans only")
     net, meta = model_of(obj)
     old = levelset_objects.stored_settings(obj, net.dim)
+    if kind == Kind.LOWPOLY and not model_store.props(obj).is_property_set("vertex_budget"):
+        old = old.with_simplification(lowpoly_objects.made_with_budget(obj), None)   # saved before it was stored
     ls = LevelSetSettings(old.level if level is None else level, old.bbox if bbox is None else bbox,
                           old.method if method is None else method,
                           old.resolution if resolution is None else resolution,

@@ -42,7 +42,7 @@ from .neuralpoly_core.training.lowpoly import EXTRACTION_METHODS, check_input_me
 from .worker_client import Plan
 
 __all__ = ["NET_KINDS", "METHODS", "DEVICES", "FACT_KEYS", "LowPolySettings", "input_object",
-           "plan_lowpoly", "fit_facts", "fact_lines"]
+           "plan_lowpoly", "fit_facts", "fact_lines", "made_with_budget"]
 
 #: Network kinds of the spec ``KIND:SIZE`` (``relu:8x32``, ``hashgrid:simplex,levels=4,mlp=2x32``).
 NET_KINDS = ("relu", "hashgrid")
@@ -152,6 +152,16 @@ def stored_fit(obj: bpy.types.Object) -> dict:
     if not isinstance(d.get("fit"), dict):
         raise ModelFormatError(f"the fit facts stored in {obj.name!r} are damaged")
     return d
+
+
+def made_with_budget(obj: bpy.types.Object) -> int:
+    """The vertex budget the object's fit was simplified to (0: none), from its fit facts; for
+    objects saved before ``Object.neuralpoly.vertex_budget`` existed."""
+    try:
+        budget = stored_fit(obj)["fit"].get("vertex_budget")
+    except ModelFormatError:
+        return 0
+    return budget if isinstance(budget, int) and budget >= 4 else 0
 
 
 def _num(value, fmt: str) -> str:

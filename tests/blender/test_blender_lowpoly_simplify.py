@@ -94,6 +94,11 @@ def test_re_extracting_keeps_the_vertex_budget_or_takes_a_new_one_and_the_input_
     check(12)
     addon.api.reextract_level_set(new, vertex_budget=0)
     assert len(new.data.vertices) > 20 and new.neuralpoly.vertex_budget == 0
+    # an object saved before the budget was stored (the property never set): the fit's budget
+    new.neuralpoly.property_unset("vertex_budget")
+    assert not new.neuralpoly.is_property_set("vertex_budget")
+    addon.api.reextract_level_set(new)
+    check(20)
     # a bad budget is refused before anything runs, and the object keeps its mesh
     n = len(new.data.vertices)
     for bad, match in [(dict(vertex_budget=3), "vertex budget"), (dict(min_region_area=1.5), "minimum region area")]:
