@@ -535,12 +535,19 @@ def load_level_set(context, filepath, ls: LevelSetSettings | None = None, *, loc
 def plan_reextract_level_set(obj: bpy.types.Object, *, level: float | None = None, bbox=None,
                              method: str | None = None, resolution: int | None = None, cap: bool | None = None,
                              mode: str | None = None, sharpness: float | None = None,
-                             margin: float | None = None) -> Plan:
+                             margin: float | None = None, vertex_budget: int | None = None,
+                             min_region_area: float | None = None) -> Plan:
     """The plan of :func:`reextract_level_set`: the settings are checked now."""
     kind = model_store.kind_of(obj)
     if kind == Kind.HEIGHTMAP:
+        if vertex_budget is not None or min_region_area is not None:
+            raise NeuralPolyError("a heightmap is a grid: a vertex budget or minimum region area applies to "
+                                  "level sets and low-poly objects")
         return Plan(None, {}, lambda _: heightmap_objects.rebuild(obj, resolution=resolution), "Rebuilding")
     if kind == Kind.BOOLEAN:
+        if vertex_budget is not None or min_region_area is not None:
+            raise NeuralPolyError("a neural boolean is not simplified: a vertex budget or minimum region area "
+                                  "applies to level sets and low-poly objects")
         if level is not None or bbox is not None or cap is not None:
             raise NeuralPolyError("a neural boolean is always the level f = 0 of its network in a box around "
                                   "its inputs: change its margin, mode, sharpness or resolution instead")
@@ -552,10 +559,13 @@ def plan_reextract_level_set(obj: bpy.types.Object, *, level: float | None = Non
         raise NeuralPolyError("mode, sharpness and margin apply to neural booleans only")
     net, meta = model_of(obj)
     old = levelset_objects.stored_settings(obj, net.dim)
+    if kind == Kind.LOWPOLY and not model_store.props(obj).is_property_set("vertex_budget"):
+        old = old.with_simplification(lowpoly_objects.made_with_budget(obj), None)   # saved before it was stored
     ls = LevelSetSettings(old.level if level is None else level, old.bbox if bbox is None else bbox,
                           old.method if method is None else method,
                           old.resolution if resolution is None else resolution,
-                          old.cap if cap is None else cap).validated(net)
+                          old.cap if cap is None else cap, old.vertex_budget, old.min_region_area
+                          ).with_simplification(vertex_budget, min_region_area).validated(net)
 
     def finish(mesh: PolyMesh, summary: dict) -> bpy.types.Object:
         model_store.require_alive(obj)
@@ -568,16 +578,21 @@ def plan_reextract_level_set(obj: bpy.types.Object, *, level: float | None = Non
 def reextract_level_set(obj: bpy.types.Object, *, level: float | None = None, bbox=None,
                         method: str | None = None, resolution: int | None = None, cap: bool | None = None,
                         mode: str | None = None, sharpness: float | None = None,
-                        margin: float | None = None, progress: Progress | None = None,
+                        margin: float | None = None, vertex_budget: int | None = None,
+                        min_region_area: float | None = None, progress: Progress | None = None,
                         cancel: Cancel | None = None) -> bpy.types.Object:
     """Rebuild a level-set, boolean or heightmap object; settings left out keep their last values.
 
-    Level sets: ``level``, ``bbox``, ``method`` ('auto', 'exact', 'marching'), ``resolution``,
-    ``cap``. Booleans: ``mode`` ('hard', 'soft'), ``sharpness``, ``margin`` (box around the
-    inputs), ``method``, ``resolution``. Heightmaps: ``resolution``.
+    Level sets (and low-poly objects): ``level``, ``bbox``, ``method`` ('auto', 'exact',
+    'marching'), ``resolution``, ``cap``, ``vertex_budget`` (0: no limit) and ``min_region_area``
+    (0: none) of the simplification (:func:`neuralpoly_core.mesh.simplify.simplify_mesh`; a
+    low-poly object keeps the budget it was made with). Booleans: ``mode`` ('hard', 'soft'),
+    ``sharpness``, ``margin`` (box around the inputs), ``method``, ``resolution``. Heightmaps:
+    ``resolution``.
     """
     return run_plan(plan_reextract_level_set(obj, level=level, bbox=bbox, method=method, resolution=resolution,
-                                             cap=cap, mode=mode, sharpness=sharpness, margin=margin),
+                                             cap=cap, mode=mode, sharpness=sharpness, margin=margin,
+                                             vertex_budget=vertex_budget, min_region_area=min_region_area),
                     progress, cancel)
 
 

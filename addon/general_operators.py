@@ -79,6 +79,10 @@ class NEURALPOLY_OT_reextract_level_set(PlannedJob, LevelSetProps, BooleanProps,
         description="Marching-cubes cells per axis (level sets, soft booleans) or grid cells (heightmaps)")
     keep_box: BoolProperty(name="Keep Box", default=True,  # type: ignore[valid-type]
                            description="Level sets: keep the last box; booleans: keep the last margin")
+    vertex_budget: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Vertex Budget", default=0, min=0, soft_max=100_000,
+        description="Low-poly objects, level sets: at most this many vertices (0: no limit; starts at the "
+                    "object's last budget)")
 
     @classmethod
     def poll(cls, context):
@@ -90,7 +94,7 @@ class NEURALPOLY_OT_reextract_level_set(PlannedJob, LevelSetProps, BooleanProps,
     def before_invoke(self, context) -> None:
         p = model_store.props(context.active_object)
         defaults = {"resolution": p.resolution, "level": p.level, "cap": p.cap, "sharpness": p.sharpness or 8.0,
-                    "bbox_min": tuple(p.bbox_min), "bbox_max": tuple(p.bbox_max)}
+                    "bbox_min": tuple(p.bbox_min), "bbox_max": tuple(p.bbox_max), "vertex_budget": p.vertex_budget}
         if p.boolean_mode:
             defaults["boolean_mode"] = p.boolean_mode.upper()
         if p.method in ("exact", "marching", "trilinear"):
@@ -110,9 +114,11 @@ class NEURALPOLY_OT_reextract_level_set(PlannedJob, LevelSetProps, BooleanProps,
                           method=self.levelset_method.lower() if is_set("levelset_method") else None,
                           margin=None if self.keep_box or not is_set("margin") else self.margin)
         elif kind == Kind.LOWPOLY:
-            kwargs.update(method=self.levelset_method.lower() if is_set("levelset_method") else None)
+            kwargs.update(method=self.levelset_method.lower() if is_set("levelset_method") else None,
+                          vertex_budget=self.vertex_budget if is_set("vertex_budget") else None)
         elif kind == Kind.LEVELSET:
-            kwargs.update(level=self.level if is_set("level") else None,
+            kwargs.update(vertex_budget=self.vertex_budget if is_set("vertex_budget") else None,
+                          level=self.level if is_set("level") else None,
                           bbox=None if self.keep_box else (tuple(self.bbox_min), tuple(self.bbox_max)),
                           method=self.levelset_method.lower() if is_set("levelset_method") else None,
                           cap=self.cap if is_set("cap") else None)
@@ -135,7 +141,7 @@ class NEURALPOLY_OT_reextract_level_set(PlannedJob, LevelSetProps, BooleanProps,
                 layout.prop(self, "bbox_min")
                 layout.prop(self, "bbox_max")
         elif kind == Kind.LOWPOLY:
-            for name in ("levelset_method", "resolution"):
+            for name in ("levelset_method", "resolution", "vertex_budget"):
                 layout.prop(self, name)
         else:
             layout.prop(self, "resolution")

@@ -8,7 +8,8 @@ extraction (piecewise-linear networks: planar n-gon faces, merged where coplanar
 marching cubes (any network), with :func:`neuralpoly_core.levelset.extract_level_set`.
 
 An object made here stores its network (``model_json``), its kind (``LEVELSET`` or
-``BOOLEAN``) and the settings of its last extraction (level, box, method, resolution, cap)
+``BOOLEAN``) and the settings of its last extraction (level, box, method, resolution, cap,
+and the vertex budget and minimum region area it was simplified to)
 in ``Object.neuralpoly`` (see :mod:`.model_store`), so it can be re-extracted with other
 settings, after a save and reload, without the file it came from. Mesh vertices are the
 network's input coordinates (the object's transform maps them into the scene).
@@ -21,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import bpy
@@ -71,6 +72,9 @@ class LevelSetSettings:
     method : 'auto' (exact for piecewise-linear networks, else marching), 'exact' or 'marching'
     resolution : marching grid cells per axis (exact extraction ignores it)
     cap : close the surface with the box sides inside the solid ``f < level``
+    vertex_budget : simplify a closed 3-D surface to at most this many vertices (0: no limit;
+        else at least 4), see :func:`neuralpoly_core.mesh.simplify.simplify_mesh`
+    min_region_area : collapse faces below this fraction of the total area (0: none)
     """
 
     level: float | None = 0.0
@@ -78,6 +82,8 @@ class LevelSetSettings:
     method: str = "auto"
     resolution: int = 64
     cap: bool = False
+    vertex_budget: int = 0
+    min_region_area: float = 0.0
 
     def validated(self, net: Network) -> "LevelSetSettings":
         """Checked settings for ``net`` with 'auto' resolved and the box as per-axis corners.
@@ -104,7 +110,20 @@ class LevelSetSettings:
         res = check_int(self.resolution, "resolution", 4, MAX_RESOLUTION, error=ExtractionError)
         lo, hi = parse_bbox(DEFAULT_BBOX if self.bbox is None else _as_box_array(self.bbox, net.dim), net.dim)
         box = (tuple(float(v) for v in lo), tuple(float(v) for v in hi))
-        return LevelSetSettings(level, box, method, res, bool(self.cap))
+        budget = check_int(self.vertex_budget, "vertex budget", 0, error=ExtractionError)
+        if 0 < budget < 4:
+            raise ExtractionError(f"a vertex budget must be 0 (no limit) or at least 4 (a tetrahedron), got {budget}")
+        min_area = check_float(self.min_region_area, "minimum region area (fraction of the total)", 0.0, 1.0,
+                               error=ExtractionError)
+        if (budget or min_area) and (net.dim != 3 or self.cap):
+            raise ExtractionError("a vertex budget or minimum region area simplifies closed 3-D surfaces "
+                                  "(a network with 3 inputs, no Cap)")
+        return LevelSetSettings(level, box, method, res, bool(self.cap), budget, min_area)
+
+    def with_simplification(self, vertex_budget: int | None, min_region_area: float | None) -> "LevelSetSettings":
+        """These settings with the budget and minimum area given (None: as they are)."""
+        return replace(self, vertex_budget=self.vertex_budget if vertex_budget is None else vertex_budget,
+                       min_region_area=self.min_region_area if min_region_area is None else min_region_area)
 
     @property
     def lo(self) -> np.ndarray:
@@ -140,13 +159,18 @@ def settings_from_meta(meta: dict, base: LevelSetSettings | None = None) -> Leve
     base = base or LevelSetSettings(level=None)
     level = meta.get("level", 0.0) if base.level is None else base.level
     bbox = meta.get("bbox") if base.bbox is None else base.bbox
-    return LevelSetSettings(level, bbox, base.method, base.resolution, base.cap)
+    return replace(base, level=level, bbox=bbox)
 
 
 def _job_arguments(net: Network, ls: LevelSetSettings, output: str) -> dict:
-    return {"model": model_to_json(net, indent=None), "level": ls.level,
+    args = {"model": model_to_json(net, indent=None), "level": ls.level,
             "bbox": np.stack([ls.lo, ls.hi], axis=1).tolist(), "method": ls.method, "resolution": ls.resolution,
             "cap": ls.cap, "merge_coplanar": ls.method == "exact" and net.dim == 3, "output": output}
+    if ls.vertex_budget:
+        args["vertex_budget"] = ls.vertex_budget
+    if ls.min_region_area:
+        args["min_region_area"] = ls.min_region_area
+    return args
 
 
 def extraction_plan(net: Network, ls: LevelSetSettings, finish: Callable[[PolyMesh, dict], Any], *,
@@ -204,13 +228,16 @@ def store_settings(obj: bpy.types.Object, ls: LevelSetSettings, summary: dict) -
     p.bbox_min = tuple(ls.lo.tolist()) + tuple(pad)
     p.bbox_max = tuple(ls.hi.tolist()) + tuple(pad)
     p.cap = ls.cap
+    p.vertex_budget = ls.vertex_budget
+    p.min_region_area = ls.min_region_area
 
 
 def stored_settings(obj: bpy.types.Object, dim: int) -> LevelSetSettings:
     """The settings of the object's last extraction (unvalidated)."""
     p = model_store.props(obj)
     box = (tuple(p.bbox_min)[:dim], tuple(p.bbox_max)[:dim])
-    return LevelSetSettings(float(p.level), box, p.method or "auto", int(p.resolution), bool(p.cap))
+    return LevelSetSettings(float(p.level), box, p.method or "auto", int(p.resolution), bool(p.cap),
+                            int(p.vertex_budget), float(p.min_region_area))
 
 
 def placed(ls: LevelSetSettings | None, placement) -> LevelSetSettings | None:
@@ -222,7 +249,7 @@ def placed(ls: LevelSetSettings | None, placement) -> LevelSetSettings | None:
     if ls.bbox is not None:
         return ls
     lo, hi = placement.box
-    return LevelSetSettings(ls.level, ((lo,) * 3, (hi,) * 3), ls.method, ls.resolution, ls.cap)
+    return replace(ls, bbox=((lo,) * 3, (hi,) * 3))
 
 
 def create_object(context, net: Network, meta: dict, ls: LevelSetSettings, mesh: PolyMesh, summary: dict, *,

@@ -9,7 +9,8 @@ extraction and the comparison with the input, in the worker process.
 
 The new object is a ``LOWPOLY`` object (:class:`.model_store.Kind`): it stores its network
 with the **placement** (network box -> world) in ``model_json``, the settings of its
-extraction like a level set (level 0 in the placement's box), and the fit's facts (Chamfer
+extraction like a level set (level 0 in the placement's box, and its vertex budget: a
+re-extraction simplifies to it again unless told another), and the fit's facts (Chamfer
 and Hausdorff distance to the input, vertex and face counts, train and extract seconds) in
 ``source_json``. Its mesh is in network coordinates and its transform is the placement
 (a uniform scale and a translation), so it lands where the input was, and re-extraction
@@ -41,7 +42,7 @@ from .neuralpoly_core.training.lowpoly import EXTRACTION_METHODS, check_input_me
 from .worker_client import Plan
 
 __all__ = ["NET_KINDS", "METHODS", "DEVICES", "FACT_KEYS", "LowPolySettings", "input_object",
-           "plan_lowpoly", "fit_facts", "fact_lines"]
+           "plan_lowpoly", "fit_facts", "fact_lines", "made_with_budget"]
 
 #: Network kinds of the spec ``KIND:SIZE`` (``relu:8x32``, ``hashgrid:simplex,levels=4,mlp=2x32``).
 NET_KINDS = ("relu", "hashgrid")
@@ -52,7 +53,7 @@ DEVICES = ("auto", "cpu", "cuda")
 FACT_KEYS = ("chamfer", "chamfer_rel", "hausdorff", "hausdorff_rel", "vertices", "faces", "train_seconds",
              "extract_seconds", "max_level_error", "net", "steps", "seed", "method", "input_vertices",
              "input_faces", "vertices_before_simplify", "faces_before_simplify", "chamfer_before_simplify",
-             "chamfer_rel_before_simplify", "vertex_budget")
+             "chamfer_rel_before_simplify", "vertex_budget", "max_planarity", "faces_split")
 #: Longest time budget accepted (a day); the fit itself stops at its budget.
 MAX_SECONDS = 86400.0
 
@@ -153,6 +154,16 @@ def stored_fit(obj: bpy.types.Object) -> dict:
     return d
 
 
+def made_with_budget(obj: bpy.types.Object) -> int:
+    """The vertex budget the object's fit was simplified to (0: none), from its fit facts; for
+    objects saved before ``Object.neuralpoly.vertex_budget`` existed."""
+    try:
+        budget = stored_fit(obj)["fit"].get("vertex_budget")
+    except ModelFormatError:
+        return 0
+    return budget if isinstance(budget, int) and budget >= 4 else 0
+
+
 def _num(value, fmt: str) -> str:
     return "?" if not isinstance(value, (int, float)) or not math.isfinite(value) else format(value, fmt)
 
@@ -175,7 +186,9 @@ def fact_lines(obj: bpy.types.Object) -> list[str]:
             f"{f.get('input_vertices')} / {f.get('input_faces')})",
             f"Train: {_num(f.get('train_seconds'), '.2f')} s, extract: {_num(f.get('extract_seconds'), '.2f')} s"
             ] + ([f"Simplified from {f.get('vertices_before_simplify')} vertices (budget {f.get('vertex_budget')}; "
-                  f"Chamfer before: {pct(f.get('chamfer_rel_before_simplify'))} %)"]
+                  f"Chamfer before: {pct(f.get('chamfer_rel_before_simplify'))} %)",
+                  f"Planar faces: within {_num(f.get('max_planarity'), '.2g')} "
+                  f"({f.get('faces_split')} bent faces split)"]
                  if f.get("vertex_budget") else [])
 
 
@@ -228,7 +241,7 @@ def plan_lowpoly(context, obj: bpy.types.Object, settings: LowPolySettings | Non
 
     def ls_of(placement) -> LevelSetSettings:
         lo, hi = placement.box
-        return LevelSetSettings(0.0, ((lo,) * 3, (hi,) * 3), s.method, s.resolution)
+        return LevelSetSettings(0.0, ((lo,) * 3, (hi,) * 3), s.method, s.resolution, vertex_budget=s.vertex_budget)
 
     def finish(result: dict) -> bpy.types.Object:
         return _create(context, result, ls_of, title, source)

@@ -94,6 +94,12 @@ class NeuralPolyObjectProperties(bpy.types.PropertyGroup):
     bbox_min: FloatVectorProperty(name="Box Min", size=3, description="Lower corner of the extraction box")  # type: ignore[valid-type]
     bbox_max: FloatVectorProperty(name="Box Max", size=3, description="Upper corner of the extraction box")  # type: ignore[valid-type]
     cap: BoolProperty(name="Cap", description="The surface was closed with the box sides")  # type: ignore[valid-type]
+    # level sets (LOWPOLY, LEVELSET): the simplification of the last extraction (0 / 0.0: none)
+    vertex_budget: IntProperty(  # type: ignore[valid-type]
+        name="Vertex Budget", min=0, description="The mesh was simplified to at most this many vertices (0: no limit)")
+    min_region_area: FloatProperty(  # type: ignore[valid-type]
+        name="Min Region Area", min=0.0, max=1.0,
+        description="Faces below this fraction of the total area were collapsed (0: none)")
     # BOOLEAN: the neuralpoly.boolean description (world-space convex meshes) and its mode;
     # HEIGHTMAP: the blob parameters (JSON)
     source_json: StringProperty(  # type: ignore[valid-type]

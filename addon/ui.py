@@ -303,7 +303,8 @@ REEXTRACT_SETTINGS = {
                    ("boolean_resolution", "resolution")),
     Kind.LEVELSET: (("level", "level"), ("levelset_method", "levelset_method"), ("grid_resolution", "resolution")),
     Kind.HEIGHTMAP: (("heightmap_resolution", "resolution"),),
-    Kind.LOWPOLY: (("levelset_method", "levelset_method"), ("grid_resolution", "resolution")),
+    Kind.LOWPOLY: (("levelset_method", "levelset_method"), ("grid_resolution", "resolution"),
+                   ("lowpoly_vertex_budget", "vertex_budget")),
 }
 
 

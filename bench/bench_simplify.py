@@ -7,7 +7,9 @@ For each mesh (``--only`` of: torus, suzanne = Blender's Suzanne subdivided twic
 the exact mesh's vertices, and compare with the input (Chamfer, Hausdorff: % of the input's
 box diagonal, 200k samples each way), against marching cubes at about the same vertex count and
 Blender's Decimate (collapse) on the input at the same count. Also the level error
-``max |f(v)|`` (network units) and ``max_planarity`` (world units). Writes
+``max |f(v)|`` (network units), ``max_planarity`` (world units; every face within 1e-9 of the
+diagonal, the faces the collapses bent being split: ``faces_split``, and
+``max_planarity_collapsed`` before that split). Writes
 ``bench/data/simplify.json``; prints a Markdown table.
 
     BLENDER_USER_RESOURCES=$(mktemp -d) PYTHONPATH=. .venv/bin/python bench/bench_simplify.py --only torus
@@ -62,7 +64,10 @@ def bench_one(name, path, args):
         small = simplify_fitted(fit, exact, vertex_budget=budget)
         s = small.info["simplify"]
         rows[f"budget {budget}"] = dict(row(ref, small, time.perf_counter() - t0, args.samples, args.seed),
-                                        max_level_error=s["max_level_error"], max_planarity=s["max_planarity"])
+                                        max_level_error=s["max_level_error"], max_planarity=s["max_planarity"],
+                                        max_planarity_collapsed=s["max_planarity_collapsed"],
+                                        faces_split=s["faces_split"], pieces_added=s["pieces_added"],
+                                        nonplanar_left=s["nonplanar_left"])
         mc, secs = marching_at(fit, small.n_vertices)
         rows[f"mc ~{budget}"] = dict(row(ref, mc, secs, args.samples, args.seed), max_level_error=err(mc))
         targets[budget] = small.n_vertices

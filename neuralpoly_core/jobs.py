@@ -41,7 +41,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._checks import check_choice
+from ._checks import check_choice, check_float, check_int
 from .errors import ExtractionError, ModelFormatError, NeuralPolyError
 from .fileio import parse_json, read_npz
 from .levelset.api import extract_level_set
@@ -52,7 +52,7 @@ from .reporting import Reporter
 from .summary import summarize
 
 __all__ = ["Job", "JOBS", "job", "run_job", "job_names", "write_mesh_npz", "read_mesh_npz", "plain",
-           "TRAIN_OPTIONS", "LEVEL_SET_OPTIONS", "FIT_SDF_OPTIONS", "REGION_OPTIONS"]
+           "TRAIN_OPTIONS", "LEVEL_SET_OPTIONS", "FIT_SDF_OPTIONS", "REGION_OPTIONS", "SIMPLIFY_OPTIONS"]
 
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
@@ -222,21 +222,54 @@ def _box_text(lo: np.ndarray, hi: np.ndarray) -> str:
     return " x ".join(f"[{a:g}, {b:g}]" for a, b in zip(lo.tolist(), hi.tolist()))
 
 
+#: Arguments of an ``extract_level_set`` job that simplify its mesh (as in ``fit_sdf``).
+SIMPLIFY_OPTIONS = ("vertex_budget", "min_region_area")
+
+
+def _simplify_options(options: dict) -> tuple[int | None, float]:
+    """The checked ``vertex_budget`` (None: no budget) and ``min_region_area`` taken out of ``options``."""
+    budget = options.pop("vertex_budget", None)
+    if budget is not None:
+        budget = check_int(budget, "vertex budget", 4)
+    min_area = options.pop("min_region_area", None)
+    min_area = check_float(0.0 if min_area is None else min_area, "minimum region area (fraction of the total)",
+                           0.0, 1.0)
+    return budget, min_area
+
+
+def _simplified(net, level: float, mesh: PolyMesh, budget: int | None, min_area: float, progress: Progress,
+                cancel: Cancel) -> PolyMesh:
+    from .mesh.simplify import simplify_mesh
+
+    if mesh.dim != 3 or not mesh.is_closed_manifold():
+        raise ExtractionError("a vertex budget or minimum region area simplifies a closed 3-D surface; this level "
+                              "set is not closed in its box (it reaches the box: enlarge it, or extract without "
+                              "simplification)")
+    return simplify_mesh(mesh, vertex_budget=budget, min_region_area=min_area, f=net, level=level,
+                         progress=lambda f, m: progress(0.9 + 0.1 * f, f"Simplifying: {m}"), cancel=cancel)
+
+
 @job("extract_level_set", "The level set f = c of a network in a box, as an .npz mesh file")
 def _extract_level_set(arguments: dict, progress: Progress, cancel: Cancel) -> dict:
     """Arguments: ``model`` (neuralpoly.model JSON text or object), the keywords of
     :func:`~neuralpoly_core.levelset.extract_level_set` (:data:`LEVEL_SET_OPTIONS`; ``bbox``
-    as ``[lo, hi]`` or one ``[lo, hi]`` per axis), ``output`` (the .npz path, optional).
+    as ``[lo, hi]`` or one ``[lo, hi]`` per axis), ``output`` (the .npz path, optional);
+    :data:`SIMPLIFY_OPTIONS` (``vertex_budget``: an int >= 4, ``min_region_area``: a fraction
+    in [0, 1]; checked before extracting, as in ``fit_sdf``) simplify the mesh
+    (:func:`~neuralpoly_core.mesh.simplify.simplify_mesh`, a closed 3-D surface only).
 
-    Result: ``{"mesh": path, "summary": summarize(...), "seconds": s}``.
+    Result: ``{"mesh": path, "summary": summarize(...), "seconds": s}``; simplified, the summary
+    also has the keys of :func:`~neuralpoly_core.mesh.simplify.simplify_summary`.
 
     Raises
     ------
     ExtractionError
         Also when the level set does not cross the box (nothing to draw).
     """
-    options = _options(arguments, LEVEL_SET_OPTIONS + ("output",), ("model",), "extract_level_set")
+    options = _options(arguments, LEVEL_SET_OPTIONS + SIMPLIFY_OPTIONS + ("output",), ("model",),
+                       "extract_level_set")
     options.pop("output", None)
+    budget, min_area = _simplify_options(options)
     model = arguments["model"]
     if not isinstance(model, (str, dict)):
         raise ModelFormatError("the model of a level-set job must be neuralpoly.model JSON (text or object)")
@@ -247,12 +280,20 @@ def _extract_level_set(arguments: dict, progress: Progress, cancel: Cancel) -> d
         options["bbox"] = np.asarray(options["bbox"], dtype=np.float64)
     level = options.pop("level", 0.0)
     t0 = time.perf_counter()
-    mesh = extract_level_set(net, level, progress=lambda f: progress(f, "Extracting the level set"), **options)
+    simplify = budget is not None or min_area > 0
+    share = 0.9 if simplify else 1.0
+    mesh = extract_level_set(net, level, progress=lambda f: progress(share * f, "Extracting the level set"),
+                             **options)
     if mesh.n_faces == 0:
         lo, hi = parse_bbox(options.get("bbox", (-1.0, 1.0)), net.dim)
         raise ExtractionError(f"the level set f = {level:g} does not cross the box {_box_text(lo, hi)}: "
                               "nothing to draw (choose another level or a larger box)")
+    if simplify:
+        mesh = _simplified(net, level, mesh, budget, min_area, progress, cancel)
     summary = summarize(net, mesh, level=level)
+    if simplify:
+        from .mesh.simplify import simplify_summary
+        summary.update(simplify_summary(mesh))
     path = write_mesh_npz(mesh, _output_path(arguments))
     return {"mesh": str(path), "summary": plain(summary), "seconds": time.perf_counter() - t0}
 

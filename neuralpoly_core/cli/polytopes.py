@@ -158,15 +158,13 @@ def _simplified(net, level: float, mesh, args):
     """``mesh`` simplified as ``--vertex-budget`` / ``--min-region-area`` ask, and the summary's extra keys."""
     if args.vertex_budget is None and not args.min_region_area:
         return mesh, {}
-    from ..mesh.simplify import simplify_mesh
+    from ..mesh.simplify import simplify_mesh, simplify_summary
 
     if mesh.dim != 3 or args.cap:
         raise NeuralPolyError("--vertex-budget and --min-region-area simplify closed 3-D surfaces (no --cap, 3 inputs)")
     out = simplify_mesh(mesh, vertex_budget=args.vertex_budget, min_region_area=args.min_region_area,
                         f=net, level=level)
-    s = out.info["simplify"]
-    return out, {"vertices_before_simplify": s["vertices_before"], "faces_before_simplify": s["faces_before"],
-                 "max_level_error_before_simplify": s["max_level_error_before"], "max_planarity": s["max_planarity"]}
+    return out, simplify_summary(out)
 
 
 def cmd_gallery(args) -> int:

@@ -1,6 +1,6 @@
 """Simplify a closed polygon mesh (a level set's exact surface) down to a vertex budget.
 
-:func:`simplify_mesh` works in two stages and keeps a closed manifold of the same Euler
+:func:`simplify_mesh` works in three stages and keeps a closed manifold of the same Euler
 characteristic throughout:
 
 1. **Coplanar merging** (exact): neighbouring faces on one plane (within ``tolerance``, see
@@ -14,21 +14,29 @@ characteristic throughout:
    ``vertex_budget`` vertices, the face whose collapse costs the least, are collapsed to one
    new vertex each. Every vertex carries the quadric of the input planes around it (Garland &
    Heckbert 1997: the sum of squared distances to them), a new vertex the sum of those it
-   replaces; the new vertex goes to the point of least quadric error (pulled slightly towards
-   the patch's centroid, :data:`PULL`, so nearly parallel planes cannot send it far; else the
-   centroid, else a corner), and the cost of a face is that error: patches inside one planar
-   region cost nothing, so planar regions are what is kept, and the neighbouring faces keep
-   their planes where those meet near the patch (n-gons stay n-gons, one corner fewer). A
-   collapse is only made when the mesh stays a closed manifold (every edge in two faces, once
-   each way; one fan of faces around the new vertex; no face repeating a vertex) and no face
-   around it turns by more than 60 degrees; vertices left between just two faces are then
-   dissolved. **What is lost**: the new vertices are off ``f = level``
-   (``info['simplify']['max_level_error']`` measures it when ``f`` is given), and faces around
-   a collapse may bend slightly out of their plane (``max_planarity``: the largest distance
-   of a corner from its face's plane).
+   replaces. The new vertex goes to the point of least quadric error on the planes of the 3
+   (else 2, else 1) largest faces around the patch that stay n-gons, so that those stay
+   planar, when its error is at most ``1 + PLANE_SLACK`` times the least; else to the point
+   of least quadric error (both pulled slightly towards the patch's centroid, :data:`PULL`,
+   so nearly parallel planes cannot send it far); else the centroid, else a corner. The cost
+   of a face is the least error: patches inside one planar region cost nothing, so planar
+   regions are what is kept (n-gons stay n-gons, one corner fewer). A collapse is only made
+   when the mesh stays a closed manifold (every edge in two faces, once each way; one fan of
+   faces around the new vertex; no face repeating a vertex) and no face around it turns by
+   more than 60 degrees or crosses itself seen along its normal (so that stage 3 can split
+   it); vertices left between just two faces are then dissolved. **What is lost**: the new
+   vertices are off ``f = level`` (``info['simplify']['max_level_error']`` measures it when
+   ``f`` is given), and faces around a collapse may bend out of their plane
+   (``max_planarity_collapsed``: the largest distance of a corner from its face's plane).
+3. **Planar faces again** (no vertex added or moved): every face farther from planar than
+   ``planarity_tolerance`` (default 1e-9) times the bounding-box diagonal is split along its
+   own diagonals into the fewest planar pieces a greedy search finds (the longest planar run
+   of corners first; at worst triangles),
+   :func:`~neuralpoly_core.mesh.planar_split.split_nonplanar_faces`. The other faces stay
+   as they are, so the result's faces are planar n-gons (``max_planarity``, ``faces_split``).
 
 Nothing here is a general decimator (libigl's and Blender's collapse triangles): planar
-n-gon faces that no collapse touches survive unchanged.
+n-gon faces that no collapse touches survive unchanged, and every face is planar.
 """
 
 from __future__ import annotations
@@ -41,10 +49,11 @@ import numpy as np
 from .._checks import check_callable, check_float, check_int
 from ..errors import ExtractionError, NeuralPolyError
 from ..reporting import Reporter
+from .planar_split import PLANARITY_TOLERANCE, projects_simply, split_nonplanar_faces
 from .polymesh import PolyMesh
 from .topology import merge_coplanar_groups
 
-__all__ = ["simplify_mesh", "face_planarity", "MIN_COS"]
+__all__ = ["simplify_mesh", "simplify_summary", "face_planarity", "MIN_COS"]
 
 #: A collapse is refused when a face around it turns by more than 60 degrees (its unit normal
 #: before and after have a dot product below this).
@@ -52,6 +61,10 @@ MIN_COS = 0.5
 #: Weight of the pull towards the patch's centroid, relative to one plane's (keeps the
 #: quadric-error point near the patch where the planes are nearly parallel).
 PULL = 1e-3
+#: A point on the planes of the largest faces around a collapse that stay n-gons is taken
+#: (so that they stay planar and need no split) when its quadric error is at most
+#: ``1 + PLANE_SLACK`` times the least.
+PLANE_SLACK = 3.0
 
 
 def _newell(P) -> tuple[float, float, float]:
@@ -102,7 +115,8 @@ class _Collapser:
                 self.vf[v].add(fi)
         self.alive = sum(1 for s in self.vf if s)
         self.version = dict.fromkeys(self.faces, 0)
-        self.collapsed = self.dissolved = self.refused = self.small_left = 0
+        self.collapsed = self.dissolved = self.refused = 0
+        self.threshold = 0.0
         # each vertex's quadric (A, b, c): sum over the input planes n.x = d around it of
         # (n n^T, n d, d^2); a new vertex gets the sum of those it replaces (Garland-Heckbert)
         n = mesh.face_normals()
@@ -161,17 +175,53 @@ class _Collapser:
         return p, max(0.0, float(p @ A @ p - 2 * b @ p + c))
 
     def targets(self, fi: int) -> list[np.ndarray]:
-        """Where face ``fi`` may go: its quadric point, its centroid, its corners."""
+        """Where face ``fi`` may go: points on the planes of its neighbours (:meth:`plane_points`,
+        when within :data:`PLANE_SLACK` of the least error), its quadric point, its centroid,
+        its corners."""
         P = np.array([self.V[v] for v in self.faces[fi]])
-        return [self.quadric_point(fi)[0], P.mean(axis=0)] + list(P)
+        best, err = self.quadric_point(fi)
+        A, b, c = self.quadric(fi)
+        bound = (1.0 + PLANE_SLACK) * err + 1e-12 * abs(c)
+        on_planes = [p for p in self.plane_points(fi, A, b, P) if float(p @ A @ p - 2 * b @ p + c) <= bound]
+        return on_planes + [best, P.mean(axis=0)] + list(P)
+
+    def plane_points(self, fi: int, A: np.ndarray, b: np.ndarray, P: np.ndarray) -> list[np.ndarray]:
+        """The points of least quadric error (pulled to the centroid as in :meth:`quadric_point`)
+        on the planes of the 3, 2 and 1 largest faces around face ``fi`` that keep at least 3
+        other corners (so stay n-gons of 4 or more after the collapse): a new vertex there
+        leaves those faces planar."""
+        old = set(self.faces[fi])
+        planes = []
+        for g in set().union(*(self.vf[v] for v in old)) - {fi}:
+            f = self.faces[g]
+            if sum(1 for v in f if v not in old) >= 3:
+                n = np.array(self.normal(f))
+                length = float(np.linalg.norm(n))
+                if length > 0:
+                    planes.append((length, n / length, float(n @ np.array(self.V[f[0]])) / length))
+        planes.sort(key=lambda t: -t[0])
+        lam = PULL * max(1.0, float(np.trace(A)))
+        out = []
+        for m in range(min(3, len(planes)), 0, -1):
+            N = np.array([t[1] for t in planes[:m]])
+            K = np.zeros((3 + m, 3 + m))
+            K[:3, :3], K[:3, 3:], K[3:, :3] = A + lam * np.eye(3), N.T, N
+            if np.linalg.cond(K) > 1e8:
+                continue                       # (nearly) parallel planes: no point on all of them
+            x = np.linalg.solve(K, np.concatenate([b + lam * P.mean(axis=0), [t[2] for t in planes[:m]]]))
+            out.append(x[:3])
+        return out
 
     def unfolded(self, kept: dict[int, list[int]]) -> bool:
-        """Whether no face of ``kept`` (the new faces) turns by more than :data:`MIN_COS` or
-        loses its area."""
+        """Whether no face of ``kept`` (the new faces) turns by more than :data:`MIN_COS`,
+        loses its area or, seen along its normal, crosses itself (then it could not be split
+        into planar pieces afterwards: :func:`~neuralpoly_core.mesh.planar_split.projects_simply`)."""
         for g, f in kept.items():
             n0, n1 = self.normal(self.faces[g]), self.normal(f)
             l0, l1 = math.sqrt(_dot(n0, n0)), math.sqrt(_dot(n1, n1))
             if l1 <= 1e-12 * max(l0, 1e-300) or _dot(n0, n1) < MIN_COS * l0 * l1:
+                return False
+            if len(f) > 3 and not projects_simply([self.V[v] for v in f]):
                 return False
         return True
 
@@ -226,6 +276,8 @@ class _Collapser:
         fh = [v for v in self.faces[h] if v != x]
         if len(fg) < 3 or len(fh) < 3:
             return
+        if not all(len(f) == 3 or projects_simply([self.V[v] for v in f]) for f in (fg, fh)):
+            return                             # the face would cross itself
         i = self.faces[g].index(x)
         a, b = self.faces[g][i - 1], self.faces[g][(i + 1) % len(self.faces[g])]
         for k in (self.vf[a] & self.vf[b]) - {g, h}:
@@ -283,7 +335,8 @@ def _check_mesh(mesh: PolyMesh) -> None:
 
 
 def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_region_area: float = 0.0,
-                  tolerance: float = 1e-9, f=None, level: float = 0.0, progress=None, cancel=None) -> PolyMesh:
+                  tolerance: float = 1e-9, planarity_tolerance: float = PLANARITY_TOLERANCE, f=None,
+                  level: float = 0.0, progress=None, cancel=None) -> PolyMesh:
     """A simplified copy of a closed manifold ``mesh`` (see the module docstring).
 
     Parameters
@@ -298,6 +351,11 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
     tolerance : float
         Coplanarity tolerance of the merge (unit normals within it, plane offsets within it
         times the mesh size; :func:`~neuralpoly_core.mesh.topology.merge_coplanar_groups`).
+    planarity_tolerance : float
+        After the collapses every face farther from planar than this times the bounding-box
+        diagonal is split into planar pieces along its own diagonals
+        (:func:`~neuralpoly_core.mesh.planar_split.split_nonplanar_faces`, default
+        :data:`~neuralpoly_core.mesh.planar_split.PLANARITY_TOLERANCE` = 1e-9).
     f : callable, optional
         ``f(points)`` -> values, the function the mesh is a level set of (in the mesh's
         coordinates): the level error before and after is measured with it.
@@ -312,7 +370,12 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
         ``info['simplify']``: ``vertices_before``, ``faces_before``, ``vertices_merged``,
         ``faces_merged`` (after stage 1), ``vertices``, ``faces``, ``collapsed`` (patches),
         ``dissolved`` (vertices between two faces), ``moved_vertices`` (new vertices, off
-        the level set), ``max_planarity`` (before and after: ``max_planarity_before``),
+        the level set), ``max_planarity`` (of the result, within ``planarity_tolerance``
+        times the diagonal unless ``nonplanar_left``; of the input: ``max_planarity_before``;
+        after the collapses, before the split: ``max_planarity_collapsed``), ``faces_split``,
+        ``pieces_added``, ``nonplanar_left``, ``small_left`` (faces still below
+        ``min_region_area``: refused collapses and pieces of the split), ``planarity_tolerance`` (mesh units) and
+        ``planarity_tolerance_rel`` (of :func:`~neuralpoly_core.mesh.planar_split.split_nonplanar_faces`),
         ``max_level_error_before`` / ``max_level_error`` (with ``f``; the latter is also
         ``info['max_level_error']``, which without ``f`` is dropped rather than left stale).
 
@@ -327,6 +390,7 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
         vertex_budget = check_int(vertex_budget, "vertex budget", 4)
     min_region_area = check_float(min_region_area, "minimum region area (fraction of the total)", 0.0, 1.0)
     tolerance = check_float(tolerance, "coplanarity tolerance", 0.0)
+    planarity_tolerance = check_float(planarity_tolerance, "planarity tolerance (fraction of the diagonal)", 0.0)
     f = check_callable(f, "f")
     report = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"),
                       what="simplification", interval=0.1)
@@ -339,9 +403,15 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
     if need or min_region_area > 0:
         _collapse_loop(work, vertex_budget, min_region_area, report)
         out = merge_coplanar_groups(work.mesh(merged), tolerance)[0]
-        facts["small_left"] = work.small_left
     else:
         out = merged
+    facts["max_planarity_collapsed"] = face_planarity(out)
+    out, split = split_nonplanar_faces(out, planarity_tolerance)
+    facts.update(split)
+    if need or min_region_area > 0:             # the faces left below the area, pieces of the split included
+        V = out.vertices.tolist()
+        facts["small_left"] = sum(1 for f in out.faces
+                                  if 0.5 * math.sqrt(_dot(*(_newell([V[v] for v in f]),) * 2)) < work.threshold)
     if not out.is_closed_manifold() or out.euler_characteristic != mesh.euler_characteristic:
         raise ExtractionError("simplification broke the closed surface (a bug: please report it)")
     facts.update(vertices=out.n_vertices, faces=out.n_faces, collapsed=work.collapsed, dissolved=work.dissolved,
@@ -357,6 +427,18 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
     out.info.update({k: v for k, v in (("vertices", out.n_vertices), ("faces", out.n_faces)) if k in out.info})
     out.info["simplify"] = facts
     return out
+
+
+def simplify_summary(mesh: PolyMesh) -> dict:
+    """The keys a summary (CLI ``--json``, a job's result) adds for a mesh of :func:`simplify_mesh`:
+    ``vertices_before_simplify``, ``faces_before_simplify``, ``max_level_error_before_simplify``
+    (None without ``f``), ``max_planarity``, ``max_planarity_collapsed``, ``faces_split``,
+    ``vertex_budget``, ``min_region_area``."""
+    s = mesh.info["simplify"]
+    return {"vertices_before_simplify": s["vertices_before"], "faces_before_simplify": s["faces_before"],
+            "max_level_error_before_simplify": s.get("max_level_error_before"), "max_planarity": s["max_planarity"],
+            "max_planarity_collapsed": s["max_planarity_collapsed"], "faces_split": s["faces_split"],
+            "vertex_budget": s["vertex_budget"], "min_region_area": s["min_region_area"]}
 
 
 def _collapse_loop(work: _Collapser, budget: int | None, min_area: float, report: Reporter) -> None:
@@ -380,7 +462,7 @@ def _collapse_loop(work: _Collapser, budget: int | None, min_area: float, report
             if not work.collapse(top[0]):
                 work.refused += 1
             report(min(0.99, (start - work.alive) / (start - budget)), f"{work.alive} vertices")
-    work.small_left = sum(1 for fi in work.faces if work.area(fi) < threshold)
+    work.threshold = threshold
 
 
 def _is_original(V: np.ndarray, V0: np.ndarray) -> np.ndarray:

@@ -369,7 +369,9 @@ def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = 
     ``faces_before_simplify`` (the extracted mesh; equal to ``vertices`` / ``faces`` without
     simplification), with simplification also ``chamfer_before_simplify``,
     ``chamfer_rel_before_simplify``, ``max_level_error_before_simplify``, ``simplify_seconds``,
-    ``max_planarity`` (farthest corner from its face's plane, world units); with
+    ``max_planarity`` (farthest corner from its face's plane, world units; within 1e-9 of the
+    diagonal, the faces the collapses bent being split: ``faces_split``, and
+    ``max_planarity_collapsed`` before that split); with
     ``method='trilinear'`` also ``flatness_error``, ``trilinear_correction``,
     ``planar_level_error`` (:func:`~neuralpoly_core.summary.trilinear_facts`, of the extraction).
     """
@@ -397,6 +399,7 @@ def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = 
         extra.update(chamfer_before_simplify=before["chamfer"], chamfer_rel_before_simplify=before["chamfer_rel"],
                      max_level_error_before_simplify=s["max_level_error_before"],
                      simplify_seconds=time.perf_counter() - t0, max_planarity=s["max_planarity"],
+                     max_planarity_collapsed=s["max_planarity_collapsed"], faces_split=s["faces_split"],
                      vertex_budget=vertex_budget, min_region_area=min_region_area)
     level_error = float(np.max(np.abs(fit.network(fit.placement.to_network(out.vertices)))))
     summary = _metrics(mesh, out, samples, seed)

@@ -17,6 +17,7 @@ STORED_NAMES = {
     "kind", "model_json", "arch_type", "dim", "loss", "polytope_name", "method", "resolution", "slice_theta",
     "size", "f_vector", "face_sizes", "max_level_error", "regions", "frame_start", "frames_per_step", "level",
     "bbox_min", "bbox_max", "cap", "source_json", "operation", "boolean_mode", "sharpness", "biases",
+    "vertex_budget", "min_region_area",
 }
 #: The number Blender saves for each kind (the enum item's number).
 KIND_NUMBERS = {"NONE": 0, "POLYTOPE": 1, "SWEEP": 2, "LEVELSET": 3, "BOOLEAN": 4, "HEIGHTMAP": 5,
