@@ -94,3 +94,16 @@ def test_max_regions_and_wide_or_identity_layers_go_to_the_cell_complex():
     assert enumerate_regions(he_net([2, 70], 0)).info["cutting"] == "cell complex"
     ident = he_net([2, 6, 6, 6], 2, act=[RELU, Activation("identity"), RELU])
     assert enumerate_regions(ident).info["cutting"] == "cell complex"
+
+
+def test_a_layer_that_crosses_no_cell_passes_every_cell_through(monkeypatch):
+    """Second-layer units positive on the whole box: no line crosses a cell (no new face at all)."""
+    first = he_net([2, 6], 2).layers[0]
+    rng = np.random.default_rng(3)
+    second = Layer(0.1 * rng.normal(size=(3, 6)), np.full(3, 50.0), RELU)
+    net = Network(2, [first, second], Output("sum"))
+    T = enumerate_regions(net)
+    C = by_complex(monkeypatch, net)
+    assert T.info["cutting"] == "arrangements"
+    assert T.count == C.count == enumerate_regions(Network(2, [first], Output("sum"))).count
+    assert polygons(T) == polygons(C) and T.patterns[:, 6:].all()

@@ -160,7 +160,7 @@ def _polygons(X, face, vid, nf):
     """Each face's vertices counter-clockwise around their centroid (ids, counts), the areas
     and the centroids (``face``: each vertex's face, in any order)."""
     cnt = np.bincount(face, minlength=nf)
-    if cnt.min() < 3:
+    if nf and cnt.min() < 3:
         raise _GiveUp
     P = X[vid, :2]
     cen = np.empty((nf, 2))
