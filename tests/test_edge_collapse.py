@@ -88,3 +88,9 @@ def test_without_libigl_the_error_names_it(monkeypatch):
     assert not edge_collapse.have_libigl()
     with pytest.raises(NeuralPolyError, match="edge collapses need libigl: pip install libigl"):
         edge_collapse.collapse_edges(torus(1.0, 0.35, 8, 6), 10)
+
+
+def test_not_strict_returns_where_libigl_stopped():
+    t = torus(1.0, 0.35, 40, 20)
+    out = edge_collapse.collapse_edges(t, 5, strict=False)
+    assert 7 <= out.n_vertices < t.n_vertices and out.is_closed_manifold() and out.euler_characteristic == 0

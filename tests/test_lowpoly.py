@@ -313,8 +313,17 @@ def test_cli_fit_with_a_vertex_budget(tmp_path, capsys):
     e = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert e["vertices"] == s["vertices"] and e["vertices_before_simplify"] == s["vertices_before_simplify"]
     np.testing.assert_allclose(read_mesh(again).vertices, lp.vertices, atol=1e-6)
+    assert s["collapse"] == e["collapse"] == "edges"             # libigl is installed here
+    faces = tmp_path / "faces.obj"
+    assert main(["extract", str(model), "--vertex-budget", "30", "--collapse", "faces", "--out", str(faces),
+                 "--json"]) == 0
+    e = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert e["collapse"] == "faces" and e["vertices"] <= 30 and read_mesh(faces).is_closed_manifold()
     assert main(["fit", str(src), "--steps", "5", "--vertex-budget", "3"]) == 2
     assert "vertex budget" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["extract", str(model), "--vertex-budget", "30", "--collapse", "vertices"])
+    assert exit_.value.code == 2 and "--collapse: invalid choice" in capsys.readouterr().err
 
 
 @needs_torch

@@ -58,11 +58,13 @@ def test_merging_the_faces_cut_by_dead_neurons_gives_the_net_without_them(cut):
     assert out.volume() == pytest.approx(mesh.volume(), rel=1e-12)
 
 
+@pytest.mark.parametrize("collapse", ["faces", "edges"])
 @pytest.mark.parametrize("budget", [200, 60, 20])
-def test_a_vertex_budget_is_met_and_the_surface_stays_closed(cut, budget):
+def test_a_vertex_budget_is_met_and_the_surface_stays_closed(cut, budget, collapse):
     net, mesh = cut
-    out = simplify_mesh(mesh, vertex_budget=budget, f=net)
+    out = simplify_mesh(mesh, vertex_budget=budget, f=net, collapse=collapse)
     s = out.info["simplify"]
+    assert s["collapse"] == collapse and (s["edge_collapses"] > 0) == (collapse == "edges")
     assert out.n_vertices <= budget and s["vertices"] == out.n_vertices
     assert out.is_closed_manifold() and out.euler_characteristic == 2
     assert s["vertices_before"] == mesh.n_vertices and s["vertices_merged"] == 418
@@ -76,9 +78,13 @@ def test_a_vertex_budget_is_met_and_the_surface_stays_closed(cut, budget):
     assert_planar_faces(out)
     assert s["max_planarity"] == pytest.approx(face_planarity(out)) and s["nonplanar_left"] == 0
     # faces are split exactly when the collapses bent some; n-gons survive (new vertices go onto
-    # the planes of the largest neighbouring n-gons where that costs little)
+    # the planes of the largest neighbouring n-gons where that costs little); libigl's edge
+    # collapses leave triangles, and the n-gons merged from them are planar: nothing to split
     assert (s["faces_split"] > 0) == (s["max_planarity_collapsed"] > s["planarity_tolerance"])
-    assert max(out.face_sizes) > 3
+    if collapse == "faces":
+        assert max(out.face_sizes) > 3
+    else:
+        assert s["faces_split"] == 0 and (budget < 200 or max(out.face_sizes) > 3)
     assert out.volume() == pytest.approx(mesh.volume(), rel=0.1 if budget >= 60 else 0.3)
 
 
@@ -103,7 +109,7 @@ def cyclic(face) -> tuple:
 @pytest.mark.parametrize("budget", [300, 200])
 def test_only_the_faces_bent_by_collapses_are_split_and_planar_n_gons_stay(cut, budget):
     _, mesh = cut
-    bent = simplify_mesh(mesh, vertex_budget=budget, planarity_tolerance=1.0)   # nothing split
+    bent = simplify_mesh(mesh, vertex_budget=budget, planarity_tolerance=1.0, collapse="faces")   # nothing split
     assert bent.info["simplify"]["faces_split"] == 0
     out, facts = split_nonplanar_faces(bent)
     V, diag = bent.vertices, np.linalg.norm(np.ptp(bent.vertices, axis=0))
@@ -164,7 +170,7 @@ def test_collapses_that_would_leave_a_face_crossing_itself_are_refused(seed, bud
     # diagonal splits it into two pieces turning its way, so it stayed bent
     net = diamond(extra=30, seed=seed)
     mesh = extract_level_set(net, 0.0, (-1.0, 1.0))
-    out = simplify_mesh(mesh, vertex_budget=budget, f=net)
+    out = simplify_mesh(mesh, vertex_budget=budget, f=net, collapse="faces")
     s = out.info["simplify"]
     assert out.n_vertices <= budget and out.is_closed_manifold() and out.euler_characteristic == 2
     assert s["nonplanar_left"] == 0 and s["faces_split"] > 0
@@ -186,22 +192,27 @@ def test_a_trained_sdf_net_simplified_has_planar_faces():
     fit = fit_mesh_sdf(icosphere(0.7, 8, center=np.array([1.0, 0.0, -2.0])), "relu:2x32", steps=300, seed=2)
     exact = extract_fitted(fit)
     for budget in (exact.n_vertices // 2, exact.n_vertices // 8):
-        out = simplify_fitted(fit, exact, vertex_budget=budget)
+        out = simplify_fitted(fit, exact, vertex_budget=budget, collapse="faces")
         s = out.info["simplify"]
         assert out.n_vertices <= budget and out.is_closed_manifold() and out.euler_characteristic == 2
         assert s["nonplanar_left"] == 0 and s["max_planarity"] <= s["planarity_tolerance"]
         assert s["max_planarity_collapsed"] > s["planarity_tolerance"]       # the collapses did bend faces
         assert_planar_faces(out)
-    assert max(simplify_fitted(fit, exact, vertex_budget=exact.n_vertices // 2).face_sizes) > 3   # n-gons survive
+    half = simplify_fitted(fit, exact, vertex_budget=exact.n_vertices // 2, collapse="faces")
+    assert max(half.face_sizes) > 3                                             # n-gons survive
+    edges = simplify_fitted(fit, exact, vertex_budget=exact.n_vertices // 8)    # libigl's, where it imports
+    assert edges.info["simplify"]["collapse"] == "edges" and edges.n_vertices <= exact.n_vertices // 8
+    assert edges.info["simplify"]["faces_split"] == 0
+    assert_planar_faces(edges)
 
 
 @pytest.mark.parametrize("budget", [200, 60])
 def test_new_vertices_on_the_planes_of_the_neighbouring_n_gons_keep_them(cut, budget, monkeypatch):
     from neuralpoly_core.mesh import simplify
     net, mesh = cut
-    on_planes = simplify_mesh(mesh, vertex_budget=budget, f=net)
+    on_planes = simplify_mesh(mesh, vertex_budget=budget, f=net, collapse="faces")
     monkeypatch.setattr(simplify, "PLANE_SLACK", -math.inf)           # only the least-error point
-    least = simplify_mesh(mesh, vertex_budget=budget, f=net)
+    least = simplify_mesh(mesh, vertex_budget=budget, f=net, collapse="faces")
     a, b = on_planes.info["simplify"], least.info["simplify"]
     assert a["faces_split"] < b["faces_split"] and on_planes.n_faces < least.n_faces
     assert np.sum(on_planes.face_sizes > 3) > np.sum(least.face_sizes > 3)
@@ -227,13 +238,38 @@ def test_small_regions_are_dropped(cut):
     assert_planar_faces(out)
 
 
-def test_a_torus_keeps_its_hole_and_refuses_a_budget_below_seven_vertices():
+@pytest.mark.parametrize("collapse", ["faces", "edges"])
+def test_a_torus_keeps_its_hole_and_refuses_a_budget_below_seven_vertices(collapse):
     mesh = torus(1.0, 0.3, 24, 12)
-    out = simplify_mesh(mesh, vertex_budget=40)
+    out = simplify_mesh(mesh, vertex_budget=40, collapse=collapse)
     assert out.n_vertices <= 40 and out.is_closed_manifold() and out.euler_characteristic == 0
     # a torus needs at least 7 vertices (Csaszar): no collapse sequence gets below
-    with pytest.raises(NeuralPolyError, match="vertex budget 6 cannot be met.*stops at"):
-        simplify_mesh(mesh, vertex_budget=6)
+    with pytest.raises(NeuralPolyError, match="vertex budget 6 cannot be met.*stops at"):   # libigl's stop at 9 first
+        simplify_mesh(mesh, vertex_budget=6, collapse=collapse)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_edge_collapses_stay_closer_to_the_surface_than_face_collapses(seed):
+    """The reason edges are the default: at the same vertex count the surface is nearer."""
+    from neuralpoly_core.mesh.distance import chamfer
+    net = diamond(seed=seed)
+    mesh = extract_level_set(net, 0.0, (-1.0, 1.0))
+    for budget in (60, 20):
+        e = simplify_mesh(mesh, vertex_budget=budget, collapse="edges", f=net)
+        f = simplify_mesh(mesh, vertex_budget=budget, collapse="faces", f=net)
+        assert chamfer(mesh, e, 20_000) < chamfer(mesh, f, 20_000)
+        assert e.info["simplify"]["max_level_error"] < 2 * f.info["simplify"]["max_level_error"]
+
+
+def test_auto_collapse_is_faces_without_libigl(cut, monkeypatch):
+    from neuralpoly_core.mesh import simplify
+    _, mesh = cut
+    assert simplify.collapse_kind("auto") == "edges"
+    monkeypatch.setattr(simplify, "have_libigl", lambda: False)
+    assert simplify.collapse_kind("auto") == "faces"
+    assert simplify_mesh(mesh, vertex_budget=100).info["simplify"]["collapse"] == "faces"
+    with pytest.raises(NeuralPolyError, match="collapse must be 'auto', 'edges' or 'faces', got 'vertices'"):
+        simplify_mesh(mesh, vertex_budget=100, collapse="vertices")
 
 
 def test_bad_input_is_refused(cut):
@@ -265,7 +301,7 @@ def test_the_level_set_job_simplifies_to_a_vertex_budget(cut, tmp_path):
                                         "vertex_budget": 60, "output": str(tmp_path / "m.npz")})
     out, s = read_mesh_npz(res["mesh"]), res["summary"]
     assert out.n_vertices <= 60 and out.is_closed_manifold() and out.euler_characteristic == 2
-    assert s["vertex_budget"] == 60 and s["vertices_before_simplify"] > 60 and s["faces_split"] > 0
+    assert s["vertex_budget"] == 60 and s["vertices_before_simplify"] > 60
     assert_planar_faces(out)
     # the same mesh as simplifying the extraction here
     direct = simplify_mesh(extract_level_set(net, 0.0, (-1.0, 1.0), merge_coplanar=True), vertex_budget=60, f=net)
@@ -286,3 +322,25 @@ def test_the_level_set_job_checks_its_simplification_before_extracting(cut):
         assert seen == []                                  # refused before any extraction
     with pytest.raises(NeuralPolyError, match="not closed in its box"):
         run_job("extract_level_set", {"model": model, "bbox": [-0.3, 0.3], "vertex_budget": 20})
+
+
+def test_where_libigl_stops_short_face_collapses_meet_the_budget(monkeypatch):
+    """libigl refuses collapses that would break the surface and may stop above the budget (seen in
+    Blender on a marching-cubes sphere: 32 vertices for a budget of 12). Here its stop is forced at
+    30 vertices (it is asked for 2 (30 - 2) faces); the face collapses go on from there."""
+    import types
+
+    import igl
+    from neuralpoly_core.mesh import edge_collapse
+    from neuralpoly_core.mesh.shapes import icosphere
+    stopping = types.SimpleNamespace(qslim=lambda V, F, m: igl.qslim(V, F, max(m, 2 * (30 - 2))))
+    monkeypatch.setattr(edge_collapse, "igl_module", lambda purpose: stopping)
+    ball = icosphere(1.0, 3)
+    assert edge_collapse.collapse_edges(ball, 12, strict=False).n_vertices == 30
+    with pytest.raises(NeuralPolyError, match="qslim stopped at 30 vertices"):
+        edge_collapse.collapse_edges(ball, 12)
+    out = simplify_mesh(ball, vertex_budget=12, collapse="edges")
+    s = out.info["simplify"]
+    assert out.n_vertices <= 12 and s["edge_collapses"] == ball.n_vertices - 30 and s["collapsed"] > 0
+    assert out.is_closed_manifold() and out.euler_characteristic == 2
+    assert_planar_faces(out)

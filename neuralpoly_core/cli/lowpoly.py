@@ -30,9 +30,12 @@ def register(sub) -> None:
     add_trilinear_correction_arg(f)
     f.add_argument("--vertex-budget", type=positive_int, default=None, metavar="N",
                    help="simplify to at most N vertices (>= 4): coplanar faces merged exactly, then the smallest "
-                        "patches collapsed (their new vertices leave f = 0: max_level_error says how far)")
+                        "patches or edges collapsed (their new vertices leave f = 0: max_level_error says how far)")
     f.add_argument("--min-region-area", type=finite_float, default=0.0, metavar="A",
                    help="simplify: collapse faces smaller than A times the total area (e.g. 1e-4; default 0)")
+    f.add_argument("--collapse", choices=["auto", "edges", "faces"], default="auto",
+                   help="how the vertex budget is met: libigl's edge collapses (closer; 'auto' where libigl "
+                        "imports) or whole-face collapses (more n-gons kept at mild budgets)")
     f.add_argument("--samples", type=positive_int, default=200_000,
                    help="area-weighted samples each way for Chamfer/Hausdorff (default 200000)")
     f.add_argument("--model-out", type=Path, help="write the fitted model (JSON, with its placement)")
@@ -61,7 +64,8 @@ def cmd_fit(args) -> int:
                                                 device=args.device, method=args.method,
                                                 resolution=args.resolution, samples=args.samples,
                                                 vertex_budget=args.vertex_budget,
-                                                min_region_area=args.min_region_area, progress=bar,
+                                                min_region_area=args.min_region_area, collapse=args.collapse,
+                                                progress=bar,
                                                 trilinear_correction=args.trilinear_correction)
     finally:
         bar.close()

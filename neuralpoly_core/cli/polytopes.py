@@ -42,9 +42,12 @@ def register(sub) -> None:
                         "cores, at most 4; the result does not depend on it)")
     e.add_argument("--vertex-budget", type=positive_int, default=None, metavar="N",
                    help="3-D box level sets: simplify to at most N vertices (coplanar faces merged exactly, "
-                        "then the smallest patches collapsed; max_level_error is measured after)")
+                        "then patches or edges collapsed: --collapse; max_level_error is measured after)")
     e.add_argument("--min-region-area", type=finite_float, default=0.0, metavar="A",
                    help="3-D box level sets: collapse faces smaller than A times the total area")
+    e.add_argument("--collapse", choices=["auto", "edges", "faces"], default="auto",
+                   help="how the vertex budget is met: libigl's edge collapses (closer; 'auto' where libigl "
+                        "imports) or whole-face collapses (more n-gons kept at mild budgets)")
     add_extraction_args(e, polytope_only=False)
     e.set_defaults(run=cmd_extract)
 
@@ -163,7 +166,7 @@ def _simplified(net, level: float, mesh, args):
     if mesh.dim != 3 or args.cap:
         raise NeuralPolyError("--vertex-budget and --min-region-area simplify closed 3-D surfaces (no --cap, 3 inputs)")
     out = simplify_mesh(mesh, vertex_budget=args.vertex_budget, min_region_area=args.min_region_area,
-                        f=net, level=level)
+                        f=net, level=level, collapse=args.collapse)
     return out, simplify_summary(out)
 
 

@@ -36,7 +36,7 @@ def have_libigl() -> bool:
     return True
 
 
-def collapse_edges(mesh: PolyMesh, vertex_budget: int, *, tolerance: float = 1e-9) -> PolyMesh:
+def collapse_edges(mesh: PolyMesh, vertex_budget: int, *, tolerance: float = 1e-9, strict: bool = True) -> PolyMesh:
     """``mesh`` (a closed 3-D manifold) with edges collapsed until at most ``vertex_budget``
     vertices are left (see the module docstring).
 
@@ -48,6 +48,10 @@ def collapse_edges(mesh: PolyMesh, vertex_budget: int, *, tolerance: float = 1e-
         At most this many vertices in the result (at least 4).
     tolerance : float
         Coplanarity tolerance of the merge after the collapses.
+    strict : bool
+        When libigl stops above the budget (it refuses collapses that would break the
+        surface), raise; with False return what it reached (or, should its result not be a
+        closed manifold of the same Euler characteristic, ``mesh`` merged, uncollapsed).
 
     Returns
     -------
@@ -85,6 +89,8 @@ def collapse_edges(mesh: PolyMesh, vertex_budget: int, *, tolerance: float = 1e-
                    region_ids=mesh.region_ids[owner[np.asarray(J, dtype=np.int64)]],
                    region_patterns=mesh.region_patterns, basis=mesh.basis, info=dict(mesh.info))
     closed = out.is_closed_manifold() and out.euler_characteristic == chi
+    if not strict and (closed or out.n_vertices <= vertex_budget):
+        return merge_coplanar_groups(out if closed else mesh, tolerance)[0]
     if out.n_vertices > vertex_budget or not closed:
         raise NeuralPolyError(
             f"the vertex budget {vertex_budget} cannot be met by edge collapses that keep the closed surface: "

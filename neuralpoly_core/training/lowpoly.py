@@ -43,6 +43,7 @@ from ..errors import NeuralPolyError, TrainingDivergedError
 from ..levelset.api import extract_level_set
 from ..mesh.polymesh import PolyMesh
 from ..mesh.sdf import mesh_problems, training_samples
+from ..mesh.simplify import collapse_kind
 from ..network.model import Network
 from ..network.placement import Placement
 from ..reporting import Reporter
@@ -328,12 +329,12 @@ def extract_fitted(result_or_net, placement: Placement | None = None, *, method:
 
 
 def simplify_fitted(result_or_net, mesh: PolyMesh, placement: Placement | None = None, *,
-                    vertex_budget: int | None = None, min_region_area: float = 0.0, progress=None,
-                    cancel=None) -> PolyMesh:
+                    vertex_budget: int | None = None, min_region_area: float = 0.0, collapse: str = "auto",
+                    progress=None, cancel=None) -> PolyMesh:
     """A fitted surface ``mesh`` (world coordinates) simplified by
     :func:`~neuralpoly_core.mesh.simplify.simplify_mesh` (coplanar merging, then small patches
-    collapsed down to ``vertex_budget``), its level error measured in network units
-    (``info['simplify']['max_level_error']``)."""
+    and edges or faces collapsed down to ``vertex_budget``: ``collapse``), its level error
+    measured in network units (``info['simplify']['max_level_error']``)."""
     from ..mesh.simplify import simplify_mesh
 
     net, placement = _net_and_placement(result_or_net, placement, "simplifying a fitted surface")
@@ -342,7 +343,8 @@ def simplify_fitted(result_or_net, mesh: PolyMesh, placement: Placement | None =
                               "itself), so it cannot be simplified and stay closed: fit longer, or extract "
                               "without a vertex budget")
     return simplify_mesh(mesh, vertex_budget=vertex_budget, min_region_area=min_region_area,
-                         f=lambda X: net(placement.to_network(X)), level=0.0, progress=progress, cancel=cancel)
+                         f=lambda X: net(placement.to_network(X)), level=0.0, collapse=collapse, progress=progress,
+                         cancel=cancel)
 
 
 def _metrics(mesh: PolyMesh, out: PolyMesh, samples: int, seed: int) -> dict:
@@ -356,9 +358,9 @@ def _metrics(mesh: PolyMesh, out: PolyMesh, samples: int, seed: int) -> dict:
 def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = None, steps: int | None = None,
                     seed: int = 0, device: str = "cpu", method: str = "exact", resolution: int = 128,
                     samples: int = 200_000, vertex_budget: int | None = None, min_region_area: float = 0.0,
-                    progress=None, cancel=None, trilinear_correction="surfaces") -> tuple[FitResult, PolyMesh, dict]:
+                    collapse: str = "auto", progress=None, cancel=None, trilinear_correction="surfaces") -> tuple[FitResult, PolyMesh, dict]:
     """Fit (:func:`fit_mesh_sdf`), extract (:func:`extract_fitted`), simplify when asked
-    (:func:`simplify_fitted`: ``vertex_budget``, ``min_region_area``) and compare with the input
+    (:func:`simplify_fitted`: ``vertex_budget``, ``min_region_area``, ``collapse``) and compare with the input
     (:func:`~neuralpoly_core.mesh.sdf.surface_metrics`, ``samples`` points each way).
 
     Returns ``(fit, mesh, summary)``; ``summary`` has ``chamfer``, ``chamfer_rel`` (of the
@@ -371,7 +373,7 @@ def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = 
     ``chamfer_rel_before_simplify``, ``max_level_error_before_simplify``, ``simplify_seconds``,
     ``max_planarity`` (farthest corner from its face's plane, world units; within 1e-9 of the
     diagonal, the faces the collapses bent being split: ``faces_split``, and
-    ``max_planarity_collapsed`` before that split); with
+    ``max_planarity_collapsed`` before that split), ``collapse``; with
     ``method='trilinear'`` also ``flatness_error``, ``trilinear_correction``,
     ``planar_level_error`` (:func:`~neuralpoly_core.summary.trilinear_facts`, of the extraction).
     """
@@ -380,6 +382,7 @@ def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = 
     if vertex_budget is not None:                  # checked before the fit, not after it
         vertex_budget = check_int(vertex_budget, "vertex budget", 4)
     min_region_area = check_float(min_region_area, "minimum region area (fraction of the total)", 0.0, 1.0)
+    collapse = collapse_kind(collapse)
     simplify = vertex_budget is not None or min_region_area > 0
     report = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"), what="low-poly")
     fit_part, extract_part, simplify_part = report.parts([0.85, 0.1, 0.05] if simplify else [0.9, 0.1, 0.0])
@@ -394,13 +397,13 @@ def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = 
         before = _metrics(mesh, out, samples, seed)
         t0 = time.perf_counter()
         out = simplify_fitted(fit, out, vertex_budget=vertex_budget, min_region_area=min_region_area,
-                              progress=simplify_part, cancel=cancel)
+                              collapse=collapse, progress=simplify_part, cancel=cancel)
         s = out.info["simplify"]
         extra.update(chamfer_before_simplify=before["chamfer"], chamfer_rel_before_simplify=before["chamfer_rel"],
                      max_level_error_before_simplify=s["max_level_error_before"],
                      simplify_seconds=time.perf_counter() - t0, max_planarity=s["max_planarity"],
                      max_planarity_collapsed=s["max_planarity_collapsed"], faces_split=s["faces_split"],
-                     vertex_budget=vertex_budget, min_region_area=min_region_area)
+                     vertex_budget=vertex_budget, min_region_area=min_region_area, collapse=s["collapse"])
     level_error = float(np.max(np.abs(fit.network(fit.placement.to_network(out.vertices)))))
     summary = _metrics(mesh, out, samples, seed)
     summary.update(vertices=out.n_vertices, faces=out.n_faces, train_seconds=fit.facts["train_seconds"],
