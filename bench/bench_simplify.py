@@ -3,8 +3,9 @@
 
 For each mesh (``--only`` of: torus, suzanne = Blender's Suzanne subdivided twice, as in
 ``bench_lowpoly.py``): fit ``--net`` for ``--seconds``, extract exactly, simplify
-(:func:`neuralpoly_core.mesh.simplify.simplify_mesh`) to budgets of 1/2, 1/4, 1/8 and 1/16 of
-the exact mesh's vertices, and compare with the input (Chamfer, Hausdorff: % of the input's
+(:func:`neuralpoly_core.mesh.simplify.simplify_mesh`) to budgets of 1/2, 1/4, 1/8, 1/16 and 1/32
+of the exact mesh's vertices, both ways (``edges``: libigl's edge collapses, the default;
+``faces``: the face collapses), and compare with the input (Chamfer, Hausdorff: % of the input's
 box diagonal, 200k samples each way), against marching cubes at about the same vertex count and
 Blender's Decimate (collapse) on the input at the same count. Also the level error
 ``max |f(v)|`` (network units), ``max_planarity`` (world units; every face within 1e-9 of the
@@ -36,7 +37,7 @@ from neuralpoly_core.mesh.files import read_mesh  # noqa: E402
 from neuralpoly_core.training.lowpoly import extract_fitted, fit_mesh_sdf, simplify_fitted  # noqa: E402
 
 OUT = ROOT / "bench" / "data" / "simplify.json"
-FRACTIONS = (2, 4, 8, 16)
+FRACTIONS = (2, 4, 8, 16, 32)
 
 
 def marching_at(fit, target: int):
@@ -60,14 +61,16 @@ def bench_one(name, path, args):
     targets = {}
     for k in FRACTIONS:
         budget = exact.n_vertices // k
-        t0 = time.perf_counter()
-        small = simplify_fitted(fit, exact, vertex_budget=budget)
-        s = small.info["simplify"]
-        rows[f"budget {budget}"] = dict(row(ref, small, time.perf_counter() - t0, args.samples, args.seed),
-                                        max_level_error=s["max_level_error"], max_planarity=s["max_planarity"],
-                                        max_planarity_collapsed=s["max_planarity_collapsed"],
-                                        faces_split=s["faces_split"], pieces_added=s["pieces_added"],
-                                        nonplanar_left=s["nonplanar_left"])
+        for collapse in ("edges", "faces"):
+            t0 = time.perf_counter()
+            small = simplify_fitted(fit, exact, vertex_budget=budget, collapse=collapse)
+            s = small.info["simplify"]
+            rows[f"{collapse} {budget}"] = dict(row(ref, small, time.perf_counter() - t0, args.samples, args.seed),
+                                                max_level_error=s["max_level_error"], max_planarity=s["max_planarity"],
+                                                max_planarity_collapsed=s["max_planarity_collapsed"],
+                                                faces_split=s["faces_split"], pieces_added=s["pieces_added"],
+                                                nonplanar_left=s["nonplanar_left"], collapse=s["collapse"],
+                                                edge_collapses=s["edge_collapses"])
         mc, secs = marching_at(fit, small.n_vertices)
         rows[f"mc ~{budget}"] = dict(row(ref, mc, secs, args.samples, args.seed), max_level_error=err(mc))
         targets[budget] = small.n_vertices
