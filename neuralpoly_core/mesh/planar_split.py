@@ -27,14 +27,16 @@ import numpy as np
 from .._checks import check_float
 from .polymesh import PolyMesh
 
-__all__ = ["split_nonplanar_faces", "projects_simply", "PLANARITY_TOLERANCE"]
+__all__ = ["split_nonplanar_faces", "projects_simply", "newell_normal", "PLANARITY_TOLERANCE"]
 
 #: A face is planar when no corner is farther from its plane than this times the mesh's
 #: bounding-box diagonal (a few thousand times float64's rounding of coordinates).
 PLANARITY_TOLERANCE = 1e-9
 
 
-def _newell(P) -> tuple[float, float, float]:
+def newell_normal(P) -> tuple[float, float, float]:
+    """Newell's normal of a polygon given as a list of 3-tuples (length: twice its area);
+    plain Python, faster than numpy for the few corners of a face."""
     nx = ny = nz = 0.0
     for (x1, y1, z1), (x2, y2, z2) in zip(P, P[1:] + P[:1]):
         nx += (y1 - y2) * (z1 + z2)
@@ -45,7 +47,7 @@ def _newell(P) -> tuple[float, float, float]:
 
 def _planarity(P) -> tuple[float, float]:
     """The largest distance of a corner of polygon ``P`` (3-tuples) from its plane, and its area."""
-    n = _newell(P)
+    n = newell_normal(P)
     length = math.sqrt(n[0] ** 2 + n[1] ** 2 + n[2] ** 2)
     if length == 0.0:
         return math.inf, 0.0
@@ -101,7 +103,7 @@ def projects_simply(P) -> bool:
     corner turns straight back. Such a polygon can always be cut into triangles along inner
     diagonals, so :func:`split_nonplanar_faces` finds a split unless the diagonals it needs
     are edges of the mesh already."""
-    n = _newell(P)
+    n = newell_normal(P)
     length = math.sqrt(n[0] ** 2 + n[1] ** 2 + n[2] ** 2)
     if length == 0.0:
         return False

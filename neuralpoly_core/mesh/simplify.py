@@ -65,7 +65,7 @@ from .._checks import check_callable, check_float, check_int
 from ..errors import ExtractionError, NeuralPolyError
 from ..reporting import Reporter
 from .edge_collapse import collapse_edges, have_libigl
-from .planar_split import PLANARITY_TOLERANCE, projects_simply, split_nonplanar_faces
+from .planar_split import PLANARITY_TOLERANCE, newell_normal, projects_simply, split_nonplanar_faces
 from .polymesh import PolyMesh
 from .topology import merge_coplanar_groups
 
@@ -81,17 +81,6 @@ PULL = 1e-3
 #: (so that they stay planar and need no split) when its quadric error is at most
 #: ``1 + PLANE_SLACK`` times the least.
 PLANE_SLACK = 3.0
-
-
-def _newell(P) -> tuple[float, float, float]:
-    """Newell's normal of a polygon given as a list of 3-tuples (length: twice its area);
-    plain Python, faster than numpy for the few corners of a face."""
-    nx = ny = nz = 0.0
-    for (x1, y1, z1), (x2, y2, z2) in zip(P, P[1:] + P[:1]):
-        nx += (y1 - y2) * (z1 + z2)
-        ny += (z1 - z2) * (x1 + x2)
-        nz += (x1 - x2) * (y1 + y2)
-    return nx, ny, nz
 
 
 def _dot(a, b) -> float:
@@ -148,7 +137,7 @@ class _Collapser:
         self.reorder(False)
 
     def normal(self, face) -> tuple[float, float, float]:
-        return _newell([self.V[v] for v in face])
+        return newell_normal([self.V[v] for v in face])
 
     def area(self, fi: int) -> float:
         return 0.5 * math.sqrt(_dot(*(self.normal(self.faces[fi]),) * 2))
@@ -440,7 +429,7 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
     if work is not None:                        # the faces left below the area, pieces of the split included
         V = out.vertices.tolist()
         facts["small_left"] = sum(1 for f in out.faces
-                                  if 0.5 * math.sqrt(_dot(*(_newell([V[v] for v in f]),) * 2)) < work.threshold)
+                                  if 0.5 * math.sqrt(_dot(*(newell_normal([V[v] for v in f]),) * 2)) < work.threshold)
     if not out.is_closed_manifold() or out.euler_characteristic != mesh.euler_characteristic:
         raise ExtractionError("simplification broke the closed surface (a bug: please report it)")
     facts.update(vertices=out.n_vertices, faces=out.n_faces, collapse=collapse, edge_collapses=edges,
