@@ -9,7 +9,7 @@ back into n-gons. Every face is planar: triangles are, and a merged n-gon is wit
 tolerance. A triangle keeps the region id of the face it was cut from.
 
 Against :mod:`.simplify`'s own face collapses (which keep more n-gons where the budget is
-mild) this is the closer approximation at small budgets and about ten times faster, because it
+mild) this is the closer approximation at small budgets and 2-4x faster, because it
 collapses one edge at a time where the other moves a whole face to one point; the benchmark
 (``bench/bench_simplify.py``) compares the two.
 """

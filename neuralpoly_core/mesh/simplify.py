@@ -18,17 +18,16 @@ characteristic throughout:
      (``igl.qslim``) of the triangulated mesh down to the budget, coplanar triangles merged
      back into planar n-gons (:func:`~neuralpoly_core.mesh.edge_collapse.collapse_edges`);
      where libigl stops short of the budget (it refuses collapses that would break the
-     surface), face collapses go on from there. One
-     edge at a time, so the surface stays closer at the same count (``bench/bench_simplify.py``:
-     about 1.2-1.7x closer from 1/4 of the vertices down) and ten times faster; fewer n-gons
-     survive a mild budget.
+     surface), face collapses go on from there. One edge at a time, so the surface stays
+     closer at the same count (``bench/bench_simplify.py``: 1.1-1.6x closer than the face
+     collapses from 1/8 of the vertices down) and 2-4x faster; fewer n-gons survive a mild
+     budget.
    - ``"faces"`` (the default without libigl, e.g. in Blender's own Python): the face whose
      collapse costs the least, collapsed to one new vertex.
 
-   In both, every vertex carries the quadric of the input planes around it (Garland &
-   Heckbert 1997).
-   For ``"faces"`` (and the small patches): Every vertex carries the quadric of the input planes around it (Garland &
-   Heckbert 1997: the sum of squared distances to them), a new vertex the sum of those it
+   For ``"faces"`` (and the small patches) every vertex carries the quadric of the input
+   planes around it (Garland & Heckbert 1997: the sum of squared distances to them), a new
+   vertex the sum of those it
    replaces. The new vertex goes to the point of least quadric error on the planes of the 3
    (else 2, else 1) largest faces around the patch that stay n-gons, so that those stay
    planar, when its error is at most ``1 + PLANE_SLACK`` times the least; else to the point
