@@ -215,7 +215,7 @@ def _train(arguments: dict, progress: Progress, cancel: Cancel) -> dict:
 
 #: Arguments of an ``extract_level_set`` job besides ``model`` (see :func:`extract_level_set`).
 LEVEL_SET_OPTIONS = ("level", "bbox", "method", "resolution", "cap", "inside", "merge_coplanar",
-                     "newton_steps", "workers")
+                     "newton_steps", "workers", "trilinear_correction")
 
 
 def _box_text(lo: np.ndarray, hi: np.ndarray) -> str:
@@ -274,7 +274,7 @@ def _extract_level_set(arguments: dict, progress: Progress, cancel: Cancel) -> d
     if not isinstance(model, (str, dict)):
         raise ModelFormatError("the model of a level-set job must be neuralpoly.model JSON (text or object)")
     net, _ = model_from_json(model if isinstance(model, str) else json.dumps(model))
-    check_choice(options.setdefault("method", "exact"), ("exact", "marching"), "level-set method",
+    check_choice(options.setdefault("method", "exact"), ("exact", "marching", "trilinear"), "level-set method",
                  error=ExtractionError)
     if "bbox" in options:
         options["bbox"] = np.asarray(options["bbox"], dtype=np.float64)

@@ -148,7 +148,17 @@ def test_a_trilinear_hash_grid_extracts_with_the_trilinear_method(addon):
     net, _ = addon.api.model_of(new)
     assert net.encoding is not None and net.encoding.interpolation == "trilinear"
     assert addon.lowpoly_objects.stored_fit(new)["fit"]["method"] == "trilinear"
-    assert poly_mesh(addon, new).n_faces > 0
+    first = poly_mesh(addon, new)
+    assert first.n_faces > 0
+    # re-extracting keeps the trilinear method (the level-set job once refused it), and a budget
+    assert bpy.ops.neuralpoly.reextract_level_set() == {"FINISHED"}
+    again = poly_mesh(addon, new)
+    assert new.neuralpoly.method == "trilinear" and (again.n_vertices, again.n_faces) == (first.n_vertices, first.n_faces)
+    np.testing.assert_allclose(np.sort(again.vertices, axis=0), np.sort(first.vertices, axis=0), atol=1e-5)
+    budget = max(8, first.n_vertices // 2)
+    assert bpy.ops.neuralpoly.reextract_level_set(vertex_budget=budget) == {"FINISHED"}
+    small = poly_mesh(addon, new)
+    assert small.n_vertices <= budget and small.is_closed_manifold() and new.neuralpoly.method == "trilinear"
 
 
 def test_a_fitted_model_file_loads_back_where_its_input_was(addon, tmp_path):
