@@ -61,7 +61,7 @@ def convex_description(obj: bpy.types.Object, depsgraph) -> dict:
     from .neuralpoly_core.construct.boolean import Convex
     mesh = blender_mesh.world_mesh(obj, depsgraph)
     V = mesh.vertices
-    faces = [f.tolist() for f in np.split(mesh.corners, np.cumsum(mesh.face_sizes)[:-1])] if mesh.n_faces else []
+    faces = [f.tolist() for f in mesh.faces]
     if not faces or len(V) < 4:
         raise NeuralPolyError(f"object {obj.name!r} has no closed surface: a convex solid needs faces")
     if not np.all(np.isfinite(V)):

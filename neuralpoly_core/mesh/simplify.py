@@ -434,7 +434,8 @@ def simplify_mesh(mesh: PolyMesh, *, vertex_budget: int | None = None, min_regio
     facts.update(vertices=out.n_vertices, faces=out.n_faces, collapse=collapse, edge_collapses=edges,
                  collapsed=0 if work is None else work.collapsed, dissolved=0 if work is None else work.dissolved,
                  moved_vertices=int(np.sum(~_is_original(out.vertices, mesh.vertices))),
-                 max_planarity=face_planarity(out), vertex_budget=vertex_budget, min_region_area=min_region_area)
+                 max_planarity=face_planarity(out) if split["faces_split"] else facts["max_planarity_collapsed"],
+                 vertex_budget=vertex_budget, min_region_area=min_region_area)
     if f is not None:
         facts["max_level_error_before"] = float(np.max(np.abs(np.asarray(f(mesh.vertices)).ravel() - level)))
         facts["max_level_error"] = float(np.max(np.abs(np.asarray(f(out.vertices)).ravel() - level)))

@@ -225,7 +225,10 @@ def inner_faces(X, corners, sizes, fcell, flabel, cell_region, n_box: int) -> np
     st = np.cumsum(sizes) - sizes
     cnt = sizes[cand]
     idx = np.repeat(st[cand] - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
-    i, j, shared = sharing_pairs(corners[idx], cnt, d)
+    if d == 3:
+        i, j, shared, common = sharing_pairs(corners[idx], cnt, d, return_members=True)
+    else:
+        i, j, shared = sharing_pairs(corners[idx], cnt, d)
     a, b = cand[i], cand[j]
     ok = (flabel[a] == flabel[b]) & (fr[a] == fr[b]) & (fcell[a] != fcell[b])
     same = ok & (shared == sizes[a]) & (shared == sizes[b])        # the one face of two cells
@@ -233,12 +236,9 @@ def inner_faces(X, corners, sizes, fcell, flabel, cell_region, n_box: int) -> np
     if d == 2:                   # two common points of one line: a common segment
         inner[a[ok]] = inner[b[ok]] = True
         return inner
-    for i, j in zip(a[ok & ~same].tolist(), b[ok & ~same].tolist()):
-        shared_v = np.intersect1d(corners[st[i]:st[i] + sizes[i]], corners[st[j]:st[j] + sizes[j]])
-        P = X[shared_v] - X[shared_v[0]]
-        sv = np.linalg.svd(P, compute_uv=False)
-        if len(sv) > 1 and sv[1] > 1e-9 * max(sv[0], 1e-300):
-            inner[i] = inner[j] = True
+    rest = ok & ~same            # three common points not on one line: a common facet
+    plane = spans_plane(X, common[np.repeat(rest, shared)], shared[rest])
+    inner[a[rest][plane]] = inner[b[rest][plane]] = True
     return inner
 
 

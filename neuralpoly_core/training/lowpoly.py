@@ -43,7 +43,7 @@ from ..errors import NeuralPolyError, TrainingDivergedError
 from ..levelset.api import extract_level_set
 from ..mesh.polymesh import PolyMesh
 from ..mesh.sdf import mesh_problems, training_samples
-from ..mesh.simplify import collapse_kind
+from ..mesh.simplify import collapse_kind, simplify_mesh, simplify_summary
 from ..network.model import Network
 from ..network.placement import Placement
 from ..reporting import Reporter
@@ -335,8 +335,6 @@ def simplify_fitted(result_or_net, mesh: PolyMesh, placement: Placement | None =
     :func:`~neuralpoly_core.mesh.simplify.simplify_mesh` (coplanar merging, then small patches
     and edges or faces collapsed down to ``vertex_budget``: ``collapse``), its level error
     measured in network units (``info['simplify']['max_level_error']``)."""
-    from ..mesh.simplify import simplify_mesh
-
     net, placement = _net_and_placement(result_or_net, placement, "simplifying a fitted surface")
     if not mesh.is_closed_manifold():
         raise NeuralPolyError("the fitted surface is not a closed manifold (it reaches the network's box or touches "
@@ -358,7 +356,8 @@ def _metrics(mesh: PolyMesh, out: PolyMesh, samples: int, seed: int) -> dict:
 def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = None, steps: int | None = None,
                     seed: int = 0, device: str = "cpu", method: str = "exact", resolution: int = 128,
                     samples: int = 200_000, vertex_budget: int | None = None, min_region_area: float = 0.0,
-                    collapse: str = "auto", progress=None, cancel=None, trilinear_correction="surfaces") -> tuple[FitResult, PolyMesh, dict]:
+                    collapse: str = "auto", progress=None, cancel=None,
+                    trilinear_correction="surfaces") -> tuple[FitResult, PolyMesh, dict]:
     """Fit (:func:`fit_mesh_sdf`), extract (:func:`extract_fitted`), simplify when asked
     (:func:`simplify_fitted`: ``vertex_budget``, ``min_region_area``, ``collapse``) and compare with the input
     (:func:`~neuralpoly_core.mesh.sdf.surface_metrics`, ``samples`` points each way).
@@ -398,12 +397,8 @@ def fit_and_extract(mesh: PolyMesh, net="relu:8x32", *, seconds: float | None = 
         t0 = time.perf_counter()
         out = simplify_fitted(fit, out, vertex_budget=vertex_budget, min_region_area=min_region_area,
                               collapse=collapse, progress=simplify_part, cancel=cancel)
-        s = out.info["simplify"]
-        extra.update(chamfer_before_simplify=before["chamfer"], chamfer_rel_before_simplify=before["chamfer_rel"],
-                     max_level_error_before_simplify=s["max_level_error_before"],
-                     simplify_seconds=time.perf_counter() - t0, max_planarity=s["max_planarity"],
-                     max_planarity_collapsed=s["max_planarity_collapsed"], faces_split=s["faces_split"],
-                     vertex_budget=vertex_budget, min_region_area=min_region_area, collapse=s["collapse"])
+        extra.update(simplify_summary(out), chamfer_before_simplify=before["chamfer"],
+                     chamfer_rel_before_simplify=before["chamfer_rel"], simplify_seconds=time.perf_counter() - t0)
     level_error = float(np.max(np.abs(fit.network(fit.placement.to_network(out.vertices)))))
     summary = _metrics(mesh, out, samples, seed)
     summary.update(vertices=out.n_vertices, faces=out.n_faces, train_seconds=fit.facts["train_seconds"],
