@@ -8,8 +8,10 @@ head), the box [-1, 1]^n0:
 
 1. 2 inputs, hidden layers 2x16, 3x32, 8x32, 4x64: the count and the median wall time of
    :func:`neuralpoly_core.regions.enumerate_regions` (everything: cutting, patterns, affine
-   maps, pieces; ``cutting`` says which path cut the box: ``arrangements``, the 2-D fast path
-   of ``regions/lean2d.py``, or the unit-by-unit ``cell complex``) and of regioncam (PyPI
+   maps, pieces; ``cutting`` says which path cut the box: ``compiled``, the numba path of
+   ``regions/compiled2d.py`` where numba is installed, ``arrangements``, numpy's fast path of
+   ``regions/lean2d.py``, or the unit-by-unit ``cell complex``; where the compiled path ran,
+   ``numpy_seconds`` times numpy's path too, which Blender's Python runs) and of regioncam (PyPI
    ``regioncam``, Rust, float32: ``Regioncam(1.0)``, then ``linear(W.T, b)`` and ``relu()`` per
    layer; skipped when not installed) on the same nets, the two called in turn (so that the
    shared machine's load hits both alike; ``ratio`` is ours / regioncam in that one run, wall
@@ -81,6 +83,23 @@ def scipy_sharing_pairs(members, counts, min_shared):
     return S.row[keep], S.col[keep], S.data[keep]
 
 
+def numpy_path(net):
+    """The enumeration without the compiled path (numpy's fast path of ``regions/lean2d.py``)."""
+    exact.COMPILED_2D = False
+    try:
+        return enumerate_regions(net)
+    finally:
+        exact.COMPILED_2D = True
+
+
+def _numba_version():
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba.__version__
+
+
 def pairs_row(T, repeat):
     """numpy against scipy on the regions' vertex lists of ``T`` (ids of distinct points)."""
     cnt = np.array([len(v) for v in T.vertices])
@@ -130,14 +149,17 @@ def main(argv=None):
         have_rc = True
     except ImportError:
         have_rc = False
-    enumerate_regions(he_net(2, 2, 8))                 # warm up imports
+    enumerate_regions(he_net(2, 2, 8))                 # warm up imports (and numba's compiled code)
     rows = []
     for depth, width in [] if args.only_pairs else NETS_2D:
         net = he_net(2, depth, width, args.seed)
         t0 = time.perf_counter()
-        enumerate_regions(net)
+        T0 = enumerate_regions(net)
         repeat = min(200, max(args.repeat, int(0.5 / (time.perf_counter() - t0))))
         fns = [lambda: enumerate_regions(net)] + ([lambda: regioncam_count(net)] if have_rc else [])
+        compiled = T0.info["cutting"] == "compiled"
+        if compiled:                                  # numpy's fast path too (what Blender's Python runs)
+            fns.append(lambda: numpy_path(net))
         res = timed_alternating(fns, repeat)
         t, c, T = res[0]
         row = {"dim": 2, "net": f"{depth}x{width}", "regions": T.count, "pieces": T.pieces, "seconds": round(t, 5),
@@ -146,6 +168,12 @@ def main(argv=None):
             trc, crc, nrc = res[1]
             row.update(regioncam_regions=nrc, regioncam_seconds=round(trc, 5), regioncam_cpu_seconds=round(crc, 5),
                        ratio=round(t / trc, 2), cpu_ratio=round(c / crc, 2))
+        if compiled:
+            tnp, cnp, Tnp = res[-1]
+            row.update(numpy_regions=Tnp.count, numpy_cutting=Tnp.info["cutting"], numpy_seconds=round(tnp, 5),
+                       numpy_cpu_seconds=round(cnp, 5))
+            if have_rc:
+                row["numpy_ratio"] = round(tnp / trc, 2)
         exact.FAST_2D = False
         try:
             tcx, _c, Tcx = timed(lambda: enumerate_regions(net), max(3, min(repeat, args.repeat)))
@@ -170,7 +198,7 @@ def main(argv=None):
     print(json.dumps(row), flush=True)
     result = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
               "load_average": [round(x, 2) for x in os.getloadavg()],
-              "numpy": np.__version__, "seed": args.seed, "repeat": args.repeat, "rows": rows}
+              "numpy": np.__version__, "numba": _numba_version(), "seed": args.seed, "repeat": args.repeat, "rows": rows}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(result, indent=1) + "\n")
 

@@ -1,13 +1,27 @@
-"""The 2-D fast path of the exact region enumeration (neuralpoly_core.regions.lean2d: each layer
+"""The 2-D fast paths of the exact region enumeration (neuralpoly_core.regions.compiled2d: the
+box cut unit by unit in numba's machine code; neuralpoly_core.regions.lean2d: numpy, each layer
 as line arrangements) against the unit-by-unit cell complex: the same regions, patterns, maps,
 pieces and polygons; degenerate nets go to the cell complex."""
+
+import warnings
 
 import numpy as np
 import pytest
 
 from neuralpoly_core import Activation, Layer, Network, Output
-from neuralpoly_core.regions import enumerate_regions
+from neuralpoly_core.regions import compiled2d, enumerate_regions
 from neuralpoly_core.regions import exact
+
+needs_numba = pytest.mark.skipif(not compiled2d.available(), reason="numba is not installed")
+#: each fast path as (its info["cutting"], whether the compiled one is tried first)
+PATHS = [pytest.param("compiled", marks=needs_numba), "arrangements"]
+
+
+@pytest.fixture(params=PATHS)
+def fast(request, monkeypatch):
+    """The fast path under test: the compiled one (where numba is installed) or numpy's."""
+    monkeypatch.setattr(exact, "COMPILED_2D", request.param == "compiled")
+    return request.param
 
 RELU, ABS = Activation("relu"), Activation("abs_pow", p=1.0)
 
@@ -45,11 +59,11 @@ CASES = [
 
 
 @pytest.mark.parametrize("args, kw", CASES)
-def test_arrangements_equal_the_cell_complex(monkeypatch, args, kw):
+def test_arrangements_equal_the_cell_complex(monkeypatch, fast, args, kw):
     net = he_net(*args)
     T = enumerate_regions(net, **kw)
     C = by_complex(monkeypatch, net, **kw)
-    assert T.info["cutting"] == "arrangements" and C.info["cutting"] == "cell complex"
+    assert T.info["cutting"] == fast and C.info["cutting"] == "cell complex"
     assert T.count == C.count and T.pieces == C.pieces and T.info["vertices"] == C.info["vertices"]
     assert len({bytes(np.packbits(p)) for p in T.patterns}) == T.count       # no duplicate region
     assert polygons(T) == polygons(C)                          # same patterns, same corners
@@ -64,13 +78,13 @@ def test_arrangements_equal_the_cell_complex(monkeypatch, args, kw):
     assert mesh.n_faces == T.count and len(mesh.vertices) == T.info["vertices"]
 
 
-def test_a_plane_through_a_five_input_net(monkeypatch):
+def test_a_plane_through_a_five_input_net(monkeypatch, fast):
     net = he_net([5, 12, 12], 7)
     rng = np.random.default_rng(1)
     basis, origin = rng.normal(size=(2, 5)), rng.normal(size=5) * 0.2
     T = enumerate_regions(net, origin=origin, basis=basis)
     C = by_complex(monkeypatch, net, origin=origin, basis=basis)
-    assert T.info["cutting"] == "arrangements"
+    assert T.info["cutting"] == fast
     assert T.count == C.count and polygons(T) == polygons(C)
     x = T.origin + T.centroids() @ T.basis
     assert np.array_equal(net.activation_pattern(x), T.patterns)
@@ -82,21 +96,22 @@ def test_a_plane_through_a_five_input_net(monkeypatch):
     ([[1.0, 1.0], [1.0, -1.0], [1.0, 0.0]], [0.0, 0.0, 0.0]),   # three lines through one point
     ([[0.0, 0.0], [1.0, 0.5]], [0.0, 0.1]),           # a dead unit
 ])
-def test_degenerate_nets_go_to_the_cell_complex(W, b):
+def test_degenerate_nets_go_to_the_cell_complex(fast, W, b):
     net = Network(2, [Layer(np.asarray(W), np.asarray(b), RELU)], Output("sum"))
     T = enumerate_regions(net)
     assert T.info["cutting"] == "cell complex" and T.info["degenerate_cells"] == 0
 
 
-def test_max_regions_and_wide_or_identity_layers_go_to_the_cell_complex():
+def test_max_regions_and_wide_or_identity_layers_go_to_the_cell_complex(fast):
     with pytest.raises(Exception, match="max_regions = 5"):
         enumerate_regions(he_net([2, 10, 10], 0), max_regions=5)
-    assert enumerate_regions(he_net([2, 70], 0)).info["cutting"] == "cell complex"
+    wide = enumerate_regions(he_net([2, 70], 0))       # over 64 units: numpy's signs are one word
+    assert wide.info["cutting"] == ("compiled" if fast == "compiled" else "cell complex")
     ident = he_net([2, 6, 6, 6], 2, act=[RELU, Activation("identity"), RELU])
     assert enumerate_regions(ident).info["cutting"] == "cell complex"
 
 
-def test_a_layer_that_crosses_no_cell_passes_every_cell_through(monkeypatch):
+def test_a_layer_that_crosses_no_cell_passes_every_cell_through(monkeypatch, fast):
     """Second-layer units positive on the whole box: no line crosses a cell (no new face at all)."""
     first = he_net([2, 6], 2).layers[0]
     rng = np.random.default_rng(3)
@@ -104,6 +119,60 @@ def test_a_layer_that_crosses_no_cell_passes_every_cell_through(monkeypatch):
     net = Network(2, [first, second], Output("sum"))
     T = enumerate_regions(net)
     C = by_complex(monkeypatch, net)
-    assert T.info["cutting"] == "arrangements"
+    assert T.info["cutting"] == fast
     assert T.count == C.count == enumerate_regions(Network(2, [first], Output("sum"))).count
     assert polygons(T) == polygons(C) and T.patterns[:, 6:].all()
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", range(8))
+def test_the_compiled_cut_equals_numpys_and_the_cell_complex(monkeypatch, seed):
+    """Random shapes (1 to 4 layers of 3 to 24 units, relu and |x|, boxes off the origin): the
+    same vertices, polygons and patterns whichever path cuts the box."""
+    rng = np.random.default_rng(100 + seed)
+    dims = [2] + list(rng.integers(3, 25, size=rng.integers(1, 5)))
+    acts = [RELU if a else ABS for a in rng.integers(0, 2, size=len(dims) - 1)]
+    net = he_net(dims, seed, act=acts, head="linear" if seed % 2 else "sum")
+    lo = rng.uniform(-2.0, 0.0, size=2)
+    bbox = (lo, lo + rng.uniform(0.5, 3.0, size=2))
+    T = enumerate_regions(net, bbox)
+    monkeypatch.setattr(exact, "COMPILED_2D", False)
+    N = enumerate_regions(net, bbox)
+    C = by_complex(monkeypatch, net, bbox)
+    assert (T.info["cutting"], N.info["cutting"]) == ("compiled", "arrangements")
+    assert T.count == N.count == C.count and T.pieces == N.pieces == C.pieces
+    assert T.info["vertices"] == N.info["vertices"] == C.info["vertices"]
+    assert polygons(T) == polygons(N) == polygons(C)
+    assert np.array_equal(net.activation_pattern(T.centroids()), T.patterns)
+
+
+@needs_numba
+def test_a_layer_over_64_units_is_cut_compiled_as_by_the_cell_complex(monkeypatch):
+    net = he_net([2, 70, 8], 0)
+    T = enumerate_regions(net)
+    C = by_complex(monkeypatch, net)
+    assert T.info["cutting"] == "compiled" and T.count == C.count and polygons(T) == polygons(C)
+
+
+def test_without_numba_numpy_cuts_the_box(monkeypatch):
+    monkeypatch.setattr(compiled2d, "available", lambda: False)
+    T = enumerate_regions(he_net([2, 16, 16], 0))
+    assert T.info["cutting"] == "arrangements" and T.count == 259
+
+
+@needs_numba
+def test_a_compiler_failure_is_warned_about_once_and_numpy_cuts_the_box(monkeypatch):
+    import numba
+
+    def broken(*args, **kw):
+        raise OSError("no LLVM here")
+
+    monkeypatch.setattr(numba, "njit", broken)
+    monkeypatch.setattr(compiled2d, "_kernels", None)
+    with pytest.warns(RuntimeWarning, match="compiled 2-D region cut is unavailable.*no LLVM here"):
+        T = enumerate_regions(he_net([2, 16, 16], 0))
+    assert T.info["cutting"] == "arrangements" and T.count == 259
+    assert not compiled2d.available()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert enumerate_regions(he_net([2, 16, 16], 0)).info["cutting"] == "arrangements"

@@ -22,10 +22,12 @@ corner), a duplicate or parallel unit, or a dead one makes no empty or duplicate
 
 BLAS runs single-threaded (threadpoolctl, when installed): its products here are small.
 
-In 2-D, :mod:`.lean2d` is tried first (each layer cuts every cell at once as a line
-arrangement; 3-10x faster on small nets): it gives up on anything not in general position
-(lines through or near vertices), and the box is then cut unit by unit as above. Which one
-made a tessellation is ``info["cutting"]`` (``"arrangements"`` or ``"cell complex"``).
+In 2-D, :mod:`.compiled2d` is tried first where numba is installed (the box cut unit by unit as
+a polygon mesh in machine code), then :mod:`.lean2d` (numpy: each layer cuts every cell at once
+as a line arrangement; 3-10x faster than the cell complex on small nets). Both give up on
+anything not in general position (lines through or near vertices), and the box is then cut unit
+by unit as above. Which one made a tessellation is ``info["cutting"]`` (``"compiled"``,
+``"arrangements"`` or ``"cell complex"``).
 
 Each region's pattern is read from the unit's values at the region's vertices (``+1``/``-1``
 where all are on one side, ``0`` where the unit vanishes on the region: off), its affine map
@@ -49,6 +51,7 @@ from ..levelset.exact import rounding_scale, single_threaded_blas
 from ..network.model import Layer, Network
 from ..reporting import Reporter
 from .formulation import check_box, check_countable
+from .compiled2d import compiled_regions_2d
 from .lean2d import lean_regions_2d, lean_tessellation_args
 from .tessellation import RegionTessellation
 
@@ -57,6 +60,8 @@ __all__ = ["enumerate_regions"]
 #: Cut 2-D boxes by the line arrangements of :mod:`.lean2d` first (the cell complex when they
 #: give up); False: always by the cell complex (tests compare the two).
 FAST_2D = True
+#: Before them, the compiled cut of :mod:`.compiled2d` where numba is installed; False: skip it.
+COMPILED_2D = True
 
 _MIXED = 2                      # pattern code of a cell a unit was left uncut on (degenerate)
 _BYTES_PER_VALUE = 8 * 4         # a carried value, its growth headroom and the temporaries
@@ -344,12 +349,18 @@ def enumerate_regions(net, bbox=(-1.0, 1.0), *, origin=None, basis=None, progres
     reporter = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"),
                         what="region enumeration", interval=0.05)
     with contextlib.ExitStack() as stack:     # the fast path limits BLAS only once cells are many
-        fast = lean_regions_2d(local, lo, hi, reporter, max_regions, stack) if FAST_2D and local.dim == 2 else None
-        if fast is not None:                  # 2-D in general position: see .lean2d
+        fast, cutting = None, "arrangements"
+        if FAST_2D and COMPILED_2D and local.dim == 2:
+            fast, cutting = compiled_regions_2d(local, lo, hi, reporter, max_regions), "compiled"
+        if fast is None and FAST_2D and local.dim == 2:
+            fast, cutting = lean_regions_2d(local, lo, hi, reporter, max_regions, stack), "arrangements"
+        if fast is not None:                  # 2-D in general position: see .compiled2d, .lean2d
             offs = np.cumsum([0] + list(net.widths))
             slices = [slice(int(a), int(b)) for a, b in zip(offs[:-1], offs[1:])]
-            return RegionTessellation(**lean_tessellation_args(net, fast, slices, o, B, lo, hi),
-                                      seconds=time.perf_counter() - t0)
+            T = RegionTessellation(**lean_tessellation_args(net, fast, slices, o, B, lo, hi),
+                                   seconds=time.perf_counter() - t0)
+            T.info["cutting"] = cutting
+            return T
     en = _Enumerator(local, lo, hi, reporter, max_regions)
     with single_threaded_blas():          # small products: BLAS threads would only spin
         en.run()

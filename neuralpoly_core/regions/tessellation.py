@@ -60,8 +60,9 @@ class RegionTessellation:
     info : dict
         ``cells`` (cells of the complex; more than ``count`` only with maxout layers),
         ``vertices``, ``degenerate_cells`` (cells a near-tie left uncut, 0 normally),
-        ``origin``, ``basis``, ``bbox``, ``cutting`` (``"arrangements"``: the 2-D fast path of
-        :mod:`.lean2d`; ``"cell complex"``: unit by unit).
+        ``origin``, ``basis``, ``bbox``, ``cutting`` (``"compiled"``: the 2-D fast path of
+        :mod:`.compiled2d`, where numba is installed; ``"arrangements"``: numpy's 2-D fast path
+        of :mod:`.lean2d`; ``"cell complex"``: unit by unit).
     """
 
     def __init__(self, *, dim, patterns, layer_slices, groups, gradients, offsets, local_gradients, local_offsets,
