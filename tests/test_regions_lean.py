@@ -17,6 +17,13 @@ needs_numba = pytest.mark.skipif(not compiled2d.available(), reason="numba is no
 PATHS = [pytest.param("compiled", marks=needs_numba), "arrangements"]
 
 
+@pytest.fixture(autouse=True)
+def compiled_loaded():
+    """The compiled path loaded (where numba is installed), so that it runs from the first call."""
+    if compiled2d.available():
+        assert compiled2d.warm_up()
+
+
 @pytest.fixture(params=PATHS)
 def fast(request, monkeypatch):
     """The fast path under test: the compiled one (where numba is installed) or numpy's."""
@@ -169,10 +176,26 @@ def test_a_compiler_failure_is_warned_about_once_and_numpy_cuts_the_box(monkeypa
 
     monkeypatch.setattr(numba, "njit", broken)
     monkeypatch.setattr(compiled2d, "_kernels", None)
+    monkeypatch.setattr(compiled2d, "_numpy_seconds", compiled2d.LOAD_AFTER_SECONDS)   # worth loading
     with pytest.warns(RuntimeWarning, match="compiled 2-D region cut is unavailable.*no LLVM here"):
         T = enumerate_regions(he_net([2, 16, 16], 0))
     assert T.info["cutting"] == "arrangements" and T.count == 259
-    assert not compiled2d.available()
+    assert not compiled2d.available() and not compiled2d.warm_up()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert enumerate_regions(he_net([2, 16, 16], 0)).info["cutting"] == "arrangements"
+
+
+@needs_numba
+def test_a_process_loads_the_compiled_path_once_numpys_has_taken_long_enough(monkeypatch):
+    monkeypatch.setattr(compiled2d, "_kernels", None)           # as in a new process
+    monkeypatch.setattr(compiled2d, "_numpy_seconds", 0.0)
+    monkeypatch.setattr(compiled2d, "LOAD_AFTER_SECONDS", 0.02)
+    net = he_net([2, 16, 16], 0)
+    first = enumerate_regions(net)
+    assert first.info["cutting"] == "arrangements" and compiled2d._kernels is None
+    while compiled2d._numpy_seconds < 0.02:
+        assert enumerate_regions(net).info["cutting"] == "arrangements"
+    T = enumerate_regions(net)
+    assert T.info["cutting"] == "compiled" and compiled2d._kernels
+    assert T.count == first.count and polygons(T) == polygons(first)

@@ -27,12 +27,19 @@ import numpy as np
 
 from ..budget import memory_budget
 
-__all__ = ["available", "compiled_regions_2d"]
+__all__ = ["available", "compiled_regions_2d", "note_numpy_seconds", "wanted", "warm_up"]
 
 _TOL = 1e-9
 _KEY = np.int64(1) << 31                # an edge's key: smaller id * 2^31 + larger id
 _MIX = np.int64(0x9E3779B97F4A7C1)      # spreads the keys over the hash table (products wrap)
 _kernels = None                         # (cut_layer, areas_and_centroids) once compiled; False: failed
+#: Loading numba and its cached machine code takes about 0.5 s (compiling, the first time in an
+#: installation, 7-10 s), so a process starts on numpy's path and loads the compiled one once
+#: numpy's path has taken this long in all (or at once, after :func:`warm_up`): a few small
+#: enumerations never wait for numba, many or large ones get it (at most about twice the time
+#: either choice alone would have taken).
+LOAD_AFTER_SECONDS = 0.5
+_numpy_seconds = 0.0
 
 
 def available() -> bool:
@@ -42,6 +49,25 @@ def available() -> bool:
     own Python has no numba). Nothing is imported."""
     return (__name__ == "neuralpoly_core.regions.compiled2d" and _kernels is not False
             and importlib.util.find_spec("numba") is not None)
+
+
+def wanted() -> bool:
+    """Whether the enumeration should try the compiled path now: it is :func:`available`, and
+    loaded already or worth loading (numpy's path has taken ``LOAD_AFTER_SECONDS`` so far)."""
+    return available() and (bool(_kernels) or _numpy_seconds >= LOAD_AFTER_SECONDS)
+
+
+def note_numpy_seconds(seconds: float) -> None:
+    """Count time spent on numpy's 2-D path towards loading the compiled one (:func:`wanted`)."""
+    global _numpy_seconds
+    _numpy_seconds += seconds
+
+
+def warm_up() -> bool:
+    """Load (or compile) the compiled path now, so that every later 2-D enumeration in this
+    process uses it; False where it cannot run (no numba, inside Blender's extension, or a
+    failure to compile, warned about)."""
+    return available() and _compiled() is not None
 
 
 def _compiled():

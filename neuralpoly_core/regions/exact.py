@@ -22,12 +22,13 @@ corner), a duplicate or parallel unit, or a dead one makes no empty or duplicate
 
 BLAS runs single-threaded (threadpoolctl, when installed): its products here are small.
 
-In 2-D, :mod:`.compiled2d` is tried first where numba is installed (the box cut unit by unit as
-a polygon mesh in machine code), then :mod:`.lean2d` (numpy: each layer cuts every cell at once
-as a line arrangement; 3-10x faster than the cell complex on small nets). Both give up on
-anything not in general position (lines through or near vertices), and the box is then cut unit
-by unit as above. Which one made a tessellation is ``info["cutting"]`` (``"compiled"``,
-``"arrangements"`` or ``"cell complex"``).
+In 2-D, :mod:`.compiled2d` is tried first where numba is installed and loaded (the box cut unit
+by unit as a polygon mesh in machine code; a process loads it once numpy's path has taken 0.5 s,
+or at once after :func:`.compiled2d.warm_up`), then :mod:`.lean2d` (numpy: each layer cuts
+every cell at once as a line arrangement; 3-10x faster than the cell complex on small nets).
+Both give up on anything not in general position (lines through or near vertices), and the box
+is then cut unit by unit as above. Which one made a tessellation is ``info["cutting"]``
+(``"compiled"``, ``"arrangements"`` or ``"cell complex"``).
 
 Each region's pattern is read from the unit's values at the region's vertices (``+1``/``-1``
 where all are on one side, ``0`` where the unit vanishes on the region: off), its affine map
@@ -51,7 +52,7 @@ from ..levelset.exact import rounding_scale, single_threaded_blas
 from ..network.model import Layer, Network
 from ..reporting import Reporter
 from .formulation import check_box, check_countable
-from .compiled2d import compiled_regions_2d
+from . import compiled2d
 from .lean2d import lean_regions_2d, lean_tessellation_args
 from .tessellation import RegionTessellation
 
@@ -60,7 +61,8 @@ __all__ = ["enumerate_regions"]
 #: Cut 2-D boxes by the line arrangements of :mod:`.lean2d` first (the cell complex when they
 #: give up); False: always by the cell complex (tests compare the two).
 FAST_2D = True
-#: Before them, the compiled cut of :mod:`.compiled2d` where numba is installed; False: skip it.
+#: Before them, the compiled cut of :mod:`.compiled2d` where numba is installed (once loaded:
+#: see :func:`.compiled2d.wanted`, :func:`.compiled2d.warm_up`); False: skip it.
 COMPILED_2D = True
 
 _MIXED = 2                      # pattern code of a cell a unit was left uncut on (degenerate)
@@ -350,10 +352,13 @@ def enumerate_regions(net, bbox=(-1.0, 1.0), *, origin=None, basis=None, progres
                         what="region enumeration", interval=0.05)
     with contextlib.ExitStack() as stack:     # the fast path limits BLAS only once cells are many
         fast, cutting = None, "arrangements"
-        if FAST_2D and COMPILED_2D and local.dim == 2:
-            fast, cutting = compiled_regions_2d(local, lo, hi, reporter, max_regions), "compiled"
-        if fast is None and FAST_2D and local.dim == 2:
-            fast, cutting = lean_regions_2d(local, lo, hi, reporter, max_regions, stack), "arrangements"
+        if FAST_2D and local.dim == 2:
+            if COMPILED_2D and compiled2d.wanted():
+                fast, cutting = compiled2d.compiled_regions_2d(local, lo, hi, reporter, max_regions), "compiled"
+            if fast is None:
+                t1 = time.perf_counter()
+                fast, cutting = lean_regions_2d(local, lo, hi, reporter, max_regions, stack), "arrangements"
+                compiled2d.note_numpy_seconds(time.perf_counter() - t1)
         if fast is not None:                  # 2-D in general position: see .compiled2d, .lean2d
             offs = np.cumsum([0] + list(net.widths))
             slices = [slice(int(a), int(b)) for a, b in zip(offs[:-1], offs[1:])]
