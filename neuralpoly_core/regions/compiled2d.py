@@ -27,7 +27,7 @@ import numpy as np
 
 from ..budget import memory_budget
 
-__all__ = ["available", "compiled_regions_2d", "note_numpy_seconds", "wanted", "warm_up"]
+__all__ = ["available", "compiled_regions_2d", "note_numpy_seconds", "status", "wanted", "warm_up"]
 
 _TOL = 1e-9
 _KEY = np.int64(1) << 31                # an edge's key: smaller id * 2^31 + larger id
@@ -57,6 +57,14 @@ def wanted() -> bool:
     return available() and (bool(_kernels) or _numpy_seconds >= LOAD_AFTER_SECONDS)
 
 
+def status() -> dict:
+    """Where this process stands: ``available`` (:func:`available`), ``loaded`` (compiled and
+    in use), ``failed`` (a compile failure was warned about) and ``numpy_seconds`` (the time
+    numpy's 2-D path has taken so far, towards ``LOAD_AFTER_SECONDS``)."""
+    return {"available": available(), "loaded": bool(_kernels), "failed": _kernels is False,
+            "numpy_seconds": _numpy_seconds}
+
+
 def note_numpy_seconds(seconds: float) -> None:
     """Count time spent on numpy's 2-D path towards loading the compiled one (:func:`wanted`)."""
     global _numpy_seconds
@@ -75,16 +83,17 @@ def _compiled():
     on first use: it takes a while; the machine code is cached beside this file, or where
     ``NUMBA_CACHE_DIR`` says, and loaded by later sessions). A failure to compile or to load
     the cache is warned about once, and numpy's path runs from then on."""
-    global _kernels
+    global _kernels, _split_polygon
     if _kernels is None:
         try:
             import numba
             try:
                 jit = numba.njit(cache=True, nogil=True)
-                kernels = (jit(_cut_layer), jit(_areas_and_centroids))
+                _split_polygon = jit(_split_polygon_py)
             except RuntimeError:             # no writable cache anywhere: compile every session
                 jit = numba.njit(nogil=True)
-                kernels = (jit(_cut_layer), jit(_areas_and_centroids))
+                _split_polygon = jit(_split_polygon_py)
+            kernels = (jit(_cut_layer), jit(_areas_and_centroids))
             X = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
             st, X, _, nv, fv, foff, _, _ = kernels[0](X, 4, X[:, :1] - 0.5, np.full(1, 1e-9), np.arange(4),
                                                       np.array([0, 4]), 16, 16)
@@ -115,12 +124,12 @@ def _cut_layer(X, nv, Z, eps, fv, foff, max_faces, max_vertices):
     Zc[:nv] = Z[:nv]
     parent = np.arange(nf)
     signs = np.zeros((nf, w), dtype=np.bool_)
-    empty = (Xc, Zc, nv, fv, foff, parent, signs)
+    state = (Xc, Zc, nv, fv, foff, parent, signs)
     for j in range(w):
         e = eps[j]
         for v in range(nv):
             if abs(Zc[v, j]) <= e:                  # a line through or near a vertex
-                return (1,) + empty
+                return (1,) + state
         # which polygons the unit's line crosses, and how many of their corners are positive
         npos = np.zeros(nf, dtype=np.int64)
         k = 0
@@ -136,7 +145,7 @@ def _cut_layer(X, nv, Z, eps, fv, foff, max_faces, max_vertices):
                 signs[f, j] = npos[f] > 0
             continue
         if nf + k > max_faces or nv + 2 * k > max_vertices:
-            return (1,) + empty
+            return (1,) + state
         if nv + 2 * k > len(Xc):
             cap = max(2 * len(Xc), nv + 2 * k)
             X2 = np.empty((cap, 2))
@@ -170,45 +179,9 @@ def _cut_layer(X, nv, Z, eps, fv, foff, max_faces, max_vertices):
                 g += 1
                 noff[g] = o
                 continue
-            po, ne = o, o + p + 2                   # the positive part, then the negative one
-            changes = 0
-            for i in range(n):
-                u = fv[a + i]
-                v = fv[a + (i + 1) % n]
-                zu, zv = Zc[u, j], Zc[v, j]
-                if zu > 0.0:
-                    nfv[po] = u
-                    po += 1
-                else:
-                    nfv[ne] = u
-                    ne += 1
-                if (zu > 0.0) != (zv > 0.0):
-                    changes += 1
-                    if changes > 2:
-                        return (1,) + empty
-                    key = min(u, v) * _KEY + max(u, v)
-                    h = (key * _MIX) & (size - 1)
-                    while keys[h] != key and keys[h] >= 0:
-                        h = (h + 1) & (size - 1)
-                    if keys[h] == key:
-                        c = made[h]
-                    else:
-                        c = nv
-                        nv += 1
-                        keys[h] = key
-                        made[h] = c
-                        t = zu / (zu - zv)
-                        for d in range(2):
-                            Xc[c, d] = Xc[u, d] + t * (Xc[v, d] - Xc[u, d])
-                        for q in range(w):
-                            Zc[c, q] = Zc[u, q] + t * (Zc[v, q] - Zc[u, q])
-                        Zc[c, j] = 0.0
-                    nfv[po] = c
-                    po += 1
-                    nfv[ne] = c
-                    ne += 1
-            if po != o + p + 2 or ne != o + n + 4:
-                return (1,) + empty
+            nv = _split_polygon(fv, a, n, p, j, Xc, Zc, nv, keys, made, nfv, o)
+            if nv < 0:
+                return (1,) + state
             for s in range(2):
                 npar[g] = parent[f]
                 for q in range(j):
@@ -219,8 +192,60 @@ def _cut_layer(X, nv, Z, eps, fv, foff, max_faces, max_vertices):
             o += n + 4
         fv, foff, parent, signs = nfv, noff, npar, nsig
         nf += k
-        empty = (Xc, Zc, nv, fv, foff, parent, signs)
-    return (0,) + empty
+        state = (Xc, Zc, nv, fv, foff, parent, signs)
+    return (0,) + state
+
+
+def _split_polygon_py(fv, a, n, p, j, Xc, Zc, nv, keys, made, nfv, o):
+    """Write the parts of polygon ``fv[a:a + n]`` (``p`` of its corners positive) on either side
+    of unit ``j``'s line to ``nfv[o:]``: the positive one (``p + 2`` vertices), then the negative
+    one; each crossed edge's vertex made once (the hash table ``keys`` -> ``made``, appended to
+    ``Xc``, ``Zc``). Returns the new vertex count, or -1 where the signs change more than twice."""
+    w = Zc.shape[1]
+    size = len(keys)
+    po, ne = o, o + p + 2
+    changes = 0
+    for i in range(n):
+        u = fv[a + i]
+        v = fv[a + (i + 1) % n]
+        zu, zv = Zc[u, j], Zc[v, j]
+        if zu > 0.0:
+            nfv[po] = u
+            po += 1
+        else:
+            nfv[ne] = u
+            ne += 1
+        if (zu > 0.0) != (zv > 0.0):
+            changes += 1
+            if changes > 2:
+                return -1
+            key = min(u, v) * _KEY + max(u, v)
+            h = (key * _MIX) & (size - 1)
+            while keys[h] != key and keys[h] >= 0:
+                h = (h + 1) & (size - 1)
+            if keys[h] == key:
+                c = made[h]
+            else:
+                c = nv
+                nv += 1
+                keys[h] = key
+                made[h] = c
+                t = zu / (zu - zv)
+                for d in range(2):
+                    Xc[c, d] = Xc[u, d] + t * (Xc[v, d] - Xc[u, d])
+                for q in range(w):
+                    Zc[c, q] = Zc[u, q] + t * (Zc[v, q] - Zc[u, q])
+                Zc[c, j] = 0.0
+            nfv[po] = c
+            po += 1
+            nfv[ne] = c
+            ne += 1
+    if po != o + p + 2 or ne != o + n + 4:
+        return -1
+    return nv
+
+
+_split_polygon = _split_polygon_py      # what _cut_layer calls: numba's compiled one once loaded
 
 
 def _areas_and_centroids(X, fv, foff):
