@@ -13,6 +13,8 @@ from neuralpoly_core.budget import MemoryBudgetError, set_memory_budget
 from neuralpoly_core.construct.tent import tent_map_network
 from neuralpoly_core.errors import Cancelled, NeuralPolyError
 from neuralpoly_core.regions import RegionTessellation, count_regions, enumerate_regions
+from neuralpoly_core.regions import compiled2d
+from neuralpoly_core.regions import exact as exact_module
 
 RELU = Activation("relu")
 
@@ -272,14 +274,27 @@ def test_milp_count_equals_exact(dims, seed):
 
 
 @pytest.mark.parametrize("dims, seed", [([2, 16, 16], 0), ([2, 32, 32, 32], 1), ([2, 20, 20, 20, 20], 2)])
-def test_same_counts_as_regioncam(dims, seed):
+def test_same_counts_as_regioncam(monkeypatch, dims, seed):
+    """Every path that cuts a 2-D box: the compiled one (where numba is installed), numpy's and
+    the cell complex."""
     regioncam = pytest.importorskip("regioncam")
     net = he_net(dims, seed)
     rc = regioncam.Regioncam(1.0)
     for layer in net.layers:
         rc.linear(layer.weight.T.astype(np.float32), layer.bias.astype(np.float32))
         rc.relu()
-    assert enumerate_regions(net).count == rc.num_faces
+    counts = {}
+    if compiled2d.warm_up():
+        T = enumerate_regions(net)
+        counts[T.info["cutting"]] = T.count
+    monkeypatch.setattr(exact_module, "COMPILED_2D", False)
+    T = enumerate_regions(net)
+    counts[T.info["cutting"]] = T.count
+    monkeypatch.setattr(exact_module, "FAST_2D", False)
+    T = enumerate_regions(net)
+    counts[T.info["cutting"]] = T.count
+    expected = ["compiled"] * compiled2d.available() + ["arrangements", "cell complex"]
+    assert counts == dict.fromkeys(expected, rc.num_faces)
 
 
 # -- bad input -----------------------------------------------------------------------------------
