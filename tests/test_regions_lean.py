@@ -151,6 +151,11 @@ def test_the_compiled_cut_equals_numpys_and_the_cell_complex(monkeypatch, seed):
     assert T.info["vertices"] == N.info["vertices"] == C.info["vertices"]
     assert polygons(T) == polygons(N) == polygons(C)
     assert np.array_equal(net.activation_pattern(T.centroids()), T.patterns)
+    # in the same order (which path runs depends on the process's history): regions, corners, vertices
+    assert np.array_equal(T.patterns, N.patterns)
+    assert all(np.allclose(a, b, rtol=0, atol=1e-12) for a, b in zip(T.vertices, N.vertices))
+    assert np.allclose(T.mesh().vertices, N.mesh().vertices, rtol=0, atol=1e-12)
+    assert np.array_equal(T.adjacent_pairs(), N.adjacent_pairs())
 
 
 @needs_numba
@@ -199,3 +204,35 @@ def test_a_process_loads_the_compiled_path_once_numpys_has_taken_long_enough(mon
     T = enumerate_regions(net)
     assert T.info["cutting"] == "compiled" and compiled2d.status()["loaded"]
     assert T.count == first.count and polygons(T) == polygons(first)
+
+
+@pytest.mark.parametrize("lo, size", [(1e3, 2.0), (1e4, 1e-2)])
+def test_a_box_far_from_the_origin(monkeypatch, fast, lo, size):
+    """Lines placed through a small box far out (areas about each polygon's corner keep their digits)."""
+    rng = np.random.default_rng(9)
+    W = rng.normal(size=(6, 2))
+    centre = np.full(2, lo + size / 2)
+    b = -(W @ (centre + rng.uniform(-size / 3, size / 3, size=(6, 2))).T).diagonal()
+    net = Network(2, [Layer(W, b, RELU)], Output("sum"))
+    T = enumerate_regions(net, (lo, lo + size))
+    C = by_complex(monkeypatch, net, (lo, lo + size))
+    assert T.info["cutting"] == fast and T.count == C.count > 6
+    assert np.all(T.volumes() > 0) and abs(T.volumes().sum() - size ** 2) <= 1e-6 * size ** 2
+
+
+@needs_numba
+def test_both_paths_order_a_column_of_vertices_alike(monkeypatch):
+    """A vertical and a horizontal unit (their crossings share x or y up to each path's rounding)
+    in a two-layer net: the same vertex, region and corner order from both paths."""
+    rng = np.random.default_rng(5)
+    W = np.vstack([[1.0, 0.0], [0.0, 1.0], rng.normal(size=(6, 2))])
+    b = np.concatenate([[-0.3, 0.2], rng.uniform(-0.5, 0.5, size=6)])
+    net = Network(2, [Layer(W, b, RELU), Layer(rng.normal(size=(5, 8)) * 0.5, rng.uniform(-0.5, 0.5, 5), RELU)],
+                  Output("sum"))
+    T = enumerate_regions(net)
+    monkeypatch.setattr(exact, "COMPILED_2D", False)
+    N = enumerate_regions(net)
+    assert (T.info["cutting"], N.info["cutting"]) == ("compiled", "arrangements")
+    assert np.array_equal(T.patterns, N.patterns)
+    assert np.allclose(T.mesh().vertices, N.mesh().vertices, rtol=0, atol=1e-12)
+    assert np.array_equal(T.mesh().corners, N.mesh().corners)

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from ..budget import memory_budget
+from .lean2d import area_slack
 
 __all__ = ["available", "compiled_regions_2d", "note_numpy_seconds", "status", "wanted", "warm_up"]
 
@@ -249,16 +250,18 @@ _split_polygon = _split_polygon_py      # what _cut_layer calls: numba's compile
 
 
 def _areas_and_centroids(X, fv, foff):
-    """Each polygon's area (shoelace: positive when counter-clockwise) and vertex centroid."""
+    """Each polygon's area (shoelace about its first corner, so that a box far from the origin
+    keeps its digits: positive when counter-clockwise) and vertex centroid."""
     nf = len(foff) - 1
     area = np.empty(nf)
     cen = np.zeros((nf, 2))
     for f in range(nf):
         a, b = foff[f], foff[f + 1]
+        x0, y0 = X[fv[a], 0], X[fv[a], 1]
         s = 0.0
         for i in range(a, b):
             u, v = fv[i], fv[a + (i + 1 - a) % (b - a)]
-            s += X[u, 0] * X[v, 1] - X[v, 0] * X[u, 1]
+            s += (X[u, 0] - x0) * (X[v, 1] - y0) - (X[v, 0] - x0) * (X[u, 1] - y0)
             cen[f, 0] += X[u, 0]
             cen[f, 1] += X[u, 1]
         area[f] = 0.5 * s
@@ -303,7 +306,7 @@ def compiled_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
         H = np.where(Z > 0, above * Z, below * Z)
         reporter((li + 1) / len(layers), f"layer {li + 1} of {len(layers)}")
     area, cen = areas_and_centroids(X, fv, foff)
-    if np.any(area <= 0) or abs(float(area.sum()) - box) > 1e-9 * box:
+    if np.any(area <= 0) or abs(float(area.sum()) - box) > area_slack(box, np.maximum(np.abs(lo), np.abs(hi)), len(area)):
         return None
     cnt = np.diff(foff)
     return dict(X=np.ascontiguousarray(X), regions=(fv, foff[:-1], cnt), codes=codes, centroids=cen)

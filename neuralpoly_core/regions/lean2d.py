@@ -34,7 +34,7 @@ from ..levelset.arrays import ranges
 from ..levelset.exact import single_threaded_blas
 from .tessellation_build import affine_maps
 
-__all__ = ["lean_regions_2d"]
+__all__ = ["area_slack", "canonical_order", "lean_regions_2d", "lean_tessellation_args"]
 
 _TOL = 1e-9                      # relative to |A| |y|max + |b| of the unit on the cell
 _UP = np.array([0.3826834323650898, 0.9238795325112867, 0.0])     # generic "up" (22.5 degrees off y)
@@ -177,11 +177,11 @@ def _polygons(X, face, vid, nf):
             raise _GiveUp
     else:
         order = np.lexsort((np.arctan2(d[:, 1], d[:, 0]), face))
-    vid, P = vid[order], P[order]
+    vid, d = vid[order], d[order]                # the shoelace about the centroid: a box far out keeps its digits
     off = np.cumsum(cnt) - cnt
     nxt = np.arange(1, len(vid) + 1)
     nxt[off + cnt - 1] = off
-    area = 0.5 * np.bincount(face[order], P[:, 0] * P[nxt, 1] - P[nxt, 0] * P[:, 1], nf)
+    area = 0.5 * np.bincount(face[order], d[:, 0] * d[nxt, 1] - d[nxt, 0] * d[:, 1], nf)
     return vid, cnt, area, cen
 
 
@@ -216,6 +216,15 @@ def _cut_layer(X, cells, M, eps, budget, what):
     new = (np.concatenate([kv, fv]), off, cnt, nxt, np.concatenate([carea[keep], area]),
            np.concatenate([ccen[keep], cen]))
     return Xn, new, np.concatenate([keep, fcell]), np.concatenate([first_signs[keep], fpos]), area
+
+
+def area_slack(box: float, ext, n: int) -> float:
+    """How far the areas of ``n`` polygons tiling a box of area ``box`` may add up from it by
+    rounding: 1e-9 of the box, plus each polygon's corners rounded to a few ulps of the box's
+    largest coordinates ``ext`` (what dominates for a small box far from the origin). A
+    missing or overlapping polygon is off by its whole area, far above this."""
+    ext = np.asarray(ext, dtype=float)
+    return 1e-9 * box + 8.0 * np.finfo(float).eps * float(ext.max()) * float(np.sqrt(box)) * n
 
 
 def lean_regions_2d(net, lo, hi, reporter, max_regions=None, stack=None) -> dict | None:
@@ -255,7 +264,7 @@ def _layers(net, layers, X, cells, M, ext, box, budget, reporter, max_regions, s
             eps = _TOL * np.einsum("d,ndw->nw", ext, np.abs(M))
             what = lambda n=len(cells[2]), li=li: f"enumerating the regions of {net!r} (layer {li + 1}, {n:,} cells)"
             X, cells, fcell, on, area = _cut_layer(X, cells, M, eps, budget, what)
-            if np.any(area <= 0) or abs(float(cells[4].sum()) - box) > 1e-9 * box:
+            if np.any(area <= 0) or abs(float(cells[4].sum()) - box) > area_slack(box, ext[:2], len(cells[2])):
                 raise _GiveUp
             if max_regions is not None and len(fcell) > max_regions:
                 raise _GiveUp
@@ -276,9 +285,40 @@ def _layers(net, layers, X, cells, M, ext, box, budget, reporter, max_regions, s
     return dict(X=np.ascontiguousarray(X[:, :2]), regions=cells[:3], codes=codes, centroids=cells[5])
 
 
+def canonical_order(res) -> dict:
+    """A 2-D fast path's result ``res`` (of :func:`lean_regions_2d` or of
+    :func:`.compiled2d.compiled_regions_2d`) in an order of its own, whichever path made it:
+    the vertices by ``x`` then ``y`` (in steps of 2^-32 of the box, so that the two paths'
+    rounding does not reorder a column of vertices), the regions by their patterns (read as
+    binary numbers, the first unit the lowest bit), each polygon from its vertex first in that
+    order."""
+    X, (cv, coff, cnt), codes = res["X"], res["regions"], res["codes"]
+    n, nv = len(cnt), len(X)
+    if n == 0:
+        return res
+    if codes.shape[1] <= _MAX_WIDTH:
+        order = np.argsort(_bits(codes))
+    else:
+        order = np.lexsort(np.packbits(codes, axis=1, bitorder="little").T)
+    lo, hi = X.min(axis=0), X.max(axis=0)             # the box's corners, exact in either path
+    q = np.floor((X - lo) * (2.0 ** 32 / (hi - lo)))    # rounding apart, both paths agree
+    rank = np.lexsort((q[:, 1], q[:, 0]))
+    new_id = np.empty(nv, dtype=np.int64)
+    new_id[rank] = np.arange(nv)
+    cnt = cnt[order]
+    off = np.cumsum(cnt) - cnt
+    cv = new_id[cv[ranges(coff[order], cnt)]]
+    own = np.repeat(np.arange(n), cnt)
+    low = np.argsort(own * nv + cv)[off]                # each polygon's first vertex
+    pos = np.arange(len(cv)) - off[own]
+    cv = cv[off[own] + (pos + (low - off)[own]) % cnt[own]]
+    return dict(X=X[rank], regions=(cv, off, cnt), codes=codes[order], centroids=res["centroids"][order])
+
+
 def lean_tessellation_args(net, res, slices, origin, basis, lo, hi) -> dict:
-    """The keyword arguments of :class:`RegionTessellation` (but ``seconds``) from
-    :func:`lean_regions_2d`'s result ``res`` (``net``: the network on its own input)."""
+    """The keyword arguments of :class:`RegionTessellation` (but ``seconds``) from a 2-D fast
+    path's result ``res`` (``net``: the network on its own input), in :func:`canonical_order`."""
+    res = canonical_order(res)
     codes = res["codes"]                   # bool: the unit is positive on the region
     X = res["X"]
     n = len(codes)

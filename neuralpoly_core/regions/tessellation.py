@@ -144,7 +144,8 @@ class RegionTessellation:
         if self.dim == 1:
             return np.array([float(v.max() - v.min()) for v in self.vertices])
         mesh = self.mesh()
-        V = mesh.vertices
+        V = mesh.vertices.copy()                # about the box's centre: a box far out keeps its digits
+        V[:, :self.dim] -= 0.5 * (np.asarray(self.lo) + np.asarray(self.hi))
         st, sz = mesh.face_starts, mesh.face_sizes
         a = mesh.corners
         pos = np.arange(len(a)) - np.repeat(st, sz)
