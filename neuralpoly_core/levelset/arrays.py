@@ -66,14 +66,18 @@ class Grow:
         """The rows in use."""
         return self.a[:self.n]
 
-    def reset(self, rows: np.ndarray):
-        """Replace the contents by ``rows``."""
-        self.a = np.array(rows, dtype=self.a.dtype, copy=True).reshape(-1, self.a.shape[1])
-        if len(self.a) == 0:
-            self.a = np.empty((256, self.a.shape[1]), dtype=self.a.dtype)
-            self.n = 0
+    def reset(self, rows: np.ndarray, cap: int = 0):
+        """Replace the contents by ``rows`` (with room for ``cap`` rows in all, if more)."""
+        rows = np.asarray(rows, dtype=self.a.dtype).reshape(-1, self.a.shape[1])
+        n = len(rows)
+        if cap > n:
+            self.a = np.empty((cap, rows.shape[1]), dtype=rows.dtype)
+            self.a[:n] = rows
         else:
-            self.n = len(rows)
+            self.a = np.array(rows, copy=True)
+        if n == 0 and len(self.a) == 0:
+            self.a = np.empty((256, self.a.shape[1]), dtype=self.a.dtype)
+        self.n = n
 
 
 class GrowCols:

@@ -333,6 +333,8 @@ class CellComplex:
         allrec = np.concatenate(parts, axis=0)
         order = np.argsort(child, kind="stable")
         child = child[order]
+        if self.rec.n + len(allrec) > len(self.rec.a):
+            self._compact_records(len(allrec))
         start = self.rec.extend_taken(allrec, order)
         nC = len(cut.cells)
         counts = np.bincount(child, minlength=2 * nC)
@@ -346,6 +348,19 @@ class CellComplex:
         self.alive.extend(np.ones((len(parent), 1), dtype=bool))
         self.cells_max = max(self.cells_max, self.cells.n)
         return parent
+
+    def _compact_records(self, incoming: int) -> None:
+        """Before the records grow: keep only those some cell refers to (a cut cell's old
+        ones are not), cell by cell, with room for ``incoming`` more and as many again. Cuts
+        append their children's records, so without this the array holds every record ever
+        made (several times the live ones: time to copy, memory, and scattered reads)."""
+        cells = self.cells.view
+        idx = ranges(cells[:, 0], cells[:, 1])
+        if 2 * len(idx) > self.rec.n:                   # mostly live: growing is cheaper
+            return
+        R = self.rec.view[idx]
+        cells[:, 0] = np.cumsum(cells[:, 1]) - cells[:, 1]
+        self.rec.reset(R, cap=2 * (len(R) + incoming))
 
     def drop(self, sel: np.ndarray):
         """Mark the cells ``sel`` dead (removed at the next :meth:`compact`)."""
