@@ -236,21 +236,3 @@ def test_both_paths_order_a_column_of_vertices_alike(monkeypatch):
     assert np.array_equal(T.patterns, N.patterns)
     assert np.allclose(T.mesh().vertices, N.mesh().vertices, rtol=0, atol=1e-12)
     assert np.array_equal(T.mesh().corners, N.mesh().corners)
-
-
-@needs_numba
-def test_over_the_unchecked_size_the_budget_is_read_and_the_layer_cut_again(monkeypatch):
-    monkeypatch.setattr(compiled2d, "_UNCHECKED", 2000)          # a few polygons
-    net = he_net([2, 16, 16], 0)
-    T = enumerate_regions(net)
-    assert T.info["cutting"] == "compiled" and T.count == 259
-    monkeypatch.setattr(exact, "COMPILED_2D", False)
-    assert polygons(T) == polygons(enumerate_regions(net))
-    from neuralpoly_core.budget import set_memory_budget
-    set_memory_budget(200_000)                                 # the cut would outgrow it
-    try:
-        monkeypatch.setattr(exact, "COMPILED_2D", True)
-        with pytest.raises(Exception, match="memory"):
-            enumerate_regions(he_net([2, 32, 32, 32], 1))
-    finally:
-        set_memory_budget(None)

@@ -41,7 +41,6 @@ _kernels = None                         # (cut_layer, areas_and_centroids) once 
 #: either choice alone would have taken).
 LOAD_AFTER_SECONDS = 0.5
 _numpy_seconds = 0.0
-_UNCHECKED = 64 << 20                   # bytes of vertices or polygons cut before the budget is read
 
 
 def available() -> bool:
@@ -114,8 +113,7 @@ def _cut_layer(X, nv, Z, eps, fv, foff, max_faces, max_vertices):
     """Cut the polygons ``(fv, foff)`` over vertices ``X[:nv]`` by the ``w`` units whose values
     at the vertices are ``Z`` (nv, w), one unit after another.
 
-    Returns (status, X, Z, nv, fv, foff, parent, signs): 0 when done, 1 when it gave up, 2 over
-    ``max_faces`` or ``max_vertices`` (the inputs are left as they were); the
+    Returns (status, X, Z, nv, fv, foff, parent, signs): 0 when done, 1 when it gave up; the
     new vertices appended to ``X`` and ``Z`` (capacity rows beyond ``nv``), each new polygon's
     parent among the old ones and its units' signs (True: positive)."""
     w = Z.shape[1]
@@ -148,7 +146,7 @@ def _cut_layer(X, nv, Z, eps, fv, foff, max_faces, max_vertices):
                 signs[f, j] = npos[f] > 0
             continue
         if nf + k > max_faces or nv + 2 * k > max_vertices:
-            return (2,) + state
+            return (1,) + state
         if nv + 2 * k > len(Xc):
             cap = max(2 * len(Xc), nv + 2 * k)
             X2 = np.empty((cap, 2))
@@ -288,11 +286,9 @@ def compiled_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
     fv, foff = np.arange(4), np.array([0, 4])
     box = float(np.prod(hi - lo))
     widest = max(layer.width for layer in layers)
-    per_vertex, per_face = 8 * (2 * (2 + widest) + 4), 8 * (widest + 16)    # X and Z, twice while growing
-    # up to _UNCHECKED bytes without reading the budget (it costs more than a small cut)
-    max_vertices, max_faces, checked = _UNCHECKED // per_vertex, _UNCHECKED // per_face, False
-    if max_regions is not None:
-        max_faces = min(max_faces, max_regions)
+    budget = memory_budget()
+    max_vertices = max(64, budget // (8 * (2 * (2 + widest) + 4)))   # X and Z, twice while growing
+    max_faces = max_regions if max_regions is not None else max(64, budget // (8 * (widest + 16)))
     codes = np.zeros((1, 0), dtype=bool)
     H = X
     for li, layer in enumerate(layers):
@@ -301,25 +297,16 @@ def compiled_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
         b = layer.bias if layer.bias is not None else np.zeros(layer.width)
         Z = np.ascontiguousarray(H @ W.T + b)          # C order: the types it was compiled for
         eps = _TOL * (np.abs(H) @ np.abs(W.T) + np.abs(b)).max(axis=0)
-        status, X2, Z2, nv2, fv2, foff2, parent, signs = cut_layer(X, nv, Z, eps, fv, foff, max_faces, max_vertices)
-        if status == 2 and not checked:                # over the unchecked size: the budget, then again
-            budget, checked = memory_budget(), True
-            max_vertices, max_faces = max(64, budget // per_vertex), max(64, budget // per_face)
-            if max_regions is not None:
-                max_faces = min(max_faces, max_regions)
-            status, X2, Z2, nv2, fv2, foff2, parent, signs = cut_layer(X, nv, Z, eps, fv, foff, max_faces,
-                                                                       max_vertices)
+        status, X, Z, nv, fv, foff, parent, signs = cut_layer(X, nv, Z, eps, fv, foff, max_faces, max_vertices)
         if status:
             return None
-        nv, fv, foff = nv2, fv2, foff2
-        X, Z = X2[:nv], Z2[:nv]
+        X, Z = X[:nv], Z[:nv]
         codes = np.concatenate([codes[parent], signs], axis=1)
         below, above = layer.activation.slopes
         H = np.where(Z > 0, above * Z, below * Z)
         reporter((li + 1) / len(layers), f"layer {li + 1} of {len(layers)}")
     area, cen = areas_and_centroids(X, fv, foff)
-    if np.any(area <= 0) or abs(float(area.sum()) - box) > area_slack(box, np.maximum(np.abs(lo), np.abs(hi)),
-                                                                      len(area)):
+    if np.any(area <= 0) or abs(float(area.sum()) - box) > area_slack(box, np.maximum(np.abs(lo), np.abs(hi)), len(area)):
         return None
     cnt = np.diff(foff)
     return dict(X=np.ascontiguousarray(X), regions=(fv, foff[:-1], cnt), codes=codes, centroids=cen)
