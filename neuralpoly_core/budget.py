@@ -1,8 +1,8 @@
 """Memory budgets: estimate what a computation needs before allocating it, refuse above a budget.
 
 The budget is, by default, 80 % of the memory the machine has available when asked
-(``MemAvailable`` of ``/proc/meminfo``; elsewhere 80 % of the physical memory, or 4 GiB when
-neither is known). ``NEURALPOLY_MEMORY_BUDGET`` (bytes, or with a unit: ``512M``, ``8G``) or
+(``MemAvailable`` of ``/proc/meminfo``, read at most every 0.25 s; elsewhere 80 % of the
+physical memory, or 4 GiB when neither is known). ``NEURALPOLY_MEMORY_BUDGET`` (bytes, or with a unit: ``512M``, ``8G``) or
 :func:`set_memory_budget` override it. A refusal is a :class:`MemoryBudgetError` (a
 :class:`~neuralpoly_core.errors.NeuralPolyError`) that says how much would be needed, the budget,
 and which option lowers the need -- never a raw allocator error after minutes of work.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 from .errors import NeuralPolyError
 
@@ -42,7 +43,23 @@ def parse_bytes(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
 
 
+_AVAILABLE_FOR = 0.25            # seconds a reading of the available memory is reused
+_last_reading: tuple[float, int | None] | None = None
+
+
 def _available() -> int | None:
+    """The memory available now; a reading is reused for ``_AVAILABLE_FOR`` seconds (reading
+    ``/proc/meminfo`` takes longer than a small computation that checks its budget)."""
+    global _last_reading
+    now = time.monotonic()
+    if _last_reading is not None and now - _last_reading[0] < _AVAILABLE_FOR:
+        return _last_reading[1]
+    value = _read_available()
+    _last_reading = (now, value)
+    return value
+
+
+def _read_available() -> int | None:
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
