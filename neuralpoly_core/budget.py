@@ -2,10 +2,11 @@
 
 The budget is, by default, 80 % of the memory the machine has available when asked
 (``MemAvailable`` of ``/proc/meminfo``, read at most every 0.25 s; elsewhere 80 % of the
-physical memory, or 4 GiB when neither is known). ``NEURALPOLY_MEMORY_BUDGET`` (bytes, or with a unit: ``512M``, ``8G``) or
-:func:`set_memory_budget` override it. A refusal is a :class:`MemoryBudgetError` (a
-:class:`~neuralpoly_core.errors.NeuralPolyError`) that says how much would be needed, the budget,
-and which option lowers the need -- never a raw allocator error after minutes of work.
+physical memory, or 4 GiB when neither is known). ``NEURALPOLY_MEMORY_BUDGET`` (bytes, or with
+a unit: ``512M``, ``8G``) or :func:`set_memory_budget` override it. A refusal is a
+:class:`MemoryBudgetError` (a :class:`~neuralpoly_core.errors.NeuralPolyError`) that says how
+much would be needed, the budget, and which option lowers the need -- never a raw allocator
+error after minutes of work.
 """
 
 from __future__ import annotations

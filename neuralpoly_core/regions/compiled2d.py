@@ -306,7 +306,8 @@ def compiled_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
         H = np.where(Z > 0, above * Z, below * Z)
         reporter((li + 1) / len(layers), f"layer {li + 1} of {len(layers)}")
     area, cen = areas_and_centroids(X, fv, foff)
-    if np.any(area <= 0) or abs(float(area.sum()) - box) > area_slack(box, np.maximum(np.abs(lo), np.abs(hi)), len(area)):
+    slack = area_slack(box, np.maximum(np.abs(lo), np.abs(hi)), len(area))
+    if np.any(area <= 0) or abs(float(area.sum()) - box) > slack:
         return None
     cnt = np.diff(foff)
     return dict(X=np.ascontiguousarray(X), regions=(fv, foff[:-1], cnt), codes=codes, centroids=cen)

@@ -177,7 +177,7 @@ def _polygons(X, face, vid, nf):
             raise _GiveUp
     else:
         order = np.lexsort((np.arctan2(d[:, 1], d[:, 0]), face))
-    vid, d = vid[order], d[order]                # the shoelace about the centroid: a box far out keeps its digits
+    vid, d = vid[order], d[order]        # the shoelace about the centroid: a box far out keeps its digits
     off = np.cumsum(cnt) - cnt
     nxt = np.arange(1, len(vid) + 1)
     nxt[off + cnt - 1] = off
