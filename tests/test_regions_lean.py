@@ -13,7 +13,7 @@ from neuralpoly_core.regions import compiled2d, enumerate_regions
 from neuralpoly_core.regions import exact
 
 needs_numba = pytest.mark.skipif(not compiled2d.available(), reason="numba is not installed")
-#: each fast path as (its info["cutting"], whether the compiled one is tried first)
+#: the fast paths, by their info["cutting"] (the compiled one only where numba is installed)
 PATHS = [pytest.param("compiled", marks=needs_numba), "arrangements"]
 
 
