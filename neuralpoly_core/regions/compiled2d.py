@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 from ..budget import memory_budget
-from .lean2d import area_slack
+from .lean2d import tiles_box
 
 __all__ = ["available", "compiled_regions_2d", "note_numpy_seconds", "status", "wanted", "warm_up"]
 
@@ -88,9 +88,9 @@ def _compiled():
     if _kernels is None:
         try:
             import numba
+            jit = numba.njit(cache=True, nogil=True)
             try:
-                jit = numba.njit(cache=True, nogil=True)
-                _split_polygon = jit(_split_polygon_py)
+                _split_polygon = jit(_split_polygon_py)    # raises where no cache can be written
             except RuntimeError:             # no writable cache anywhere: compile every session
                 jit = numba.njit(nogil=True)
                 _split_polygon = jit(_split_polygon_py)
@@ -306,8 +306,7 @@ def compiled_regions_2d(net, lo, hi, reporter, max_regions=None) -> dict | None:
         H = np.where(Z > 0, above * Z, below * Z)
         reporter((li + 1) / len(layers), f"layer {li + 1} of {len(layers)}")
     area, cen = areas_and_centroids(X, fv, foff)
-    slack = area_slack(box, np.maximum(np.abs(lo), np.abs(hi)), len(area))
-    if np.any(area <= 0) or abs(float(area.sum()) - box) > slack:
+    if not tiles_box(area, box, np.maximum(np.abs(lo), np.abs(hi))):
         return None
     cnt = np.diff(foff)
     return dict(X=np.ascontiguousarray(X), regions=(fv, foff[:-1], cnt), codes=codes, centroids=cen)

@@ -351,7 +351,7 @@ def enumerate_regions(net, bbox=(-1.0, 1.0), *, origin=None, basis=None, progres
     reporter = Reporter(check_callable(progress, "progress"), check_callable(cancel, "cancel"),
                         what="region enumeration", interval=0.05)
     with contextlib.ExitStack() as stack:     # the fast path limits BLAS only once cells are many
-        fast, cutting = None, "arrangements"
+        fast = None
         if FAST_2D and local.dim == 2:
             if COMPILED_2D and compiled2d.wanted():
                 fast, cutting = compiled2d.compiled_regions_2d(local, lo, hi, reporter, max_regions), "compiled"
@@ -362,10 +362,8 @@ def enumerate_regions(net, bbox=(-1.0, 1.0), *, origin=None, basis=None, progres
         if fast is not None:                  # 2-D in general position: see .compiled2d, .lean2d
             offs = np.cumsum([0] + list(net.widths))
             slices = [slice(int(a), int(b)) for a, b in zip(offs[:-1], offs[1:])]
-            T = RegionTessellation(**lean_tessellation_args(net, fast, slices, o, B, lo, hi),
-                                   seconds=time.perf_counter() - t0)
-            T.info["cutting"] = cutting
-            return T
+            return RegionTessellation(**lean_tessellation_args(net, fast, slices, o, B, lo, hi, cutting),
+                                      seconds=time.perf_counter() - t0)
     en = _Enumerator(local, lo, hi, reporter, max_regions)
     with single_threaded_blas():          # small products: BLAS threads would only spin
         en.run()

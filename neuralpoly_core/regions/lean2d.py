@@ -34,7 +34,7 @@ from ..levelset.arrays import ranges
 from ..levelset.exact import single_threaded_blas
 from .tessellation_build import affine_maps
 
-__all__ = ["area_slack", "canonical_order", "lean_regions_2d", "lean_tessellation_args"]
+__all__ = ["canonical_order", "lean_regions_2d", "lean_tessellation_args", "tiles_box"]
 
 _TOL = 1e-9                      # relative to |A| |y|max + |b| of the unit on the cell
 _UP = np.array([0.3826834323650898, 0.9238795325112867, 0.0])     # generic "up" (22.5 degrees off y)
@@ -218,13 +218,13 @@ def _cut_layer(X, cells, M, eps, budget, what):
     return Xn, new, np.concatenate([keep, fcell]), np.concatenate([first_signs[keep], fpos]), area
 
 
-def area_slack(box: float, ext, n: int) -> float:
-    """How far the areas of ``n`` polygons tiling a box of area ``box`` may add up from it by
-    rounding: 1e-9 of the box, plus each polygon's corners rounded to a few ulps of the box's
-    largest coordinates ``ext`` (what dominates for a small box far from the origin). A
-    missing or overlapping polygon is off by its whole area, far above this."""
-    ext = np.asarray(ext, dtype=float)
-    return 1e-9 * box + 8.0 * np.finfo(float).eps * float(ext.max()) * float(np.sqrt(box)) * n
+def tiles_box(areas: np.ndarray, box: float, ext) -> bool:
+    """Whether polygons of ``areas`` can tile a box of area ``box``: all positive, and adding up
+    to it within rounding (1e-9 of the box, plus each polygon's corners rounded to a few ulps
+    of the box's largest coordinates ``ext``, what dominates for a small box far from the
+    origin). A missing or overlapping polygon is off by its whole area, far above this."""
+    slack = 1e-9 * box + 8.0 * np.finfo(float).eps * float(np.max(ext)) * float(np.sqrt(box)) * len(areas)
+    return bool(np.all(areas > 0)) and abs(float(areas.sum()) - box) <= slack
 
 
 def lean_regions_2d(net, lo, hi, reporter, max_regions=None, stack=None) -> dict | None:
@@ -264,7 +264,7 @@ def _layers(net, layers, X, cells, M, ext, box, budget, reporter, max_regions, s
             eps = _TOL * np.einsum("d,ndw->nw", ext, np.abs(M))
             what = lambda n=len(cells[2]), li=li: f"enumerating the regions of {net!r} (layer {li + 1}, {n:,} cells)"
             X, cells, fcell, on, area = _cut_layer(X, cells, M, eps, budget, what)
-            if np.any(area <= 0) or abs(float(cells[4].sum()) - box) > area_slack(box, ext[:2], len(cells[2])):
+            if not tiles_box(cells[4], box, ext[:2]):          # the kept cells' areas were checked before
                 raise _GiveUp
             if max_regions is not None and len(fcell) > max_regions:
                 raise _GiveUp
@@ -315,9 +315,10 @@ def canonical_order(res) -> dict:
     return dict(X=X[rank], regions=(cv, off, cnt), codes=codes[order], centroids=res["centroids"][order])
 
 
-def lean_tessellation_args(net, res, slices, origin, basis, lo, hi) -> dict:
+def lean_tessellation_args(net, res, slices, origin, basis, lo, hi, cutting) -> dict:
     """The keyword arguments of :class:`RegionTessellation` (but ``seconds``) from a 2-D fast
-    path's result ``res`` (``net``: the network on its own input), in :func:`canonical_order`."""
+    path's result ``res`` (``net``: the network on its own input), in :func:`canonical_order`;
+    ``cutting``: which path made it (``info["cutting"]``)."""
     res = canonical_order(res)
     codes = res["codes"]                   # bool: the unit is positive on the region
     X = res["X"]
@@ -325,7 +326,7 @@ def lean_tessellation_args(net, res, slices, origin, basis, lo, hi) -> dict:
     g, o, lg, lo_ = affine_maps(net, codes, slices, basis, origin)
     info = {"cells": int(n), "vertices": int(len(X)), "degenerate_cells": 0,
             "origin": origin.tolist(), "basis": basis.tolist(), "bbox": [lo.tolist(), hi.tolist()],
-            "cutting": "arrangements"}
+            "cutting": cutting}
     return dict(dim=2, patterns=codes > 0, layer_slices=list(slices),
                 groups=[layer.activation.group for layer in net.layers], gradients=g, offsets=o,
                 local_gradients=lg, local_offsets=lo_, points=X, region_vertices=res["regions"],
