@@ -140,9 +140,11 @@ def test_bad_budgets_and_methods_are_refused_and_nothing_is_added(addon):
 
 def test_a_trilinear_hash_grid_extracts_with_the_trilinear_method(addon):
     obj = sphere(subdivide=False)
+    # 8 s, not FAST's 3: with 3 s on a loaded machine the fit once left a stray patch on the box's
+    # side (Euler characteristic 3), which the budgeted re-extraction below rightly refuses
     assert bpy.ops.neuralpoly.lowpoly(**dict(FAST, lowpoly_net="HASHGRID", lowpoly_method="TRILINEAR",
-                                             lowpoly_size="trilinear,levels=2,features=2,table=10,res=4-8,mlp=1x16"
-                                             )) == {"FINISHED"}
+                                             lowpoly_size="trilinear,levels=2,features=2,table=10,res=4-8,mlp=1x16",
+                                             lowpoly_seconds=8.0)) == {"FINISHED"}
     new = bpy.context.active_object
     assert new is not obj and new.neuralpoly.method == "trilinear"
     net, _ = addon.api.model_of(new)
